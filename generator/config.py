@@ -1,0 +1,106 @@
+"""Configuration dataclasses: one for the model, one for training. CLI flags map onto fields."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import asdict, dataclass, fields
+from functools import cache
+from typing import Any
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+@dataclass
+class ModelConfig:
+    """Shape of an RNN generator. ``vocab_size`` and the conditioning sizes come from the data."""
+
+    vocab_size: int = 0  # ids in the tokenizer's vocabulary (set by the data)
+    cell: str = "lstm"  # recurrent cell: rnn (tanh), lstm or gru
+    embedding_size: int = 128  # size of token embeddings and of the conditioning vector
+    hidden_size: int = 512  # units per recurrent layer
+    num_layers: int = 2  # stacked recurrent layers
+    dropout: float = 0.1  # dropout between layers and before the output head
+    tie_weights: bool = False  # share input embedding and output weights (needs a projection)
+    num_styles: int = 0  # style labels the first step can be conditioned on (0 = none)
+    num_seed_tokens: int = 0  # first notes the first step can be conditioned on (128 for MIDI)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return cls(**_known_fields(cls, data))
+
+
+@dataclass
+class TrainConfig:
+    """How to train: batching, truncated BPTT, optimizer, schedule, stopping and bookkeeping."""
+
+    batch_size: int = 32  # pieces trained side by side (lanes)
+    seq_len: int = 128  # truncated-BPTT window in tokens; state is carried across windows
+    optimizer: str = "adam"  # adam or sgd
+    lr: float = 2e-3  # peak learning rate
+    momentum: float = 0.9  # SGD momentum (ignored by Adam)
+    weight_decay: float = 0.0  # L2 penalty
+    schedule: str = "cosine"  # cosine (after warmup, down to 10%), constant, or plateau
+    warmup_steps: int = 100  # linear warmup from 0 to lr
+    clip_norm: float = 1.0  # clip the global gradient norm to this (0 disables clipping)
+    max_steps: int = 5000  # optimizer steps in the whole run
+    max_minutes: float = 0.0  # stop after this wall time (0 = no limit)
+    eval_every: int = 250  # validate (and maybe save the best model) every N steps
+    eval_batches: int = 0  # validation windows to use (0 = the whole validation set)
+    patience: int = 0  # stop after N validations without improvement (0 = never)
+    save_every: int = 500  # write the resumable checkpoint every N steps
+    log_every: int = 50  # print loss, gradient norm and speed every N steps
+    max_bad_steps: int = 10  # stop after this many NaN/Inf steps in a row
+    seed: int = 0  # seeds weights, dropout, shuffling and augmentation
+    transpose: int = 0  # random transposition of each piece by up to ±N semitones (MIDI)
+    style_dropout: float = 0.2  # chance of hiding a piece's style/first note during training
+    device: str = "auto"  # auto, cpu, cuda, cuda:1 or mps
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "constant", "plateau"):
+            raise ValueError(f"schedule must be cosine, constant or plateau, got {self.schedule!r}")
+        for name in ("batch_size", "seq_len", "max_steps", "eval_every", "save_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return cls(**_known_fields(cls, data))
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    return dict(data)
+
+
+@cache
+def field_help(cls: type) -> dict[str, str]:
+    """Each field's trailing comment in the class source: the one place its meaning is written."""
+    pattern = re.compile(r"^\s+(\w+): [^=]+=.*?#\s*(.+)$")
+    return {
+        m.group(1): m.group(2).strip()
+        for line in inspect.getsource(cls).splitlines()
+        if (m := pattern.match(line))
+    }

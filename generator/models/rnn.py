@@ -1,0 +1,124 @@
+"""The one-to-many RNN generator: tanh RNN, LSTM or GRU, conditioned once at the first step.
+
+    step:      0        1        2              T
+    input:     x        y1       y2      ...    y(T-1)      x = style + first-note vector,
+               │        │        │              │               or the null zero vector
+             [RNN] ──▶ [RNN] ──▶ [RNN] ──▶ ... [RNN]        state carried left to right
+               │        │        │              │
+    output:    y1       y2       y3      ...    yT = EOS
+
+The conditioning vector x enters only at step 0 (where the input token is BOS); afterwards the
+network reads back its own previous output. In training, y are the real tokens (teacher forcing);
+in sampling, they are the model's samples, fed one at a time through ``step``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from generator.config import ModelConfig
+
+State = tuple[torch.Tensor, ...]  # (h,) for rnn/gru, (h, c) for lstm; each (layers, batch, hidden)
+
+_RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RNNGenerator(nn.Module):
+    """Token embedding → stacked recurrent cell → vocabulary logits, with one-off conditioning."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.vocab_size < 1:
+            raise ValueError("ModelConfig.vocab_size must be set from the tokenizer")
+        self.config = config
+        e, h = config.embedding_size, config.hidden_size
+        self.embed = nn.Embedding(config.vocab_size, e)
+        # Index 0 of each conditioning table is "absent" and stays a zero vector.
+        self.style_embed = nn.Embedding(config.num_styles + 1, e, padding_idx=0)
+        self.seed_embed = nn.Embedding(config.num_seed_tokens + 1, e, padding_idx=0)
+        kwargs = {"nonlinearity": "tanh"} if config.cell == "rnn" else {}
+        self.rnn = _RNN_CLASSES[config.cell](
+            e,
+            h,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+            **kwargs,
+        )
+        self.drop = nn.Dropout(config.dropout)
+        if config.tie_weights:
+            # Output logits reuse the input embedding: hidden → embedding space → vocabulary.
+            self.project = nn.Linear(h, e)
+            self.out_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        else:
+            self.head = nn.Linear(h, config.vocab_size)
+
+    # -- conditioning and state ----------------------------------------------------------------
+    def condition(self, style_ids: torch.Tensor, seed_ids: torch.Tensor) -> torch.Tensor:
+        """The first-step input x: style vector + first-note vector; ids 0 give the zero vector."""
+        return self.style_embed(style_ids) + self.seed_embed(seed_ids)  # (batch, embed)
+
+    def initial_state(self, batch_size: int, device: torch.device | None = None) -> State:
+        """All-zero recurrent state."""
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
+        zeros = torch.zeros(shape, device=device or self.embed.weight.device)
+        return (zeros, zeros.clone()) if self.config.cell == "lstm" else (zeros,)
+
+    @staticmethod
+    def detach_state(state: State) -> State:
+        """Cut the graph between truncated-BPTT windows; the values carry on."""
+        return tuple(s.detach() for s in state)
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        state: State | None = None,
+        cond: torch.Tensor | None = None,
+        starts: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, State]:
+        """Logits for a window of inputs.
+
+        tokens: (batch, time) input ids; state: carried from the previous window or None;
+        cond: (batch, embed) conditioning vectors; starts: (batch,) bool, True where this window
+        begins a new piece: there the state is reset and the step-0 input is ``cond``.
+        """
+        batch = tokens.shape[0]
+        x = self.embed(tokens)  # (batch, time, embed)
+        if state is None:
+            state = self.initial_state(batch, tokens.device)
+        if starts is not None:
+            keep = (~starts).to(x.dtype).view(1, batch, 1)
+            state = tuple(s * keep for s in state)
+            if cond is not None:
+                first = torch.where(starts.view(batch, 1), cond, x[:, 0])
+                x = torch.cat([first.unsqueeze(1), x[:, 1:]], dim=1)
+        output, state = self._run(self.drop(x), state)  # (batch, time, hidden)
+        return self._logits(self.drop(output)), state  # (batch, time, vocab)
+
+    def start(self, cond: torch.Tensor) -> tuple[torch.Tensor, State]:
+        """Feed the conditioning vector at step 0 from a zero state: (batch, vocab) logits."""
+        state = self.initial_state(cond.shape[0], cond.device)
+        output, state = self._run(cond.unsqueeze(1), state)
+        return self._logits(output[:, 0]), state
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One incremental step: (batch,) ids and the carried state → (batch, vocab) logits."""
+        output, state = self._run(self.embed(tokens).unsqueeze(1), state)
+        return self._logits(output[:, 0]), state
+
+    def _run(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        if self.config.cell == "lstm":
+            output, (h, c) = self.rnn(x, (state[0], state[1]))
+            return output, (h, c)
+        output, h = self.rnn(x, state[0])
+        return output, (h,)
+
+    def _logits(self, output: torch.Tensor) -> torch.Tensor:
+        if self.config.tie_weights:
+            return self.project(output) @ self.embed.weight.t() + self.out_bias
+        return self.head(output)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,119 @@
+"""Incremental sampling: the conditioning vector once, then one token at a time.
+
+The model's ``step`` carries the hidden state, so each new token costs one step of the network
+whatever has come before (no re-running of the prefix). All variations run as one batch.
+Length is measured by summing a per-token cost (grid steps for music, characters or tokens for
+text) so that one loop serves "16 bars", "30 seconds" and "500 characters".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from generator.validation import check_sampling
+
+# (logits (batch, vocab), tokens so far (batch, t)) → logits, applied before sampling
+LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class SamplingOptions:
+    """How the next token is chosen."""
+
+    temperature: float = 1.0  # < 1 sharper and safer, > 1 wilder
+    top_k: int = 0  # keep only the k most likely tokens (0 = all)
+    top_p: float = 1.0  # keep the smallest set of tokens whose probability reaches p
+    greedy: bool = False  # always take the most likely token
+    seed: int | None = None  # makes sampling repeatable
+
+    def __post_init__(self) -> None:
+        check_sampling(self.temperature, self.top_k, self.top_p)
+
+
+def filter_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
+    """Temperature, then top-k, then top-p (nucleus) on (batch, vocab) logits."""
+    logits = logits / options.temperature
+    if options.top_k and options.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, options.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if options.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # drop a token when the tokens ranked above it already reach top_p
+        drop_sorted = probs.cumsum(dim=-1) - probs >= options.top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+@torch.inference_mode()
+def sample_tokens(
+    model,
+    cond: torch.Tensor,
+    options: SamplingOptions,
+    *,
+    eos_id: int,
+    never: tuple[int, ...] = (0, 1),
+    prefix: torch.Tensor | None = None,
+    max_tokens: int = 10_000,
+    length_cost: torch.Tensor | None = None,
+    length_limit: float | None = None,
+    processors: list[LogitsProcessor] | None = None,
+    on_tokens: Callable[[torch.Tensor], None] | None = None,
+) -> list[list[int]]:
+    """Generate one sequence per row of ``cond`` (batch, embed).
+
+    prefix: (batch, p) ids fed after the conditioning step (a primer), not returned.
+    length_cost / length_limit: a sequence ends once the summed cost of its tokens reaches the
+    limit; until then EOS is not allowed. Without a limit a sequence ends at EOS.
+    never: ids that are never sampled (PAD and BOS).
+    on_tokens: called with each new (batch,) token tensor (for streaming).
+    Returns the generated ids of each sequence, without the prefix and without EOS/PAD.
+    """
+    model.eval()
+    pad_id = never[0]
+    device = cond.device
+    batch = cond.shape[0]
+    generator = torch.Generator(device=device)
+    if options.seed is not None:
+        generator.manual_seed(options.seed)
+    else:
+        generator.seed()
+
+    logits, state = model.start(cond)
+    if prefix is not None and prefix.shape[1] > 0:
+        window_logits, state = model(prefix.to(device), state)
+        logits = window_logits[:, -1]
+
+    cost = length_cost.to(device) if length_cost is not None else None
+    length = torch.zeros(batch, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    history = torch.empty(batch, 0, dtype=torch.long, device=device)
+    for _ in range(max_tokens):
+        logits = logits.float()
+        logits[:, list(never)] = float("-inf")
+        if length_limit is not None:
+            logits[:, eos_id] = float("-inf")  # music ends when the length is reached, not before
+        for process in processors or []:
+            logits = process(logits, history)
+        if options.greedy:
+            token = logits.argmax(dim=-1)
+        else:
+            probs = torch.softmax(filter_logits(logits, options), dim=-1)
+            token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        token = torch.where(done, torch.full_like(token, pad_id), token)
+        history = torch.cat([history, token.unsqueeze(1)], dim=1)
+        if on_tokens is not None:
+            on_tokens(token)
+        done |= token == eos_id
+        if cost is not None and length_limit is not None:
+            length += cost[token]
+            done |= length >= length_limit
+        if bool(done.all()):
+            break
+        logits, state = model.step(token, state)
+
+    return [[t for t in row if t not in (pad_id, eos_id)] for row in history.tolist()]

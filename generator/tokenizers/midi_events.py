@@ -1,0 +1,225 @@
+"""MIDI event vocabulary: notes with durations, time shifts and velocity bins.
+
+Resolution: time is quantized to ``steps_per_beat`` steps per quarter note (default 12, so
+sixteenths, eighth-note triplets and everything coarser are exact). A piece is a stream of
+
+    SHIFT_k    advance the clock k steps (1..max_shift; longer gaps repeat the token)
+    VEL_b      velocity bin b for the notes that follow (emitted only when it changes)
+    NOTE_p     a note of MIDI pitch p starting now ...
+    DUR_k      ... lasting k steps (1..max_duration; longer notes repeat the token, summed)
+
+Notes sounding together are written in ascending pitch order, with no shift between them.
+Round trip (MIDI → tokens → MIDI): pitch is exact; onset and duration are within one step
+(each is rounded to the grid; a note shorter than a step lasts one step); velocity comes back
+as the centre of its bin, so it stays within the bin (16 bins of 8 velocities by default).
+
+Styles are not tokens: a piece's style goes into the model's one-off conditioning input.
+The tokenizer keeps the list of style names so style ids mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.midi.notes import Note
+from generator.tokenizers.base import Tokenizer
+
+NUM_PITCHES = 128
+
+
+class MidiEventTokenizer(Tokenizer):
+    """Polyphonic MIDI ↔ NOTE/DUR/SHIFT/VEL event ids."""
+
+    kind = "midi_events"
+
+    def __init__(
+        self,
+        steps_per_beat: int = 12,
+        max_shift: int = 48,
+        max_duration: int = 48,
+        velocity_bins: int = 16,
+        styles: list[str] | None = None,
+    ):
+        if 128 % velocity_bins:
+            raise ValueError("velocity_bins must divide 128")
+        self.steps_per_beat = steps_per_beat
+        self.max_shift = max_shift
+        self.max_duration = max_duration
+        self.velocity_bins = velocity_bins
+        self.styles = list(styles or [])
+        self.note_offset = 3
+        self.duration_offset = self.note_offset + NUM_PITCHES
+        self.shift_offset = self.duration_offset + max_duration
+        self.velocity_offset = self.shift_offset + max_shift
+        self._vocab_size = self.velocity_offset + velocity_bins
+
+    # -- the interface -------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self._vocab_size
+
+    def encode(self, notes: list[Note]) -> np.ndarray:
+        """Notes (any float beats) → event ids on the grid."""
+        quantized = sorted(
+            (
+                round(n.start * self.steps_per_beat),
+                n.pitch,
+                max(1, round(n.end * self.steps_per_beat) - round(n.start * self.steps_per_beat)),
+                self.velocity_bin(n.velocity),
+            )
+            for n in notes
+        )
+        ids: list[int] = []
+        clock, velocity = 0, -1
+        for start, pitch, duration, velocity_bin in quantized:
+            self._emit_repeated(ids, start - clock, self.shift_offset, self.max_shift)
+            clock = start
+            if velocity_bin != velocity:
+                ids.append(self.velocity_offset + velocity_bin)
+                velocity = velocity_bin
+            ids.append(self.note_offset + pitch)
+            self._emit_repeated(ids, duration, self.duration_offset, self.max_duration)
+        return np.asarray(ids, dtype=np.int32)
+
+    def decode(self, ids: Any) -> list[Note]:
+        """Event ids → notes in beats. Tolerates any sequence: stray DURs are ignored, a NOTE
+        with no DUR lasts one step, specials are skipped."""
+        notes: list[Note] = []
+        clock, velocity = 0, self.velocity_bins * 5 // 8  # default: bin of velocity ~80
+        pitch, duration = -1, 0
+
+        def flush() -> None:
+            if pitch >= 0:
+                notes.append(self._note(clock, pitch, max(duration, 1), velocity))
+
+        for token in (int(t) for t in ids):
+            kind, value = self.split(token)
+            if kind == "DUR":
+                if pitch >= 0:
+                    duration += value
+                continue
+            flush()
+            pitch, duration = -1, 0
+            if kind == "NOTE":
+                pitch = value
+            elif kind == "SHIFT":
+                clock += value
+            elif kind == "VEL":
+                velocity = value
+        flush()
+        notes.sort()
+        return notes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "steps_per_beat": self.steps_per_beat,
+            "max_shift": self.max_shift,
+            "max_duration": self.max_duration,
+            "velocity_bins": self.velocity_bins,
+            "styles": list(self.styles),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MidiEventTokenizer:
+        fields = {k: v for k, v in data.items() if k != "kind"}
+        return cls(**fields)
+
+    def settings_key(self) -> str:
+        # Styles do not change how notes encode, so a new style must not invalidate caches.
+        settings = {k: v for k, v in self.to_dict().items() if k != "styles"}
+        return repr(sorted(settings.items()))
+
+    def token_name(self, token_id: int) -> str:
+        kind, value = self.split(token_id)
+        return kind if value < 0 else f"{kind}_{value}"
+
+    def length_cost(self, unit: str) -> np.ndarray:
+        """``steps``: grid steps each id advances the clock; ``beats``: the same in beats."""
+        if unit in ("steps", "beats"):
+            cost = np.zeros(self.vocab_size, dtype=np.float32)
+            cost[self.shift_offset : self.velocity_offset] = np.arange(1, self.max_shift + 1)
+            return cost / self.steps_per_beat if unit == "beats" else cost
+        return super().length_cost(unit)
+
+    # -- music helpers -------------------------------------------------------------------------
+    def split(self, token_id: int) -> tuple[str, int]:
+        """An id → (kind, value), e.g. ("NOTE", 60), ("DUR", 12), ("SHIFT", 3), ("EOS", -1)."""
+        if token_id == self.pad_id:
+            return "PAD", -1
+        if token_id == self.bos_id:
+            return "BOS", -1
+        if token_id == self.eos_id:
+            return "EOS", -1
+        if self.note_offset <= token_id < self.duration_offset:
+            return "NOTE", token_id - self.note_offset
+        if self.duration_offset <= token_id < self.shift_offset:
+            return "DUR", token_id - self.duration_offset + 1
+        if self.shift_offset <= token_id < self.velocity_offset:
+            return "SHIFT", token_id - self.shift_offset + 1
+        if self.velocity_offset <= token_id < self.vocab_size:
+            return "VEL", token_id - self.velocity_offset
+        raise ValueError(f"token id {token_id} is outside the vocabulary (size {self.vocab_size})")
+
+    def note_id(self, pitch: int) -> int:
+        """The NOTE id for a MIDI pitch."""
+        return self.note_offset + pitch
+
+    def note_ids(self) -> range:
+        """All NOTE ids."""
+        return range(self.note_offset, self.duration_offset)
+
+    def velocity_bin(self, velocity: int) -> int:
+        """A MIDI velocity (0-127) → its bin."""
+        return min(max(int(velocity), 0), 127) * self.velocity_bins // 128
+
+    def bin_velocity(self, velocity_bin: int) -> int:
+        """A bin → the velocity at its centre (at least 1)."""
+        width = 128 // self.velocity_bins
+        return max(1, velocity_bin * width + width // 2)
+
+    def style_id(self, style: str | None) -> int:
+        """Conditioning id of a style name: 0 for none, 1.. for known styles."""
+        if style is None:
+            return 0
+        if style not in self.styles:
+            known = ", ".join(self.styles) or "none (this model has no styles)"
+            raise ValueError(f"unknown style {style!r}; this model knows: {known}")
+        return self.styles.index(style) + 1
+
+    def transpose(self, ids: np.ndarray, semitones: int) -> np.ndarray | None:
+        """Shift every NOTE by ``semitones``; None if a note would leave 0-127."""
+        is_note = (ids >= self.note_offset) & (ids < self.duration_offset)
+        if not is_note.any() or semitones == 0:
+            return ids
+        pitches = ids[is_note] - self.note_offset + semitones
+        if pitches.min() < 0 or pitches.max() >= NUM_PITCHES:
+            return None
+        out = ids.copy()
+        out[is_note] += semitones
+        return out
+
+    def condition_ids(self, ids: np.ndarray, style: str | None) -> tuple[int, int]:
+        """Style id (unknown styles count as none) and first pitch + 1 (0 if no note)."""
+        style_id = self.styles.index(style) + 1 if style in self.styles else 0
+        pitch = self.first_pitch(ids)
+        return style_id, 0 if pitch is None else pitch + 1
+
+    def first_pitch(self, ids: np.ndarray) -> int | None:
+        """Pitch of the first NOTE in a sequence, or None."""
+        notes = ids[(ids >= self.note_offset) & (ids < self.duration_offset)]
+        return int(notes[0]) - self.note_offset if len(notes) else None
+
+    # -- internals -----------------------------------------------------------------------------
+    def _note(self, clock: int, pitch: int, duration: int, velocity_bin: int) -> Note:
+        spb = self.steps_per_beat
+        return Note(clock / spb, duration / spb, pitch, self.bin_velocity(velocity_bin))
+
+    @staticmethod
+    def _emit_repeated(ids: list[int], amount: int, offset: int, largest: int) -> None:
+        while amount > 0:
+            step = min(amount, largest)
+            ids.append(offset + step - 1)
+            amount -= step

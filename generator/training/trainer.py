@@ -1,0 +1,398 @@
+"""Training: truncated BPTT, clipping, schedules, validation, best-model keeping, resume.
+
+Two files come out of a run at ``--out PATH``:
+    PATH           the best model so far by validation loss (what you sample from)
+    PATH.last.pt   the latest state, with optimizer, RNG states and data position (for --resume)
+Both are ordinary checkpoints (generator.checkpoint), written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from generator.checkpoint import build_model, read_checkpoint, save_checkpoint
+from generator.config import ModelConfig, TrainConfig
+from generator.data.pieces import TokenCorpus
+from generator.data.windows import Batch, EpochPlan
+from generator.models import RNNGenerator
+
+LN2 = math.log(2.0)
+
+
+class TrainingStopped(Exception):
+    """Training could not go on (e.g. the loss kept being NaN); the message says why."""
+
+
+@dataclass
+class TrainResult:
+    """What a run did."""
+
+    best_path: Path
+    last_path: Path
+    steps: int
+    best_valid_nll: float | None  # nats per token
+    train_nll: float | None  # nats per token, recent average
+    wall_seconds: float
+    tokens_seen: int
+    skipped_steps: int
+    stop_reason: str
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def last_path_for(out: Path) -> Path:
+    """Where the resumable checkpoint of a run writing ``out`` lives."""
+    return (
+        out.with_name(out.name + ".last.pt") if out.suffix != ".pt" else out.with_suffix(".last.pt")
+    )
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → cuda, then mps, then cpu; anything else is passed to torch.device."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def sequence_loss(
+    model: RNNGenerator, batch: Batch, state
+) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """Summed NLL (nats) over non-padding targets, their count, and the new carried state."""
+    cond = model.condition(batch.style_ids, batch.seed_ids)
+    logits, state = model(batch.inputs, state, cond=cond, starts=batch.starts)
+    loss_sum = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(),
+        batch.targets.reshape(-1),
+        ignore_index=0,
+        reduction="sum",
+    )
+    return loss_sum, (batch.targets != 0).sum(), state
+
+
+@torch.no_grad()
+def evaluate(model: RNNGenerator, plan: EpochPlan, device: torch.device, max_batches: int = 0):
+    """Mean NLL in nats per token over a plan's windows, state carried across windows."""
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for index in range(len(plan) if not max_batches else min(max_batches, len(plan))):
+        loss_sum, n, state = sequence_loss(model, plan.batch(index).to(device), state)
+        total += float(loss_sum)
+        count += int(n)
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def unigram_nll(corpus: TokenCorpus) -> float:
+    """Baseline: NLL (nats/token) on valid of token frequencies counted on train (add-one)."""
+    vocab = corpus.tokenizer.vocab_size
+    eos = corpus.tokenizer.eos_id
+    counts = np.ones(vocab, dtype=np.float64)
+    for piece in corpus.train:
+        counts += np.bincount(piece.tokens, minlength=vocab)[:vocab]
+        counts[eos] += 1
+    log_p = np.log(counts / counts.sum())
+    pieces = corpus.valid or corpus.train
+    total = sum(-log_p[p.tokens].sum() - log_p[eos] for p in pieces)
+    return float(total / sum(len(p.tokens) + 1 for p in pieces))
+
+
+def _lr_factor(config: TrainConfig, step: int) -> float:
+    if config.warmup_steps and step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "cosine":
+        span = max(1, config.max_steps - config.warmup_steps)
+        progress = min(1.0, (step - config.warmup_steps) / span)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+    return 1.0
+
+
+def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def train(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    corpus: TokenCorpus,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    info: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train an RNN generator on a token corpus; write the best and the last checkpoints."""
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    out = Path(out)
+    last = last_path_for(out)
+    device = resolve_device(config.device)
+    tokenizer = corpus.tokenizer
+    if not corpus.train:
+        raise TrainingStopped("the training split is empty: nothing to train on")
+
+    torch.manual_seed(config.seed)
+    resumed: dict[str, Any] | None = None
+    if resume:
+        if not last.exists():
+            raise TrainingStopped(f"--resume: {last} does not exist (nothing to resume)")
+        payload = read_checkpoint(last)
+        model = build_model(payload, last)
+        resumed = payload["train_state"]
+        config = TrainConfig.from_dict({**resumed["train_config"], "max_steps": config.max_steps})
+        log(f"resuming {last} at step {resumed['step']}")
+    else:
+        model = RNNGenerator(model_config)
+    model.to(device).train()
+    optimizer = _make_optimizer(model, config)
+    plateau_scale = 1.0
+
+    step, epoch, batch_index = 0, 0, 0
+    best_nll, evals_since_best, bad_in_row, skipped = math.inf, 0, 0, 0
+    tokens_seen, elapsed_before = 0, 0.0
+    history: list[dict[str, float]] = []
+    carry = None
+    if resumed:
+        optimizer.load_state_dict(resumed["optimizer"])
+        step, epoch, batch_index = resumed["step"], resumed["epoch"], resumed["batch_index"]
+        best_nll = resumed["best_valid_nll"]
+        evals_since_best = resumed["evals_since_best"]
+        skipped, tokens_seen = resumed["skipped_steps"], resumed["tokens_seen"]
+        elapsed_before, history = resumed["elapsed"], list(resumed["history"])
+        plateau_scale = resumed["plateau_scale"]
+        torch.set_rng_state(resumed["torch_rng"])
+        if device.type == "cuda" and resumed.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(resumed["cuda_rng"])
+        carry = tuple(s.to(device) for s in resumed["carry"]) if resumed["carry"] else None
+
+    valid_plan = None
+    if corpus.valid:
+        valid_plan = EpochPlan(
+            corpus.valid,
+            tokenizer,
+            min(config.batch_size, len(corpus.valid)),
+            config.seq_len,
+            shuffle=False,
+        )
+    run_info = dict(info or {})
+    run_info.setdefault("unigram_valid_nll", unigram_nll(corpus))
+    started = time.perf_counter()
+
+    def train_state() -> dict[str, Any]:
+        return {
+            "train_config": config.to_dict(),
+            "step": step,
+            "epoch": epoch,
+            "batch_index": batch_index,
+            "best_valid_nll": best_nll,
+            "evals_since_best": evals_since_best,
+            "skipped_steps": skipped,
+            "tokens_seen": tokens_seen,
+            "elapsed": elapsed_before + time.perf_counter() - started,
+            "history": history,
+            "plateau_scale": plateau_scale,
+            "optimizer": optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+            "carry": [s.detach().cpu() for s in carry] if carry is not None else [],
+        }
+
+    def checkpoint_info() -> dict[str, Any]:
+        return {
+            **run_info,
+            "steps": step,
+            "best_valid_nll": best_nll if math.isfinite(best_nll) else None,
+            "wall_seconds": round(elapsed_before + time.perf_counter() - started, 1),
+            "tokens_seen": tokens_seen,
+        }
+
+    def save_last() -> None:
+        save_checkpoint(last, model, tokenizer, train_state=train_state(), info=checkpoint_info())
+
+    def save_best() -> None:
+        save_checkpoint(out, model, tokenizer, train_state=None, info=checkpoint_info())
+
+    log(
+        f"model: {model_config.cell if not resumed else model.config.cell} "
+        f"{model.num_parameters():,} parameters on {device}; vocabulary {tokenizer.vocab_size}; "
+        f"train {corpus.num_train_tokens:,} tokens in {len(corpus.train)} pieces, "
+        f"valid {corpus.num_valid_tokens:,} tokens in {len(corpus.valid)} pieces"
+    )
+    log(f"unigram baseline: valid NLL {run_info['unigram_valid_nll']:.3f} nats/token")
+
+    bar = tqdm(
+        total=config.max_steps,
+        initial=step,
+        disable=not progress,
+        unit="step",
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+    stop_reason = "max steps"
+    recent_loss, recent_tokens = 0.0, 0
+    window_started, window_tokens = time.perf_counter(), 0
+    plan = EpochPlan(
+        corpus.train,
+        tokenizer,
+        config.batch_size,
+        config.seq_len,
+        seed=config.seed,
+        epoch=epoch,
+        transpose=config.transpose,
+        cond_dropout=config.style_dropout,
+    )
+    try:
+        while step < config.max_steps:
+            if batch_index >= len(plan):
+                epoch, batch_index = epoch + 1, 0
+                plan = EpochPlan(
+                    corpus.train,
+                    tokenizer,
+                    config.batch_size,
+                    config.seq_len,
+                    seed=config.seed,
+                    epoch=epoch,
+                    transpose=config.transpose,
+                    cond_dropout=config.style_dropout,
+                )
+            batch = plan.batch(batch_index).to(device)
+            batch_index += 1
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * _lr_factor(config, step) * plateau_scale
+            loss_sum, count, new_carry = sequence_loss(model, batch, carry)
+            carry = model.detach_state(new_carry)
+            n_tokens = int(count)
+            if n_tokens == 0:
+                continue
+            loss = loss_sum / n_tokens
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), config.clip_norm if config.clip_norm > 0 else math.inf
+            )
+            loss_value, norm_value = loss.item(), grad_norm.item()
+            if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+                skipped += 1
+                bad_in_row += 1
+                optimizer.zero_grad(set_to_none=True)
+                log(f"step {step}: NaN/Inf loss or gradient; step skipped ({bad_in_row} in a row)")
+                if bad_in_row >= config.max_bad_steps:
+                    raise TrainingStopped(
+                        f"{bad_in_row} steps in a row had NaN/Inf loss or gradients; stopped. "
+                        f"The last good checkpoints are intact: {out}, {last}. Try a lower "
+                        f"--lr or a smaller --clip-norm."
+                    )
+                continue
+            bad_in_row = 0
+            optimizer.step()
+            step += 1
+            tokens_seen += n_tokens
+            window_tokens += n_tokens
+            recent_loss += loss_value * n_tokens
+            recent_tokens += n_tokens
+            bar.update(1)
+
+            if step % config.log_every == 0 or step == config.max_steps:
+                seconds = time.perf_counter() - window_started
+                speed = window_tokens / max(seconds, 1e-9)
+                train_nll = recent_loss / max(recent_tokens, 1)
+                bar.set_postfix(loss=f"{train_nll:.3f}", tok_s=f"{speed:,.0f}")
+                if not progress:
+                    log(
+                        f"step {step}: train {train_nll:.3f} nats/token, grad norm "
+                        f"{norm_value:.2f}, lr {optimizer.param_groups[0]['lr']:.2e}, "
+                        f"{speed:,.0f} tokens/s"
+                    )
+                history.append(
+                    {
+                        "step": step,
+                        "train_nll": train_nll,
+                        "grad_norm": norm_value,
+                        "tokens_per_s": speed,
+                    }
+                )
+                recent_loss, recent_tokens = 0.0, 0
+                window_started, window_tokens = time.perf_counter(), 0
+
+            if valid_plan is not None and (
+                step % config.eval_every == 0 or step == config.max_steps
+            ):
+                nll = evaluate(model, valid_plan, device, config.eval_batches)
+                improved = nll < best_nll
+                if improved:
+                    best_nll, evals_since_best = nll, 0
+                    save_best()
+                else:
+                    evals_since_best += 1
+                    if config.schedule == "plateau":
+                        plateau_scale *= 0.5
+                history.append({"step": step, "valid_nll": nll})
+                tqdm.write(
+                    f"step {step}: valid {nll:.4f} nats/token ({nll / LN2:.4f} bits)"
+                    f"{' — best, saved ' + str(out) if improved else ''}",
+                    file=sys.stderr,
+                )
+                if config.patience and evals_since_best >= config.patience:
+                    stop_reason = f"early stopping: no improvement in {config.patience} validations"
+                    break
+            if step % config.save_every == 0:
+                save_last()
+            if config.max_minutes and (time.perf_counter() - started) / 60 >= config.max_minutes:
+                stop_reason = f"time limit of {config.max_minutes} minutes"
+                break
+    except KeyboardInterrupt:
+        stop_reason = "interrupted (Ctrl-C)"
+        bar.close()
+        save_last()
+        if valid_plan is None or not out.exists():
+            save_best()
+        log(f"interrupted at step {step}: saved {last}; continue with --resume")
+        raise
+    finally:
+        bar.close()
+
+    save_last()
+    if valid_plan is None or not out.exists():
+        save_best()  # no validation data: the last model is the best we know
+    result = TrainResult(
+        best_path=out,
+        last_path=last,
+        steps=step,
+        best_valid_nll=best_nll if math.isfinite(best_nll) else None,
+        train_nll=next((h["train_nll"] for h in reversed(history) if "train_nll" in h), None),
+        wall_seconds=elapsed_before + time.perf_counter() - started,
+        tokens_seen=tokens_seen,
+        skipped_steps=skipped,
+        stop_reason=stop_reason,
+        history=history,
+    )
+    log(
+        f"done ({stop_reason}): {step} steps, {result.wall_seconds:.0f} s, best valid "
+        f"{_fmt(result.best_valid_nll)} nats/token; best model {out}, resumable state {last}"
+    )
+    return result
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
