@@ -67,6 +67,7 @@ class TrainConfig:
     transpose: int = 0  # random transposition of each piece by up to ±N semitones (MIDI)
     style_dropout: float = 0.2  # chance of hiding a piece's style/first note during training
     device: str = "auto"  # auto, cpu, cuda, cuda:1 or mps
+    amp: str = "off"  # mixed precision on CUDA: off, bf16 or fp16
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "sgd"):
@@ -76,6 +77,8 @@ class TrainConfig:
         for name in ("batch_size", "seq_len", "max_steps", "eval_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.amp not in ("off", "bf16", "fp16"):
+            raise ValueError(f"amp must be off, bf16 or fp16, got {self.amp!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
 

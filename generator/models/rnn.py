@@ -89,8 +89,8 @@ class RNNGenerator(nn.Module):
         if state is None:
             state = self.initial_state(batch, tokens.device)
         if starts is not None:
-            keep = (~starts).to(x.dtype).view(1, batch, 1)
-            state = tuple(s * keep for s in state)
+            reset = starts.view(1, batch, 1)
+            state = tuple(torch.where(reset, torch.zeros_like(s), s) for s in state)
             if cond is not None:
                 first = torch.where(starts.view(batch, 1), cond, x[:, 0])
                 x = torch.cat([first.unsqueeze(1), x[:, 1:]], dim=1)

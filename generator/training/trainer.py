@@ -8,6 +8,7 @@ Both are ordinary checkpoints (generator.checkpoint), written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -121,6 +122,17 @@ def _lr_factor(config: TrainConfig, step: int) -> float:
     return 1.0
 
 
+def _mixed_precision(amp: str, device: torch.device):
+    """Autocast context factory and gradient scaler for ``--amp`` (CUDA only)."""
+    if amp == "off":
+        return contextlib.nullcontext, torch.amp.GradScaler("cpu", enabled=False)
+    if device.type != "cuda":
+        raise ValueError(f"--amp {amp} needs a CUDA device, but training runs on {device}")
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")  # bf16 needs no scaling
+    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
+
+
 def _make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(
@@ -166,6 +178,7 @@ def train(
         model = RNNGenerator(model_config)
     model.to(device).train()
     optimizer = _make_optimizer(model, config)
+    autocast, scaler = _mixed_precision(config.amp, device)
     plateau_scale = 1.0
 
     step, epoch, batch_index = 0, 0, 0
@@ -175,6 +188,8 @@ def train(
     carry = None
     if resumed:
         optimizer.load_state_dict(resumed["optimizer"])
+        if scaler.is_enabled() and resumed.get("scaler"):
+            scaler.load_state_dict(resumed["scaler"])
         step, epoch, batch_index = resumed["step"], resumed["epoch"], resumed["batch_index"]
         best_nll = resumed["best_valid_nll"]
         evals_since_best = resumed["evals_since_best"]
@@ -213,6 +228,7 @@ def train(
             "history": history,
             "plateau_scale": plateau_scale,
             "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
             "carry": [s.detach().cpu() for s in carry] if carry is not None else [],
@@ -280,21 +296,29 @@ def train(
             batch_index += 1
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * _lr_factor(config, step) * plateau_scale
-            loss_sum, count, new_carry = sequence_loss(model, batch, carry)
+            with autocast():
+                loss_sum, count, new_carry = sequence_loss(model, batch, carry)
             carry = model.detach_state(new_carry)
             n_tokens = int(count)
             if n_tokens == 0:
                 continue
             loss = loss_sum / n_tokens
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(
                 model.parameters(), config.clip_norm if config.clip_norm > 0 else math.inf
             )
             loss_value, norm_value = loss.item(), grad_norm.item()
+            if scaler.is_enabled() and math.isfinite(loss_value) and not math.isfinite(norm_value):
+                scaler.step(optimizer)  # fp16 overflow: the scaler skips the step, lowers the scale
+                scaler.update()
+                skipped += 1
+                continue
             if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
                 skipped += 1
                 bad_in_row += 1
+                carry = None  # a NaN state would poison the lanes' next windows
                 optimizer.zero_grad(set_to_none=True)
                 log(f"step {step}: NaN/Inf loss or gradient; step skipped ({bad_in_row} in a row)")
                 if bad_in_row >= config.max_bad_steps:
@@ -305,7 +329,8 @@ def train(
                     )
                 continue
             bad_in_row = 0
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             step += 1
             tokens_seen += n_tokens
             window_tokens += n_tokens
