@@ -1,5 +1,14 @@
-"""The one trainer, shared by every model family that predicts the next token."""
+"""The one trainer, shared by every model family; a Task supplies what differs."""
 
-from generator.training.trainer import TrainingStopped, TrainResult, evaluate, train, unigram_nll
+from generator.training.tasks import TOKEN_TASK, TokenTask, unigram_nll
+from generator.training.trainer import TrainingStopped, TrainResult, evaluate, train
 
-__all__ = ["TrainResult", "TrainingStopped", "evaluate", "train", "unigram_nll"]
+__all__ = [
+    "TOKEN_TASK",
+    "TokenTask",
+    "TrainResult",
+    "TrainingStopped",
+    "evaluate",
+    "train",
+    "unigram_nll",
+]

@@ -17,16 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from generator.checkpoint import build_model, read_checkpoint, save_checkpoint
 from generator.config import ModelConfig, TrainConfig
 from generator.data.pieces import TokenCorpus
-from generator.data.windows import Batch, EpochPlan
-from generator.models import RNNGenerator
+from generator.training.tasks import TOKEN_TASK
 
 LN2 = math.log(2.0)
 
@@ -69,47 +67,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def sequence_loss(
-    model: RNNGenerator, batch: Batch, state
-) -> tuple[torch.Tensor, torch.Tensor, Any]:
-    """Summed NLL (nats) over non-padding targets, their count, and the new carried state."""
-    cond = model.condition(batch.style_ids, batch.seed_ids)
-    logits, state = model(batch.inputs, state, cond=cond, starts=batch.starts)
-    loss_sum = F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(),
-        batch.targets.reshape(-1),
-        ignore_index=0,
-        reduction="sum",
-    )
-    return loss_sum, (batch.targets != 0).sum(), state
-
-
 @torch.no_grad()
-def evaluate(model: RNNGenerator, plan: EpochPlan, device: torch.device, max_batches: int = 0):
-    """Mean NLL in nats per token over a plan's windows, state carried across windows."""
+def evaluate(
+    model: nn.Module, plan, device: torch.device, max_batches: int = 0, task=TOKEN_TASK
+) -> float:
+    """Mean NLL in nats per prediction over a plan's batches, state carried across them."""
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
     for index in range(len(plan) if not max_batches else min(max_batches, len(plan))):
-        loss_sum, n, state = sequence_loss(model, plan.batch(index).to(device), state)
+        loss_sum, n, state = task.loss(model, plan.batch(index).to(device), state)
         total += float(loss_sum)
         count += int(n)
     model.train(was_training)
     return total / max(count, 1)
-
-
-def unigram_nll(corpus: TokenCorpus) -> float:
-    """Baseline: NLL (nats/token) on valid of token frequencies counted on train (add-one)."""
-    vocab = corpus.tokenizer.vocab_size
-    eos = corpus.tokenizer.eos_id
-    counts = np.ones(vocab, dtype=np.float64)
-    for piece in corpus.train:
-        counts += np.bincount(piece.tokens, minlength=vocab)[:vocab]
-        counts[eos] += 1
-    log_p = np.log(counts / counts.sum())
-    pieces = corpus.valid or corpus.train
-    total = sum(-log_p[p.tokens].sum() - log_p[eos] for p in pieces)
-    return float(total / sum(len(p.tokens) + 1 for p in pieces))
 
 
 def _lr_factor(config: TrainConfig, step: int) -> float:
@@ -154,8 +125,12 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     info: dict[str, Any] | None = None,
+    task=TOKEN_TASK,
 ) -> TrainResult:
-    """Train an RNN generator on a token corpus; write the best and the last checkpoints."""
+    """Train a model of ``task``'s family on a corpus; write the best and the last checkpoints.
+
+    ``task`` (generator.training.tasks) supplies the model, batches and loss; the default is
+    next-token prediction with RNNGenerator on a TokenCorpus."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     out = Path(out)
     last = last_path_for(out)
@@ -175,7 +150,7 @@ def train(
         config = TrainConfig.from_dict({**resumed["train_config"], "max_steps": config.max_steps})
         log(f"resuming {last} at step {resumed['step']}")
     else:
-        model = RNNGenerator(model_config)
+        model = task.build_model(model_config)
     model.to(device).train()
     optimizer = _make_optimizer(model, config)
     autocast, scaler = _mixed_precision(config.amp, device)
@@ -203,7 +178,7 @@ def train(
 
     valid_plan = None
     if corpus.valid:
-        valid_plan = EpochPlan(
+        valid_plan = task.plan(
             corpus.valid,
             tokenizer,
             min(config.batch_size, len(corpus.valid)),
@@ -211,7 +186,9 @@ def train(
             shuffle=False,
         )
     run_info = dict(info or {})
-    run_info.setdefault("unigram_valid_nll", unigram_nll(corpus))
+    baseline = task.baseline(corpus)
+    if baseline is not None:
+        run_info.setdefault("unigram_valid_nll", baseline)
     started = time.perf_counter()
 
     def train_state() -> dict[str, Any]:
@@ -244,18 +221,27 @@ def train(
         }
 
     def save_last() -> None:
-        save_checkpoint(last, model, tokenizer, train_state=train_state(), info=checkpoint_info())
+        save_checkpoint(
+            last,
+            model,
+            tokenizer,
+            family=task.family,
+            train_state=train_state(),
+            info=checkpoint_info(),
+        )
 
     def save_best() -> None:
-        save_checkpoint(out, model, tokenizer, train_state=None, info=checkpoint_info())
+        save_checkpoint(
+            out, model, tokenizer, family=task.family, train_state=None, info=checkpoint_info()
+        )
 
+    parameters = sum(p.numel() for p in model.parameters())
     log(
-        f"model: {model_config.cell if not resumed else model.config.cell} "
-        f"{model.num_parameters():,} parameters on {device}; vocabulary {tokenizer.vocab_size}; "
-        f"train {corpus.num_train_tokens:,} tokens in {len(corpus.train)} pieces, "
-        f"valid {corpus.num_valid_tokens:,} tokens in {len(corpus.valid)} pieces"
+        f"model: {task.family} {getattr(model.config, 'cell', '')}, {parameters:,} parameters "
+        f"on {device}; {task.describe(corpus)}"
     )
-    log(f"unigram baseline: valid NLL {run_info['unigram_valid_nll']:.3f} nats/token")
+    if baseline is not None:
+        log(f"baseline (unigram): valid NLL {baseline:.3f} nats/{task.units}")
 
     bar = tqdm(
         total=config.max_steps,
@@ -268,7 +254,7 @@ def train(
     stop_reason = "max steps"
     recent_loss, recent_tokens = 0.0, 0
     window_started, window_tokens = time.perf_counter(), 0
-    plan = EpochPlan(
+    plan = task.plan(
         corpus.train,
         tokenizer,
         config.batch_size,
@@ -282,7 +268,7 @@ def train(
         while step < config.max_steps:
             if batch_index >= len(plan):
                 epoch, batch_index = epoch + 1, 0
-                plan = EpochPlan(
+                plan = task.plan(
                     corpus.train,
                     tokenizer,
                     config.batch_size,
@@ -297,7 +283,7 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * _lr_factor(config, step) * plateau_scale
             with autocast():
-                loss_sum, count, new_carry = sequence_loss(model, batch, carry)
+                loss_sum, count, new_carry = task.loss(model, batch, carry)
             carry = model.detach_state(new_carry)
             n_tokens = int(count)
             if n_tokens == 0:
@@ -345,7 +331,7 @@ def train(
                 bar.set_postfix(loss=f"{train_nll:.3f}", tok_s=f"{speed:,.0f}")
                 if not progress:
                     log(
-                        f"step {step}: train {train_nll:.3f} nats/token, grad norm "
+                        f"step {step}: train {train_nll:.3f} nats/{task.units}, grad norm "
                         f"{norm_value:.2f}, lr {optimizer.param_groups[0]['lr']:.2e}, "
                         f"{speed:,.0f} tokens/s"
                     )
@@ -363,7 +349,7 @@ def train(
             if valid_plan is not None and (
                 step % config.eval_every == 0 or step == config.max_steps
             ):
-                nll = evaluate(model, valid_plan, device, config.eval_batches)
+                nll = evaluate(model, valid_plan, device, config.eval_batches, task)
                 improved = nll < best_nll
                 if improved:
                     best_nll, evals_since_best = nll, 0
@@ -374,7 +360,7 @@ def train(
                         plateau_scale *= 0.5
                 history.append({"step": step, "valid_nll": nll})
                 tqdm.write(
-                    f"step {step}: valid {nll:.4f} nats/token ({nll / LN2:.4f} bits)"
+                    f"step {step}: valid {nll:.4f} nats/{task.units} ({nll / LN2:.4f} bits)"
                     f"{' — best, saved ' + str(out) if improved else ''}",
                     file=sys.stderr,
                 )
@@ -414,7 +400,7 @@ def train(
     )
     log(
         f"done ({stop_reason}): {step} steps, {result.wall_seconds:.0f} s, best valid "
-        f"{_fmt(result.best_valid_nll)} nats/token; best model {out}, resumable state {last}"
+        f"{_fmt(result.best_valid_nll)} nats/{task.units}; best model {out}, resumable state {last}"
     )
     return result
 

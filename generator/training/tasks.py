@@ -1,0 +1,101 @@
+"""What the trainer needs to know about a model family, and nothing more.
+
+The trainer (generator/training/trainer.py) owns the loop: optimizer, schedule, clipping,
+NaN handling, validation, checkpoints, resume. A Task supplies the family-specific parts:
+
+    build_model(config)            the family's nn.Module
+    plan(pieces, ..., epoch)       an epoch of batches: ``len(plan)``, ``plan.batch(i)``
+    loss(model, batch, state)      (summed NLL in nats, number of predictions, carried state)
+    baseline(corpus)               a simple model's valid NLL in the same units, or None
+    units                          what one prediction is ("token", "frame", ...)
+
+``TokenTask`` is next-token prediction with RNNGenerator over truncated-BPTT windows; other
+families (piano-roll frames, encoder-decoder pairs) add their own Task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generator.data.pieces import TokenCorpus
+from generator.data.windows import Batch, EpochPlan
+from generator.models import RNNGenerator
+
+
+class TokenTask:
+    """Next-token prediction with the one-to-many RNN generator."""
+
+    family = "rnn"
+    units = "token"
+
+    def build_model(self, config) -> nn.Module:
+        return RNNGenerator(config)
+
+    def plan(
+        self,
+        pieces,
+        tokenizer,
+        batch_size: int,
+        seq_len: int,
+        *,
+        seed: int = 0,
+        epoch: int = 0,
+        shuffle: bool = True,
+        transpose: int = 0,
+        cond_dropout: float = 0.0,
+    ) -> EpochPlan:
+        return EpochPlan(
+            pieces,
+            tokenizer,
+            batch_size,
+            seq_len,
+            seed=seed,
+            epoch=epoch,
+            shuffle=shuffle,
+            transpose=transpose,
+            cond_dropout=cond_dropout,
+        )
+
+    def loss(self, model: RNNGenerator, batch: Batch, state) -> tuple[torch.Tensor, Any, Any]:
+        """Summed NLL (nats) over non-padding targets, their count, and the new carried state."""
+        cond = model.condition(batch.style_ids, batch.seed_ids)
+        logits, state = model(batch.inputs, state, cond=cond, starts=batch.starts)
+        loss_sum = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(),
+            batch.targets.reshape(-1),
+            ignore_index=0,
+            reduction="sum",
+        )
+        return loss_sum, (batch.targets != 0).sum(), state
+
+    def baseline(self, corpus: TokenCorpus) -> float:
+        """Unigram model: valid NLL (nats/token) of token frequencies counted on train."""
+        return unigram_nll(corpus)
+
+    def describe(self, corpus: TokenCorpus) -> str:
+        return (
+            f"train {corpus.num_train_tokens:,} tokens in {len(corpus.train)} pieces, "
+            f"valid {corpus.num_valid_tokens:,} tokens in {len(corpus.valid)} pieces"
+        )
+
+
+def unigram_nll(corpus: TokenCorpus) -> float:
+    """Baseline: NLL (nats/token) on valid of token frequencies counted on train (add-one)."""
+    vocab = corpus.tokenizer.vocab_size
+    eos = corpus.tokenizer.eos_id
+    counts = np.ones(vocab, dtype=np.float64)
+    for piece in corpus.train:
+        counts += np.bincount(piece.tokens, minlength=vocab)[:vocab]
+        counts[eos] += 1
+    log_p = np.log(counts / counts.sum())
+    pieces = corpus.valid or corpus.train
+    total = sum(-log_p[p.tokens].sum() - log_p[eos] for p in pieces)
+    return float(total / sum(len(p.tokens) + 1 for p in pieces))
+
+
+TOKEN_TASK = TokenTask()
