@@ -68,15 +68,20 @@ class MusicResult:
 
 
 def force_first_note(tokenizer: MidiEventTokenizer, pitch: int):
-    """Logits processor: until a sequence has played a note, only ``pitch`` may sound."""
+    """Logits processor: a piece opens with ``pitch``. Until a sequence has played a note, only
+    that note may come (after at most one velocity token): masking just the other notes would
+    let a model that finds ``pitch`` unlikely shift time on in silence, starting late or never."""
     note_ids = torch.tensor(list(tokenizer.note_ids()))
-    other = note_ids[note_ids != tokenizer.note_id(pitch)]
+    velocity_ids = torch.arange(tokenizer.velocity_offset, tokenizer.vocab_size)
+    seed_id = tokenizer.note_id(pitch)
 
     def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         played = torch.isin(history, note_ids.to(history.device)).any(dim=1)
-        mask = torch.zeros_like(logits, dtype=torch.bool)
-        mask[:, other.to(logits.device)] = True
-        return logits.masked_fill(mask & ~played.unsqueeze(1), float("-inf"))
+        allowed = torch.zeros_like(logits, dtype=torch.bool)
+        allowed[:, seed_id] = True
+        if history.shape[1] == 0:
+            allowed[:, velocity_ids.to(logits.device)] = True
+        return logits.masked_fill(~allowed & ~played.unsqueeze(1), float("-inf"))
 
     return process
 

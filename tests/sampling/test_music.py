@@ -1,0 +1,129 @@
+"""Music from a checkpoint: length, conditioning, primers, requests and writing files."""
+
+from __future__ import annotations
+
+import mido
+import pretty_midi
+import pytest
+
+from generator.checkpoint import load_checkpoint
+from generator.midi import Note, read_notes, write_midi
+from generator.sampling import SamplingOptions
+from generator.sampling.music import MusicRequest, generate_music, write_pieces
+
+EPS = 1e-9
+
+
+@pytest.fixture(scope="module")
+def loaded(trained_checkpoint):
+    return load_checkpoint(trained_checkpoint)
+
+
+@pytest.mark.parametrize(("bars", "beats_per_bar"), [(2, 4), (3, 3), (0.5, 4)])
+def test_pieces_end_by_the_requested_length(loaded, bars, beats_per_bar):
+    request = MusicRequest(
+        num=3, bars=bars, beats_per_bar=beats_per_bar, options=SamplingOptions(seed=0)
+    )
+    result = generate_music(loaded, request)
+    assert len(result.pieces) == 3
+    assert request.beats == bars * beats_per_bar
+    for notes in result.pieces:
+        assert notes, "a piece with no notes"
+        assert max(n.end for n in notes) <= request.beats + EPS
+        assert all(n.duration > 0 for n in notes)
+    assert result.sampling_seconds >= 0 and result.tokens > 0
+
+
+def test_length_in_seconds_uses_the_tempo(loaded):
+    request = MusicRequest(num=2, seconds=3.0, bpm=80, options=SamplingOptions(seed=1))
+    assert request.beats == pytest.approx(4.0)
+    for notes in generate_music(loaded, request).pieces:
+        assert max(n.end for n in notes) <= 4.0 + EPS
+
+
+def test_pieces_fill_their_length(loaded):
+    # sampling stops once the clock reaches the length: the last onsets lie near the end
+    result = generate_music(loaded, MusicRequest(num=4, bars=4, options=SamplingOptions(seed=2)))
+    for notes in result.pieces:
+        assert max(n.start for n in notes) >= 16 - 4  # within the longest single shift
+
+
+def test_same_seed_same_music_other_seed_other_music(loaded):
+    def pieces(seed):
+        return generate_music(
+            loaded, MusicRequest(num=2, bars=2, options=SamplingOptions(seed=seed))
+        ).pieces
+
+    assert pieces(5) == pieces(5)
+    assert pieces(5) != pieces(6)
+
+
+@pytest.mark.parametrize(("seed_note", "style"), [("D4", "reel"), (50, None), ("F#3", "chorale")])
+def test_a_seed_note_opens_every_piece(loaded, seed_note, style):
+    request = MusicRequest(
+        num=4, bars=2, seed_note=seed_note, style=style, options=SamplingOptions(seed=0)
+    )
+    pitch = request.seed_note
+    for notes in generate_music(loaded, request).pieces:
+        assert pitch in {n.pitch for n in notes if n.start == 0.0}
+
+
+def test_a_primer_is_kept_at_the_start_of_each_piece(loaded, tmp_path):
+    primer_notes = [Note(0.0, 1.0, 62, 90), Note(0.0, 1.0, 66, 90), Note(1.0, 0.5, 69, 70)]
+    primer = write_midi(primer_notes, tmp_path / "primer.mid")
+    from_file = read_notes(primer)
+    request = MusicRequest(num=3, bars=1, primer=primer, options=SamplingOptions(seed=0))
+    result = generate_music(loaded, request)
+    assert len(result.pieces) == 3
+    for notes in result.pieces:
+        assert notes[: len(from_file)] == from_file
+        continuation = notes[len(from_file) :]
+        assert all(1.0 - EPS <= n.start and n.end <= 1.0 + 4 + EPS for n in continuation)
+
+
+def test_an_empty_primer_is_refused(loaded, tmp_path):
+    empty = tmp_path / "silence.mid"
+    pretty_midi.PrettyMIDI().write(str(empty))
+    with pytest.raises(ValueError, match="the primer has no notes"):
+        generate_music(loaded, MusicRequest(primer=empty))
+
+
+def test_unknown_style_names_the_known_ones(loaded):
+    with pytest.raises(ValueError) as error:
+        generate_music(loaded, MusicRequest(style="polka"))
+    assert "'polka'" in str(error.value) and "chorale, reel" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num": 0}, "number of variations must be a whole number in [1, 16]"),
+        ({"num": 17}, "number of variations"),
+        ({"bars": 0}, "bars must be a number in (0, 256]"),
+        ({"bars": None, "seconds": None}, "give a length in bars or in seconds"),
+        ({"seconds": 601}, "seconds must be a number in (0, 600]"),
+        ({"bpm": 10}, "tempo (BPM) must be a number in [20, 400]"),
+        ({"program": 128}, "program must be a whole number in [0, 127]"),
+        ({"beats_per_bar": 0}, "beats per bar must be a whole number in [1, 16]"),
+        ({"seed_note": "H2"}, "invalid note 'H2'"),
+    ],
+)
+def test_bad_requests_are_refused_before_sampling(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        MusicRequest(**kwargs)
+    assert message in str(error.value)
+
+
+def test_written_files_reread_with_mido_and_pretty_midi(loaded, tmp_path):
+    request = MusicRequest(num=3, bars=2, bpm=90, program=24, options=SamplingOptions(seed=4))
+    pieces = generate_music(loaded, request).pieces
+    paths = write_pieces(pieces, tmp_path / "out", stem="tune", bpm=90, program=24)
+    assert [p.name for p in paths] == ["tune-1.mid", "tune-2.mid", "tune-3.mid"]
+    for path, notes in zip(paths, pieces, strict=True):
+        assert mido.MidiFile(str(path)).length > 0
+        midi = pretty_midi.PrettyMIDI(str(path))
+        assert [i.program for i in midi.instruments] == [24]
+        assert midi.get_tempo_changes()[1].tolist() == pytest.approx([90.0], rel=1e-4)
+        back = read_notes(path)
+        assert {n.pitch for n in back} == {n.pitch for n in notes}
+        assert max(n.end for n in back) <= request.beats + 1 / 200

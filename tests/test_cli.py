@@ -1,0 +1,306 @@
+"""The command line end to end: train and sample music on tiny settings, and bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pretty_midi
+import pytest
+
+from generator.checkpoint import load_checkpoint, read_checkpoint
+from generator.cli import main
+from generator.midi import Note, write_midi
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = [
+    "--embed",
+    "8",
+    "--hidden-size",
+    "16",
+    "--layers",
+    "1",
+    "--batch-size",
+    "2",
+    "--seq-len",
+    "16",
+    "--warmup-steps",
+    "0",
+    "--eval-every",
+    "2",
+    "--log-every",
+    "2",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Commands that cache tokens use a folder of the test's own, never ~/.cache."""
+    monkeypatch.setenv("RNN_GENERATOR_CACHE", str(tmp_path / "default-cache"))
+
+
+def test_train_music_reports_skips_and_writes_resumable_checkpoints(midi_folder, tmp_path, capsys):
+    out = tmp_path / "ck" / "tiny.pt"
+
+    def train(*flags: str) -> int:
+        return main(
+            [
+                "train",
+                "music",
+                "--data",
+                str(midi_folder.path),
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                *TINY,
+                *flags,
+            ]
+        )
+
+    assert train("--max-steps", "4") == 0
+    err = capsys.readouterr().err
+    assert f"{midi_folder.corrupt}: not a readable MIDI file" in err
+    assert f"{midi_folder.empty}: empty file" in err
+    assert f"{midi_folder.good_files} read, 2 skipped" in err
+    assert "vocabulary 243 ids, 2 styles (chorale, reel)" in err
+    assert "unigram" in err and "nats/token" in err and "bits)" in err
+    assert "grad norm" in err
+    assert "Traceback" not in err
+
+    loaded = load_checkpoint(out)
+    assert loaded.model.config.hidden_size == 16 and loaded.model.config.num_styles == 2
+    assert loaded.tokenizer.styles == ["chorale", "reel"]
+    skipped = dict(loaded.info["corpus"]["skipped"])
+    assert skipped[midi_folder.corrupt].startswith("not a readable MIDI file")
+    assert skipped[midi_folder.empty] == "empty file: 0 bytes"
+    assert loaded.info["command"].startswith("python -m generator ")
+    last = out.with_suffix(".last.pt")
+    assert read_checkpoint(last)["train_state"]["step"] == 4
+
+    assert train("--max-steps", "6", "--resume") == 0
+    err = capsys.readouterr().err
+    assert "resuming" in err and f"{midi_folder.good_files + 2} from cache" in err
+    assert read_checkpoint(last)["train_state"]["step"] == 6
+
+
+def test_sample_music_writes_distinct_files_that_reread_cleanly(
+    trained_checkpoint, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    argv = [
+        "sample",
+        "music",
+        "--checkpoint",
+        str(trained_checkpoint),
+        "--num",
+        "4",
+        "--bars",
+        "2",
+        "--out",
+        str(out),
+        "--seed",
+        "1",
+        "--bpm",
+        "100",
+        "--program",
+        "73",
+    ]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    files = sorted(out.glob("*.mid"))
+    assert len(files) == 4
+    assert len({f.read_bytes() for f in files}) == 4
+    for path in files:
+        assert str(path) in captured.out
+        midi_file = mido.MidiFile(str(path))
+        assert midi_file.length > 0
+        assert 0 < midi_file.length <= 2 * 4 * 60 / 100 + 0.01  # two bars at 100 BPM
+        midi = pretty_midi.PrettyMIDI(str(path))
+        assert [i.program for i in midi.instruments] == [73]
+        assert midi.instruments[0].notes
+    assert "sampled 4 pieces from null input" in captured.err
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "how"),
+    [
+        (["--null"], "null input"),
+        (["--style", "reel", "--seed-note", "D4"], "style reel + seed note D4"),
+        (
+            ["--seconds", "2", "--temperature", "0.8", "--top-k", "20", "--top-p", "0.9"],
+            "null input",
+        ),
+        (["--greedy", "--num", "1"], "null input"),
+    ],
+)
+def test_sample_music_ways_to_start(trained_checkpoint, tmp_path, capsys, flags, how):
+    argv = [
+        "sample",
+        "music",
+        "--checkpoint",
+        str(trained_checkpoint),
+        "--bars",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--seed",
+        "0",
+        *flags,
+    ]
+    assert main(argv) == 0
+    assert f"from {how}" in capsys.readouterr().err
+    assert list(tmp_path.glob("*.mid"))
+
+
+def test_sample_music_continues_a_primer(trained_checkpoint, tmp_path, capsys):
+    primer = write_midi([Note(0, 1, 67, 90), Note(1, 1, 69, 90)], tmp_path / "primer.mid")
+    out = tmp_path / "out"
+    argv = [
+        "sample",
+        "music",
+        "--checkpoint",
+        str(trained_checkpoint),
+        "--primer",
+        str(primer),
+        "--bars",
+        "1",
+        "--num",
+        "2",
+        "--out",
+        str(out),
+        "--seed",
+        "0",
+    ]
+    assert main(argv) == 0
+    assert f"from primer {primer}" in capsys.readouterr().err
+    files = list(out.glob("*.mid"))
+    assert len(files) == 2
+    for path in files:
+        notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+        starts = {(n.pitch, round(n.start, 2)) for n in notes}  # 120 BPM: a beat is 0.5 s
+        assert (67, 0.0) in starts and (69, 0.5) in starts
+        assert min(n.start for n in notes if (n.pitch, round(n.start, 2)) != (67, 0.0)) >= 0.5
+
+
+def test_evaluate_music_prints_the_nll(trained_checkpoint, midi_folder, capsys):
+    assert (
+        main(
+            [
+                "evaluate",
+                "music",
+                "--checkpoint",
+                str(trained_checkpoint),
+                "--data",
+                str(midi_folder.path),
+                "--seq-len",
+                "32",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "nats/token" in captured.out and "bits/token" in captured.out
+    assert f"on {midi_folder.good_files} files" in captured.out
+    assert midi_folder.empty in captured.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--temperature", "0"], "temperature must be a number in (0, 10], got 0"),
+        (["--style", "polka"], "unknown style 'polka'; this model knows: chorale, reel"),
+        (["--seed-note", "H9"], "invalid note 'H9'"),
+        (["--seed-note", "C10"], "MIDI note numbers run from 0 to 127"),
+        (["--num", "0"], "number of variations must be a whole number in [1, 16]"),
+        (["--bars", "-2"], "bars must be a number in (0, 256]"),
+        (["--top-p", "2"], "top-p must be a number in (0, 1]"),
+        (["--null", "--style", "reel"], "--null means no style"),
+        (["--primer", "no-such-primer.mid"], "no-such-primer.mid"),
+    ],
+)
+def test_bad_sampling_flags_exit_2_with_a_message(
+    trained_checkpoint, tmp_path, capsys, flags, message
+):
+    argv = [
+        "sample",
+        "music",
+        "--checkpoint",
+        str(trained_checkpoint),
+        "--out",
+        str(tmp_path),
+        *flags,
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.glob("*.mid"))
+
+
+def test_a_missing_checkpoint_exits_2(tmp_path, capsys):
+    missing = tmp_path / "nope.pt"
+    assert main(["sample", "music", "--checkpoint", str(missing), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {missing}: no such checkpoint file" in err
+
+
+def test_a_folder_without_usable_midi_exits_2(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "bad.mid").write_bytes(b"\x00\x01")
+    argv = [
+        "train",
+        "music",
+        "--data",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *TINY,
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: no usable MIDI files" in err and "bad.mid" in err
+    assert main([*argv[:3], str(tmp_path / "missing"), *argv[4:]]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_argument_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as error:
+        main(["sample", "music", "--checkpoint", "x.pt", "--num", "many"])
+    assert error.value.code == 2
+    assert "invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_module_entry_point_reports_errors_without_a_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    missing = tmp_path / "missing.pt"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "sample",
+            "music",
+            "--checkpoint",
+            str(missing),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {missing}: no such checkpoint file"
+    assert done.stdout == ""
