@@ -150,9 +150,14 @@ def _primer_clock(tokenizer: MidiEventTokenizer, ids) -> float:
 def write_pieces(
     pieces: list[list[Note]], out_dir: str | Path, *, stem: str, bpm: float, program: int
 ) -> list[Path]:
-    """Write each piece as ``out_dir/stem-N.mid``."""
+    """Write each piece as ``out_dir/stem-N.mid``, never overwriting: an existing name gets a
+    ``-2``, ``-3`` ... suffix on the stem."""
     out_dir = Path(out_dir)
+    unique, k = stem, 1
+    while any((out_dir / f"{unique}-{i + 1}.mid").exists() for i in range(len(pieces))):
+        k += 1
+        unique = f"{stem}-{k}"
     return [
-        write_midi(notes, out_dir / f"{stem}-{i + 1}.mid", bpm=bpm, program=program, name=stem)
+        write_midi(notes, out_dir / f"{unique}-{i + 1}.mid", bpm=bpm, program=program, name=stem)
         for i, notes in enumerate(pieces)
     ]
