@@ -18,6 +18,7 @@ class Piece:
     name: str  # where it came from (relative path)
     tokens: np.ndarray  # int32 ids, no BOS/EOS
     style: str | None = None  # style label, if the source has one
+    ends: bool = True  # its last target is EOS; False for a segment cut from a longer text
 
 
 @dataclass
@@ -32,11 +33,11 @@ class TokenCorpus:
 
     @property
     def num_train_tokens(self) -> int:
-        return int(sum(len(p.tokens) + 1 for p in self.train))
+        return int(sum(len(p.tokens) + p.ends for p in self.train))
 
     @property
     def num_valid_tokens(self) -> int:
-        return int(sum(len(p.tokens) + 1 for p in self.valid))
+        return int(sum(len(p.tokens) + p.ends for p in self.valid))
 
 
 def is_valid_split(name: str, valid_fraction: float) -> bool:

@@ -63,7 +63,7 @@ class EpochPlan:
         order = rng.permutation(len(pieces)) if shuffle else np.arange(len(pieces))
         pad, bos, eos = tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id
 
-        lanes: list[list[tuple[np.ndarray, int, int]]] = [[] for _ in range(batch_size)]
+        lanes: list[list[tuple[np.ndarray, int, int, bool]]] = [[] for _ in range(batch_size)]
         lane_windows = np.zeros(batch_size, dtype=np.int64)
         for index in order:
             piece = pieces[index]
@@ -76,7 +76,7 @@ class EpochPlan:
                 style_id *= int(rng.random() >= cond_dropout)
                 seed_id *= int(rng.random() >= cond_dropout)
             lane = int(np.argmin(lane_windows))  # the lane that is shortest so far
-            lanes[lane].append((tokens, style_id, seed_id))
+            lanes[lane].append((tokens, style_id, seed_id, piece.ends))
             lane_windows[lane] += -(-(len(tokens) + 1) // seq_len)
 
         self.num_windows = int(lane_windows.max())
@@ -88,7 +88,7 @@ class EpochPlan:
         seed_ids = np.zeros(shape[:2], dtype=np.int64)
         for lane, entries in enumerate(lanes):
             window = 0
-            for tokens, style_id, seed_id in entries:
+            for tokens, style_id, seed_id, ends in entries:
                 n = len(tokens) + 1
                 count = -(-n // seq_len)
                 flat_in = np.full(count * seq_len, pad, dtype=np.int32)
@@ -96,7 +96,7 @@ class EpochPlan:
                 flat_in[0] = bos
                 flat_in[1:n] = tokens
                 flat_out[: n - 1] = tokens
-                flat_out[n - 1] = eos
+                flat_out[n - 1] = eos if ends else pad  # a cut segment has no end to predict
                 inputs[window : window + count, lane] = flat_in.reshape(count, seq_len)
                 targets[window : window + count, lane] = flat_out.reshape(count, seq_len)
                 starts[window + 1 : window + count, lane] = False

@@ -14,9 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from generator.tokenizers.base import Tokenizer
+from generator.tokenizers.characters import CharTokenizer
 from generator.tokenizers.midi_events import MidiEventTokenizer
+from generator.tokenizers.sentencepiece import SentencePieceTokenizer
+from generator.tokenizers.text import TextTokenizer
 
-_KINDS: dict[str, type[Tokenizer]] = {MidiEventTokenizer.kind: MidiEventTokenizer}
+_KINDS: dict[str, type[Tokenizer]] = {
+    cls.kind: cls for cls in (MidiEventTokenizer, CharTokenizer, SentencePieceTokenizer)
+}
 
 
 def register(cls: type[Tokenizer]) -> type[Tokenizer]:
@@ -33,4 +38,12 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
     return _KINDS[kind].from_dict(data)
 
 
-__all__ = ["MidiEventTokenizer", "Tokenizer", "register", "tokenizer_from_dict"]
+__all__ = [
+    "CharTokenizer",
+    "MidiEventTokenizer",
+    "SentencePieceTokenizer",
+    "TextTokenizer",
+    "Tokenizer",
+    "register",
+    "tokenizer_from_dict",
+]

@@ -91,11 +91,11 @@ def unigram_nll(corpus: TokenCorpus) -> float:
     counts = np.ones(vocab, dtype=np.float64)
     for piece in corpus.train:
         counts += np.bincount(piece.tokens, minlength=vocab)[:vocab]
-        counts[eos] += 1
+        counts[eos] += piece.ends
     log_p = np.log(counts / counts.sum())
     pieces = corpus.valid or corpus.train
-    total = sum(-log_p[p.tokens].sum() - log_p[eos] for p in pieces)
-    return float(total / sum(len(p.tokens) + 1 for p in pieces))
+    total = sum(-log_p[p.tokens].sum() - p.ends * log_p[eos] for p in pieces)
+    return float(total / sum(len(p.tokens) + p.ends for p in pieces))
 
 
 TOKEN_TASK = TokenTask()

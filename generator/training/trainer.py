@@ -126,11 +126,15 @@ def train(
     log: Callable[[str], None] | None = None,
     info: dict[str, Any] | None = None,
     task=TOKEN_TASK,
+    on_step: Callable[[dict[str, float]], bool | None] | None = None,
 ) -> TrainResult:
     """Train a model of ``task``'s family on a corpus; write the best and the last checkpoints.
 
     ``task`` (generator.training.tasks) supplies the model, batches and loss; the default is
-    next-token prediction with RNNGenerator on a TokenCorpus."""
+    next-token prediction with RNNGenerator on a TokenCorpus.
+    ``on_step`` (for live progress, e.g. the app) is called after every optimizer step with
+    {step, max_steps, loss, tokens_seen, seconds} (+ valid_nll after a validation); when it
+    returns True the run stops as after max_steps, writing both checkpoints."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     out = Path(out)
     last = last_path_for(out)
@@ -359,13 +363,29 @@ def train(
                     if config.schedule == "plateau":
                         plateau_scale *= 0.5
                 history.append({"step": step, "valid_nll": nll})
-                tqdm.write(
+                message = (
                     f"step {step}: valid {nll:.4f} nats/{task.units} ({nll / LN2:.4f} bits)"
-                    f"{' — best, saved ' + str(out) if improved else ''}",
-                    file=sys.stderr,
+                    f"{' — best, saved ' + str(out) if improved else ''}"
                 )
+                if progress:
+                    tqdm.write(message, file=sys.stderr)
+                else:
+                    log(message)
                 if config.patience and evals_since_best >= config.patience:
                     stop_reason = f"early stopping: no improvement in {config.patience} validations"
+                    break
+            if on_step is not None:
+                report = {
+                    "step": step,
+                    "max_steps": config.max_steps,
+                    "loss": loss_value,
+                    "tokens_seen": tokens_seen,
+                    "seconds": elapsed_before + time.perf_counter() - started,
+                }
+                if history and history[-1].get("step") == step and "valid_nll" in history[-1]:
+                    report["valid_nll"] = history[-1]["valid_nll"]
+                if on_step(report):
+                    stop_reason = "stopped on request"
                     break
             if step % config.save_every == 0:
                 save_last()

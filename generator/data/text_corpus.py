@@ -1,0 +1,300 @@
+"""Read a text file, or a folder of .txt/.md files, into a token corpus.
+
+Rules (also in README "Text"):
+- PATH is one file (any name) or a folder: every ``.txt`` / ``.md`` file under it, recursively,
+  in sorted order; names starting with "." (``.git/``, ``.notes.txt``) are left out.
+- Files are decoded with ``encoding`` (UTF-8 by default, where a leading byte-order mark is
+  dropped); "\\r\\n" becomes "\\n". A file that does not decode stops the run with an error
+  naming the file, the byte offset and the line, or with ``skip_bad_files`` is skipped and
+  listed in the report. Empty files are skipped; no text at all is an error.
+- The tokenizer is either given (evaluating, resuming) or trained here on the corpus: then
+  every file is read twice, once to train it and once to encode, one file at a time. No more
+  than one file's text is held at once; ids are kept as one uint16 array per file (int32 for
+  vocabularies over 65,535 ids).
+- Each file's ids are cut into segments of at most ``segment_len`` tokens, so the trainer's
+  lanes can be balanced whatever the file sizes. A segment starts from a fresh state, and only
+  a file's last segment ends with EOS (a cut is not an end of text).
+- Train/valid split, deterministic: with at least ``MIN_FILES_TO_SPLIT_BY_FILE`` files, whole
+  files by a hash of their relative path (stable when files are added, like MIDI); with fewer
+  files (where one file could be far more than the valid share), the last ``valid_fraction`` of
+  each file's tokens.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from generator.data.pieces import Piece, TokenCorpus, split_pieces
+from generator.tokenizers import CharTokenizer, SentencePieceTokenizer, TextTokenizer
+
+TEXT_SUFFIXES = {".txt", ".md"}
+MIN_FILES_TO_SPLIT_BY_FILE = 10
+TOKENIZER_KINDS = ("char", "sentencepiece")
+
+
+class TextCorpusError(ValueError):
+    """The corpus cannot be used as it is (bad encoding, no text); the message says why."""
+
+
+class TextDecodeError(TextCorpusError):
+    """A file that does not decode; ``reason`` says where (byte offset and line)."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(
+            f"{name}: {reason}; name the file's encoding with --encoding, or skip such files "
+            f"with --skip-bad-files"
+        )
+        self.reason = reason
+
+
+@dataclass
+class TextCorpusReport:
+    """What was read, what was skipped and why, and what the data determined."""
+
+    path: str
+    tokenizer: str = ""
+    vocab_size: int = 0
+    files_found: int = 0
+    files_read: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+    characters: int = 0
+    tokens: int = 0
+    unknown_tokens: int = 0  # UNK ids in the encoded text (characters the vocabulary lacks)
+    split: str = ""  # "by file" or "by position"
+    train_segments: int = 0
+    valid_segments: int = 0
+    train_characters: int = 0
+    valid_characters: int = 0
+    read_seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"corpus {self.path}: {self.files_found} text files found, {self.files_read} read, "
+            f"{len(self.skipped)} skipped ({self.read_seconds:.1f} s)",
+            f"  {self.characters:,} characters, {self.tokens:,} tokens "
+            f"({self.characters / max(self.tokens, 1):.2f} characters/token), "
+            f"vocabulary {self.vocab_size:,} ids ({self.tokenizer})",
+            f"  split {self.split}: train {self.train_segments} segments "
+            f"({self.train_characters:,} characters), valid {self.valid_segments} segments "
+            f"({self.valid_characters:,} characters)",
+        ]
+        if self.unknown_tokens:
+            lines.append(f"  {self.unknown_tokens:,} characters outside the vocabulary (UNK)")
+        for name, reason in self.skipped[:10]:
+            lines.append(f"  skipped {name}: {reason}")
+        if len(self.skipped) > 10:
+            lines.append(f"  ... and {len(self.skipped) - 10} more skipped")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "tokenizer": self.tokenizer,
+            "vocab_size": self.vocab_size,
+            "files_found": self.files_found,
+            "files_read": self.files_read,
+            "skipped": [list(s) for s in self.skipped],
+            "characters": self.characters,
+            "tokens": self.tokens,
+            "unknown_tokens": self.unknown_tokens,
+            "split": self.split,
+            "train_segments": self.train_segments,
+            "valid_segments": self.valid_segments,
+            "train_characters": self.train_characters,
+            "valid_characters": self.valid_characters,
+        }
+
+
+def find_text_files(path: Path) -> list[Path]:
+    """The file itself, or every .txt/.md file under a folder (recursive, sorted, no hidden)."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix.lower() in TEXT_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+
+
+def decode_text(data: bytes, encoding: str, name: str) -> str:
+    """Bytes → text with newlines as "\\n"; TextDecodeError naming the byte offset on failure."""
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise TextDecodeError(
+            name,
+            f"not valid {encoding} at byte {error.start} (line {line}, byte "
+            f"0x{data[error.start]:02x}: {error.reason})",
+        ) from None
+    return text.replace("\r\n", "\n")
+
+
+class _TextFiles:
+    """The corpus's files as texts, one at a time; bad and empty files are noted once."""
+
+    def __init__(self, files: list[Path], root: Path, encoding: str, skip_bad: bool, report):
+        self.files, self.root, self.encoding = files, root, encoding
+        self.skip_bad, self.report = skip_bad, report
+        self.excluded: set[Path] = set()
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for path in self.files:
+            if path in self.excluded:
+                continue
+            name = str(path.relative_to(self.root))
+            try:
+                text = decode_text(path.read_bytes(), self.encoding, name)
+                reason = "" if text else "empty file"
+            except OSError as error:
+                reason = f"cannot read file: {error.strerror or error}"
+            except TextDecodeError as error:
+                if not self.skip_bad:
+                    raise
+                reason = error.reason
+            if reason:
+                self.excluded.add(path)
+                self.report.skipped.append((name, reason))
+                continue
+            yield name, text
+
+
+def build_tokenizer(
+    kind: str, texts, *, vocab_size: int = 4000, sp_model_type: str = "unigram"
+) -> TextTokenizer:
+    """Train a tokenizer of ``kind`` ("char" or "sentencepiece") on an iterable of texts."""
+    if kind in ("char", "characters"):
+        return CharTokenizer.from_texts(texts)
+    if kind == "sentencepiece":
+        return SentencePieceTokenizer.train(texts, vocab_size=vocab_size, model_type=sp_model_type)
+    raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
+
+
+def segments(name: str, ids: np.ndarray, segment_len: int, *, ends: bool) -> list[Piece]:
+    """Cut one file's ids into Pieces of at most ``segment_len`` tokens (views, not copies)."""
+    count = -(-len(ids) // segment_len)
+    return [
+        Piece(
+            f"{name}#{k}",
+            ids[k * segment_len : (k + 1) * segment_len],
+            ends=ends and k == count - 1,
+        )
+        for k in range(count)
+    ]
+
+
+def load_text_corpus(
+    path: str | Path,
+    *,
+    tokenizer: TextTokenizer | str = "char",
+    vocab_size: int = 4000,
+    sp_model_type: str = "unigram",
+    encoding: str = "utf-8",
+    skip_bad_files: bool = False,
+    valid_fraction: float = 0.1,
+    segment_len: int = 2047,
+    progress: bool = False,
+) -> TokenCorpus:
+    """Read, tokenize (training the tokenizer if given by name), segment and split a corpus."""
+    started = time.perf_counter()
+    path = Path(path).expanduser()
+    if segment_len < 1:
+        raise ValueError(f"segment length must be at least 1 token, got {segment_len}")
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ValueError(f"valid fraction must be in [0, 1), got {valid_fraction}")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}") from None
+    if isinstance(tokenizer, str) and tokenizer not in (*TOKENIZER_KINDS, "characters"):
+        raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}: {tokenizer!r}")
+    if not isinstance(tokenizer, (str, TextTokenizer)):
+        raise ValueError(f"a {tokenizer.kind} tokenizer cannot read text: not a text model")
+    files = find_text_files(path)
+    report = TextCorpusReport(path=str(path), files_found=len(files))
+    if not files:
+        raise TextCorpusError(f"{path}: no .txt or .md files found (searched recursively)")
+    root = path if path.is_dir() else path.parent
+    source = _TextFiles(files, root, encoding, skip_bad_files, report)
+
+    if isinstance(tokenizer, str):
+        read = 0
+
+        def texts() -> Iterator[str]:
+            nonlocal read
+            for _, text in source:
+                read += 1
+                yield text
+
+        try:
+            tokenizer = build_tokenizer(
+                tokenizer, texts(), vocab_size=vocab_size, sp_model_type=sp_model_type
+            )
+        except TextCorpusError:
+            raise
+        except ValueError:  # e.g. SentencePiece found no text to train on
+            if not read:
+                raise _empty(path, report) from None
+            raise
+        if not read:
+            raise _empty(path, report)
+    report.tokenizer, report.vocab_size = tokenizer.kind, tokenizer.vocab_size
+    dtype = np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.int32
+    chars_of = tokenizer.length_cost("characters")
+
+    whole: list[Piece] = []
+    for name, text in tqdm(
+        source, total=len(files), desc="reading text", unit="file", disable=not progress
+    ):
+        ids = tokenizer.encode(text).astype(dtype)
+        whole.append(Piece(name, ids))
+        report.files_read += 1
+        report.characters += int(chars_of[ids].sum())
+        report.tokens += len(ids)
+        report.unknown_tokens += int(np.count_nonzero(ids == tokenizer.unk_id))
+    if not whole:
+        raise _empty(path, report)
+
+    train: list[Piece] = []
+    valid: list[Piece] = []
+    if len(whole) >= MIN_FILES_TO_SPLIT_BY_FILE or valid_fraction == 0:
+        report.split = "by file" if valid_fraction else "none"
+        train_files, valid_files = split_pieces(whole, valid_fraction)
+        for side, chosen in ((train, train_files), (valid, valid_files)):
+            for piece in chosen:
+                side.extend(segments(piece.name, piece.tokens, segment_len, ends=True))
+    else:
+        report.split = "by position"
+        for piece in whole:
+            cut = len(piece.tokens) - math.floor(valid_fraction * len(piece.tokens))
+            head, tail = piece.tokens[:cut], piece.tokens[cut:]
+            train.extend(segments(piece.name, head, segment_len, ends=not len(tail)))
+            if len(tail):
+                valid.extend(segments(piece.name + "@valid", tail, segment_len, ends=True))
+    report.train_segments, report.valid_segments = len(train), len(valid)
+    report.train_characters = int(sum(chars_of[p.tokens].sum() for p in train))
+    report.valid_characters = int(sum(chars_of[p.tokens].sum() for p in valid))
+    report.read_seconds = time.perf_counter() - started
+    return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
+
+
+def _empty(path: Path, report: TextCorpusReport) -> TextCorpusError:
+    why = "; ".join(f"{name}: {reason}" for name, reason in report.skipped[:5])
+    return TextCorpusError(
+        f"{path}: no text to use: {report.files_found} files found, none with text"
+        + (f" ({why}{', ...' if len(report.skipped) > 5 else ''})" if why else "")
+    )
