@@ -1,0 +1,438 @@
+"""The browser app: ``python app.py`` serves it at http://127.0.0.1:7860.
+
+Thin on purpose: this file lays out the page and wires components to the plain functions in
+``app_handlers/``, which call the ``generator`` package. No model lives here; models are
+loaded through ``generator.loader.load_cached``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+
+import gradio as gr
+import pandas as pd
+
+import app_handlers as handlers
+
+INTRO = """# RNN music generator
+Recurrent networks (tanh RNN, LSTM, GRU) that learned music from MIDI files and text.
+**Compose** new pieces with a shipped model or your own, **Write** text, and **Train** a small
+model on your own MIDI files."""
+
+CSS = """
+.variation {padding: 4px 8px;}
+.variation .block {border: none !important; box-shadow: none !important;}
+.status {min-height: 1.5em;}
+footer {display: none !important;}
+"""
+
+
+def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr.Blocks:
+    """The page: Compose, Write and Train tabs, each wired to app_handlers."""
+    choices, default_model = handlers.model_choices(settings)
+    styles, default_style, model_text = handlers.model_styles(settings, default_model)
+    with gr.Blocks(
+        title="RNN music generator",
+        analytics_enabled=False,
+        delete_cache=(3600, 6 * 3600),  # Gradio's copies of served files: hourly, after 6 h
+    ) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Compose", id="compose"):
+                compose = _compose_tab(
+                    settings, choices, default_model, styles, default_style, model_text
+                )
+            with gr.Tab("Write", id="write"):
+                write_model = _write_tab(settings)
+            with gr.Tab("Train", id="train"):
+                _train_tab(settings, jobs, compose["model"])
+        demo.load(
+            functools.partial(_refresh_models, settings, "music"),
+            inputs=[compose["model"]],
+            outputs=[compose["model"]],
+        )
+        demo.load(
+            functools.partial(_refresh_models, settings, "text"),
+            inputs=[write_model],
+            outputs=[write_model],
+        )
+    return demo
+
+
+def _compose_tab(settings, choices, default_model, styles, default_style, model_text) -> dict:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            model = gr.Dropdown(
+                choices,
+                value=default_model or None,
+                label="Model",
+                info="Shipped models, and those trained in the Train tab",
+            )
+            model_info = gr.Markdown(model_text, elem_classes="status")
+            style = gr.Dropdown(
+                styles,
+                value=default_style,
+                label="Style",
+                info="A style the model learned (its training folders' names)",
+            )
+            start = gr.Radio(
+                list(handlers.START_CHOICES),
+                value=handlers.START_SEED_NOTE,
+                label="How to start",
+                info="A first note; the null zero vector (no style, no note); or your MIDI",
+            )
+            seed_note = gr.Dropdown(
+                list(handlers.SEED_NOTE_CHOICES),
+                value="D4",
+                allow_custom_value=True,
+                label="Seed note",
+                info="The first note (C4 = middle C); type any name such as F#3 or Bb2",
+            )
+            primer = gr.File(
+                label="Primer MIDI (the model continues it)",
+                file_types=[".mid", ".midi"],
+                type="filepath",
+                visible=False,
+                elem_id="primer",
+            )
+            bars = gr.Slider(
+                1, handlers.MAX_UI_BARS, value=8, step=1, label="Bars",
+                info="Length of the new music, in 4/4 bars",
+            )  # fmt: skip
+            variations = gr.Slider(
+                1, handlers.MAX_UI_VARIATIONS, value=2, step=1, label="Variations",
+                info="Pieces made side by side, in one batch",
+            )  # fmt: skip
+            generate = gr.Button("Generate", variant="primary", elem_id="generate")
+            with gr.Accordion("Sampling", open=True):
+                temperature = gr.Slider(
+                    0.1, 2.0, value=0.9, step=0.05, label="Temperature",
+                    info="Lower: safer and more repetitive; higher: wilder",
+                )  # fmt: skip
+                top_k = gr.Slider(
+                    0, 100, value=0, step=1, label="Top-k",
+                    info="Sample only from the k likeliest events (0 = all)",
+                )  # fmt: skip
+                top_p = gr.Slider(
+                    0.05, 1.0, value=0.95, step=0.01, label="Top-p",
+                    info="Sample only from the likeliest events that cover this probability",
+                )  # fmt: skip
+                seed = gr.Textbox(
+                    "", label="Random seed", placeholder="random",
+                    info="Empty: new pieces every time; the seed used is shown with the results",
+                )  # fmt: skip
+            with gr.Accordion("Sound", open=True):
+                bpm = gr.Slider(
+                    40, 240, value=120, step=1, label="Tempo (BPM)",
+                    info="Beats per minute of the written MIDI and the audio",
+                )  # fmt: skip
+                program = gr.Dropdown(
+                    list(handlers.INSTRUMENTS), value=0, label="Instrument",
+                    info="General MIDI program the piece is played with",
+                )  # fmt: skip
+        with gr.Column(scale=2):
+            status = gr.Markdown("Press **Generate**.", elem_classes="status", elem_id="status")
+            slots = []
+            for index in range(handlers.MAX_UI_VARIATIONS):
+                with gr.Group(visible=False, elem_classes="variation") as group:
+                    title = gr.Markdown(f"Variation {index + 1}")
+                    audio = gr.Audio(type="filepath", interactive=False, show_label=False)
+                    picture = gr.Image(
+                        type="filepath",
+                        format="png",
+                        interactive=False,
+                        show_label=False,
+                        buttons=["download", "fullscreen"],
+                        elem_classes="pianoroll",
+                    )
+                    midi = gr.File(label="MIDI file", interactive=False, elem_classes="midi-file")
+                slots.append((group, title, audio, picture, midi))
+
+    model.change(
+        functools.partial(_model_changed, settings),
+        inputs=[model],
+        outputs=[style, model_info],
+    )
+    start.change(_start_changed, inputs=[start], outputs=[style, seed_note, primer])
+    primer.upload(_primer_uploaded, inputs=[primer], outputs=[primer, start])
+    outputs = [status] + [c for slot in slots for c in slot]
+    generate.click(
+        functools.partial(_compose, settings),
+        inputs=[
+            model,
+            style,
+            start,
+            seed_note,
+            primer,
+            temperature,
+            top_k,
+            top_p,
+            bars,
+            bpm,
+            program,
+            variations,
+            seed,
+        ],  # fmt: skip
+        outputs=outputs,
+        concurrency_limit=2,
+        concurrency_id="compose",
+    )
+    return {"model": model}
+
+
+def _write_tab(settings) -> gr.Dropdown:
+    choices, default = handlers.model_choices(settings, "text")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            model = gr.Dropdown(
+                choices,
+                value=default or None,
+                label="Text model",
+                info="Character or SentencePiece models, shipped or named at start-up",
+            )
+            model_info = gr.Markdown(handlers.model_text(settings, default, "text"))
+            prime = gr.Textbox(
+                label="Prime",
+                lines=3,
+                max_length=20_000,
+                placeholder="The text the model continues (may be empty)",
+                info="Characters the model never saw are left out",
+            )
+            length = gr.Slider(
+                20, handlers.MAX_UI_CHARACTERS, value=500, step=10, label="Length",
+                info="New characters to write",
+            )  # fmt: skip
+            with gr.Row():
+                write = gr.Button("Write", variant="primary", elem_id="write")
+                stop = gr.Button("Stop", elem_id="stop-writing")
+            with gr.Accordion("Sampling", open=True):
+                temperature = gr.Slider(
+                    0.1, 2.0, value=0.8, step=0.05, label="Temperature",
+                    info="Lower: safer and more repetitive; higher: wilder",
+                )  # fmt: skip
+                top_k = gr.Slider(
+                    0, 100, value=0, step=1, label="Top-k",
+                    info="Sample only from the k likeliest tokens (0 = all)",
+                )  # fmt: skip
+                top_p = gr.Slider(
+                    0.05, 1.0, value=0.95, step=0.01, label="Top-p",
+                    info="Sample only from the likeliest tokens that cover this probability",
+                )  # fmt: skip
+                seed = gr.Textbox(
+                    "", label="Random seed", placeholder="random",
+                    info="Empty: new text every time; the seed used is shown below",
+                )  # fmt: skip
+        with gr.Column(scale=2):
+            status = gr.Markdown("Press **Write**.", elem_classes="status", elem_id="write-status")
+            text = gr.Textbox(
+                label="Text", lines=18, max_lines=40, interactive=False, autoscroll=True,
+                buttons=["copy"], elem_id="written",
+            )  # fmt: skip
+    model.change(
+        functools.partial(_text_model_changed, settings), inputs=[model], outputs=[model_info]
+    )
+    writing = write.click(
+        functools.partial(_write, settings),
+        inputs=[model, prime, length, temperature, top_k, top_p, seed],
+        outputs=[text, status],
+        concurrency_limit=2,
+        concurrency_id="write",
+    )
+    stop.click(None, cancels=[writing])
+    return model
+
+
+def _train_tab(settings, jobs, compose_model) -> None:
+    gr.Markdown(
+        "Upload MIDI files (or one .zip of them), pick a size, and train. Files in a zip's "
+        "folders take the folder's name as their style. Training runs in the background; "
+        "the model is saved when it ends or when you press **Stop**."
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            files = gr.File(
+                label="MIDI files or a zip",
+                file_count="multiple",
+                file_types=[".mid", ".midi", ".zip"],
+                type="filepath",
+            )
+            style = gr.Textbox(
+                label="Style of these files (optional)",
+                info="Loose files get this style; a zip's folders name their own styles",
+                max_length=40,
+            )
+            preset = gr.Radio(
+                list(handlers.PRESETS),
+                value=next(iter(handlers.PRESETS)),
+                label="Model size",
+                info="Bigger models learn more but train slower",
+            )
+            steps = gr.Slider(
+                50, handlers.MAX_TRAIN_STEPS, value=300, step=50, label="Training steps",
+                info="Optimizer steps; a few hundred give a first result",
+            )  # fmt: skip
+            name = gr.Textbox(
+                "my-music", label="Model name", info="Letters, digits, - and _", max_length=40
+            )
+            with gr.Row():
+                start = gr.Button("Train", variant="primary", elem_id="train")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop")
+        with gr.Column(scale=2):
+            status = gr.Markdown("No training running.", elem_classes="status")
+            curve = gr.LinePlot(
+                x="step",
+                y="loss",
+                color="split",
+                title="Loss (nats per token)",
+                height=280,
+                x_title="step",
+                y_title="loss",
+            )
+            report = gr.Textbox(label="Corpus report", lines=10, max_lines=20, interactive=False)
+    job = gr.State(None)
+
+    start.click(
+        functools.partial(_train, settings, jobs),
+        inputs=[files, style, preset, steps, name],
+        outputs=[job, status, report, curve, start, stop, compose_model],
+        concurrency_limit=1,
+        concurrency_id="train",
+    )
+    stop.click(
+        functools.partial(_stop, jobs), inputs=[job], outputs=[status], concurrency_limit=None
+    )
+
+
+# -- adapters: app_handlers' plain results → component updates ---------------------------------
+def _refresh_models(settings, kind, current):
+    choices, default = handlers.model_choices(settings, kind)
+    keys = [key for _, key in choices]
+    return gr.update(choices=choices, value=current if current in keys else default or None)
+
+
+def _model_changed(settings, model_key):
+    styles, default, text = handlers.model_styles(settings, model_key)
+    return gr.update(choices=styles, value=default), text
+
+
+def _text_model_changed(settings, model_key):
+    return handlers.model_text(settings, model_key, "text")
+
+
+def _write(settings, *values):
+    yield from handlers.write_text(settings, *values)
+
+
+def _start_changed(start):
+    return (
+        gr.update(interactive=start != handlers.START_NULL),
+        gr.update(visible=start == handlers.START_SEED_NOTE),
+        gr.update(visible=start == handlers.START_PRIMER),
+    )
+
+
+def _primer_uploaded(path):
+    kept, start = handlers.primer_uploaded(path)
+    return kept, (gr.update() if start is None else start)
+
+
+def _compose(settings, *values):
+    result = handlers.compose(settings, *values)
+    updates = [result.status]
+    for index in range(handlers.MAX_UI_VARIATIONS):
+        if index < len(result.variations):
+            v = result.variations[index]
+            updates += [
+                gr.update(visible=True),
+                f"**{v.title}**",
+                str(v.audio),
+                str(v.picture),
+                str(v.midi),
+            ]
+        else:
+            updates += [gr.update(visible=False), "", None, None, None]
+    return updates
+
+
+def _train(settings, jobs, *values):
+    for progress in handlers.start_training(settings, jobs, *values):
+        curve = pd.DataFrame(progress.curve, columns=["step", "loss", "split"]).astype(
+            {"step": "int64", "loss": "float64", "split": "string"}  # numeric axes even when empty
+        )
+        model_update = gr.update()
+        if progress.new_model_key:
+            choices, _ = handlers.model_choices(settings)
+            model_update = gr.update(choices=choices, value=progress.new_model_key)
+        yield (
+            progress.job_id,
+            progress.status,
+            progress.report,
+            curve,
+            gr.update(interactive=not progress.running),
+            gr.update(interactive=progress.running),
+            model_update,
+        )
+
+
+def _stop(jobs, job_id):
+    return handlers.stop_training(jobs, job_id)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, prepare the app's folder and caches, and serve the page."""
+    parser = argparse.ArgumentParser(description="Serve the RNN music generator in the browser.")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+        help="port (default: $GRADIO_SERVER_PORT or 7860)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        help="another checkpoint file or folder to offer (repeatable; also "
+        f"${handlers.CHECKPOINTS_ENV})",
+    )
+    parser.add_argument(
+        "--app-dir",
+        default=None,
+        help=f"folder the app writes to (default: ${handlers.APP_DIR_ENV} or runs/app)",
+    )
+    parser.add_argument(
+        "--audio", choices=("wav", "ogg"), default="wav", help="wav (default, fast) or ogg (Opus)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads for sampling (default: 1)"
+    )
+    args = parser.parse_args(argv)
+
+    settings = handlers.settings_from_env(args.app_dir, args.checkpoint, args.audio)
+    handlers.prepare(settings, threads=args.threads)
+    jobs = handlers.TrainingJobs()
+    demo = build_app(settings, jobs)
+    demo.queue(default_concurrency_limit=2, max_size=32)
+    try:
+        demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            allowed_paths=[str(settings.app_dir)],
+            max_file_size="25mb",
+            theme=gr.themes.Soft(primary_hue="indigo").set(
+                button_primary_background_fill="*primary_600",
+                button_primary_background_fill_hover="*primary_700",
+            ),
+            css=CSS,
+            ssr_mode=False,
+        )
+    finally:
+        jobs.stop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""What the app's controls do: plain functions of plain values, testable without a browser.
+
+``app.py`` lays out the page and maps these functions' results onto components; nothing here
+builds UI or holds a model (models come from ``generator.loader.load_cached``). Problems the
+user should read are raised as ``gr.Error`` (the request stops, the page keeps working) or
+shown as ``gr.Warning`` (the request goes on).
+
+    settings.py   where the app reads and writes; seeds; turning input errors into messages
+    models.py     the checkpoints the pickers offer; start-up warm-up
+    compose.py    music: sample, then write MIDI, audio and a piano roll per variation
+    write.py      text: sample and stream into the page
+    uploads.py    training uploads (MIDI files, zips) staged under names the app chooses
+    training.py   training jobs in a worker process, with live progress and a stop flag
+
+Everything the app writes lives under one folder it owns (``AppSettings.app_dir``):
+
+    outputs/<request>/   generated MIDI, audio and pictures (deleted after a few hours)
+    models/<name>.pt     models trained in the app, listed in the pickers
+    training/<job>/      a training job's staged uploads (removed at the end) and checkpoints
+    cache/               token cache of uploaded corpora
+    gradio/              Gradio's own copies of uploads and served files
+"""
+
+from app_handlers.compose import (
+    INSTRUMENTS,
+    MAX_UI_BARS,
+    MAX_UI_VARIATIONS,
+    SEED_NOTE_CHOICES,
+    START_CHOICES,
+    START_NULL,
+    START_PRIMER,
+    START_SEED_NOTE,
+    ComposeResult,
+    Variation,
+    check_primer,
+    compose,
+    primer_uploaded,
+)
+from app_handlers.models import (
+    NO_STYLE,
+    ModelEntry,
+    describe_model,
+    list_models,
+    model_choices,
+    model_styles,
+    model_text,
+    prepare,
+    resolve_model,
+)
+from app_handlers.settings import (
+    APP_DIR_ENV,
+    CHECKPOINTS_ENV,
+    AppSettings,
+    parse_seed,
+    safe_name,
+    settings_from_env,
+)
+from app_handlers.training import (
+    MAX_TRAIN_STEPS,
+    PRESETS,
+    TrainingJobs,
+    TrainProgress,
+    start_training,
+    stop_training,
+)
+from app_handlers.uploads import StagedUpload, stage_uploads
+from app_handlers.write import MAX_UI_CHARACTERS, write_text
+
+__all__ = [
+    "APP_DIR_ENV",
+    "CHECKPOINTS_ENV",
+    "INSTRUMENTS",
+    "MAX_TRAIN_STEPS",
+    "MAX_UI_CHARACTERS",
+    "MAX_UI_BARS",
+    "MAX_UI_VARIATIONS",
+    "NO_STYLE",
+    "PRESETS",
+    "SEED_NOTE_CHOICES",
+    "START_CHOICES",
+    "START_NULL",
+    "START_PRIMER",
+    "START_SEED_NOTE",
+    "AppSettings",
+    "ComposeResult",
+    "ModelEntry",
+    "StagedUpload",
+    "TrainProgress",
+    "TrainingJobs",
+    "Variation",
+    "check_primer",
+    "compose",
+    "describe_model",
+    "list_models",
+    "model_choices",
+    "model_styles",
+    "model_text",
+    "parse_seed",
+    "prepare",
+    "primer_uploaded",
+    "resolve_model",
+    "safe_name",
+    "settings_from_env",
+    "stage_uploads",
+    "start_training",
+    "stop_training",
+    "write_text",
+]

@@ -1,0 +1,206 @@
+"""Compose: sample pieces from a music model and write MIDI, audio and a piano roll for each."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pretty_midi
+
+from app_handlers.models import NO_STYLE, resolve_model
+from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name
+from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
+from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
+from generator.loader import load_cached
+from generator.midi import Note
+from generator.midi.notes import note_number, read_notes
+from generator.render import RenderError, draw_pianoroll, write_audio
+from generator.tokenizers import MidiEventTokenizer
+from generator.validation import check_range
+
+# Caps the app adds to generator.validation's: a page must answer in seconds.
+MAX_UI_VARIATIONS = 4
+MAX_UI_BARS = 64
+PRIMER_LIMITS = ReadLimits(max_file_bytes=1_000_000, max_notes=5_000, max_beats=1_024.0)
+KEEP_OUTPUTS_SECONDS = 6 * 3600  # generated files older than this are deleted
+
+START_SEED_NOTE = "Seed note"
+START_NULL = "Null input"
+START_PRIMER = "Primer MIDI"
+START_CHOICES = (START_SEED_NOTE, START_NULL, START_PRIMER)
+SEED_NOTE_CHOICES = tuple(pretty_midi.note_number_to_name(p) for p in range(48, 85))  # C3-C6
+INSTRUMENTS = tuple((f"{p:3d} {pretty_midi.program_to_instrument_name(p)}", p) for p in range(128))
+
+
+@dataclass
+class Variation:
+    """One generated piece as the page shows it."""
+
+    title: str
+    audio: Path
+    picture: Path
+    midi: Path
+
+
+@dataclass
+class ComposeResult:
+    variations: list[Variation]
+    status: str
+
+
+def check_primer(path: str | Path | None) -> list[Note] | None:
+    """Read an uploaded primer; a gr.Error saying what is wrong with a bad one."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.suffix.lower() not in MIDI_SUFFIXES:
+        raise gr.Error(f"The primer must be a MIDI file (.mid or .midi), not {path.suffix!r}.")
+    try:
+        size = path.stat().st_size
+        if size > PRIMER_LIMITS.max_file_bytes:
+            raise gr.Error(
+                f"The primer is too large: {size:,} bytes (at most "
+                f"{PRIMER_LIMITS.max_file_bytes:,})."
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise gr.Error(f"The primer could not be read: {error.strerror or error}") from None
+    entry = read_midi_file(data, MidiEventTokenizer(), PRIMER_LIMITS)
+    if "skip" in entry:
+        raise gr.Error(f"The primer cannot be used: {entry['skip']}.")
+    return read_notes(path)
+
+
+def primer_uploaded(path: str | None) -> tuple[str | None, str | None]:
+    """On upload: (file to keep, start choice to switch to). A bad file is dropped with a
+    warning and the start choice is left as it is (None)."""
+    if path is None:
+        return None, None
+    try:
+        notes = check_primer(path)
+    except gr.Error as error:
+        gr.Warning(f"{error.message} It was removed; upload another file.")
+        return None, None
+    gr.Info(f"Primer read: {len(notes)} notes. The model continues it.")
+    return path, START_PRIMER
+
+
+def _clean_old_outputs(settings: AppSettings) -> None:
+    cutoff = time.time() - KEEP_OUTPUTS_SECONDS
+    if not settings.outputs_dir.is_dir():
+        return
+    for folder in settings.outputs_dir.iterdir():
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def compose(
+    settings: AppSettings,
+    model_key: str,
+    style: str | None = None,
+    start: str = START_SEED_NOTE,
+    seed_note: str | None = "D4",
+    primer: str | None = None,
+    temperature: float = 0.9,
+    top_k: int = 0,
+    top_p: float = 0.95,
+    bars: float = 8,
+    bpm: float = 120,
+    program: int = 0,
+    variations: int = 2,
+    seed: str | int | None = None,
+) -> ComposeResult:
+    """Generate ``variations`` pieces; write MIDI, audio and a piano roll for each."""
+    started = time.perf_counter()
+    with UserErrors("Invalid setting"):
+        variations = check_range(
+            "number of variations", variations, 1, MAX_UI_VARIATIONS, integer=True
+        )
+        bars = check_range("bars", bars, 0, MAX_UI_BARS, low_open=True)
+        top_k = check_range("top-k", top_k if top_k is not None else 0, 0, 100_000, integer=True)
+    seed = parse_seed(seed)
+    if start not in START_CHOICES:
+        raise gr.Error(f"Start must be one of {', '.join(START_CHOICES)}.")
+    path = resolve_model(settings, model_key)
+    with UserErrors("Cannot load the model"):
+        loaded = load_cached(path)
+    styles = getattr(loaded.tokenizer, "styles", [])
+    if style in (None, "", NO_STYLE) or start == START_NULL:
+        style = None
+    elif style not in styles:
+        raise gr.Error(
+            f"This model knows no style {style!r}; it knows {', '.join(styles) or 'none'}."
+        )
+    primer_path = None
+    if start == START_PRIMER:
+        if primer is None:
+            raise gr.Error("Start is 'Primer MIDI' but no primer is uploaded; upload a MIDI file.")
+        check_primer(primer)
+        primer_path = Path(primer)
+    if start == START_SEED_NOTE and seed_note:
+        with UserErrors("Seed note"):
+            seed_note = pretty_midi.note_number_to_name(note_number(seed_note))
+    else:
+        seed_note = None
+
+    with UserErrors("Invalid setting"):
+        request = MusicRequest(
+            num=variations,
+            style=style,
+            seed_note=seed_note,
+            primer=primer_path,
+            bars=bars,
+            bpm=bpm,
+            program=program,
+            options=SamplingOptions(temperature, top_k, top_p, seed=seed),
+        )
+        result = generate_music(loaded, request)
+
+    _clean_old_outputs(settings)
+    out_dir = settings.outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    how = safe_name(
+        style or ("primer" if primer_path else "null" if start == START_NULL else "any")
+    )
+    stem = f"{how}-{safe_name(seed_note or '', 'x') + '-' if seed_note else ''}seed{seed}"
+    midi_paths = write_pieces(result.pieces, out_dir, stem=stem, bpm=request.bpm, program=program)
+    shown = []
+    for index, (midi_path, notes) in enumerate(zip(midi_paths, result.pieces, strict=True)):
+        audio = midi_path.with_suffix(f".{settings.audio_format}")
+        try:
+            write_audio(midi_path, audio)
+        except RenderError as error:
+            raise gr.Error(f"Could not render audio: {error}") from None
+        title = f"Variation {index + 1}"
+        draw_pianoroll(notes, midi_path.with_suffix(".png"), beats_per_bar=4)
+        seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / request.bpm
+        shown.append(
+            Variation(
+                f"{title} · {len(notes)} notes · {seconds:.0f} s",
+                audio,
+                midi_path.with_suffix(".png"),
+                midi_path,
+            )
+        )
+    start_text = (
+        "the primer"
+        if primer_path
+        else "the null input"
+        if start == START_NULL
+        else " and ".join(
+            x for x in (style and f"style {style}", seed_note and f"note {seed_note}") if x
+        )
+        or "no conditioning"
+    )
+    status = (
+        f"{len(shown)} variation{'s' if len(shown) > 1 else ''} from {start_text} · "
+        f"seed {seed} (enter it to get the same pieces again) · sampled in "
+        f"{result.sampling_seconds:.1f} s, ready in {time.perf_counter() - started:.1f} s"
+    )
+    return ComposeResult(shown, status)

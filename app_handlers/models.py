@@ -1,0 +1,149 @@
+"""The models the pickers offer: shipped, named at start-up, and trained in the app."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from app_handlers.settings import AppSettings, UserErrors
+from generator.checkpoint import CheckpointError
+from generator.loader import find_checkpoints, load_cached, summarize_checkpoint
+from generator.midi import Note
+from generator.render import draw_pianoroll
+
+NO_STYLE = "(any)"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A checkpoint the pickers offer: a stable key (what the page sends back) and a label."""
+
+    key: str
+    label: str
+    path: Path
+    kind: str  # "music" or "text"
+
+
+TOKENIZER_KINDS = {"midi_events": "music", "characters": "text", "sentencepiece": "text"}
+
+
+def list_models(settings: AppSettings, kind: str | None = "music") -> list[ModelEntry]:
+    """Checkpoints named at start-up, shipped, and trained in the app (in that order), of one
+    kind ("music", "text"; None for all)."""
+    added_dirs = tuple(p for p in settings.extra_checkpoints if p.is_dir())
+    paths = [("added", p) for p in settings.extra_checkpoints if p.is_file()]
+    paths += [("added", p) for p in find_checkpoints(added_dirs)]
+    paths += [("shipped", p) for p in find_checkpoints(settings.checkpoint_dirs)]
+    paths += [("trained", p) for p in find_checkpoints([settings.models_dir])]
+    entries, seen = [], set()
+    for origin, path in paths:
+        summary = summarize_checkpoint(path)
+        if summary is None or summary.path in seen:
+            continue
+        seen.add(summary.path)
+        entry_kind = TOKENIZER_KINDS.get(summary.tokenizer_kind, "other")
+        if kind is not None and entry_kind != kind:
+            continue
+        key = f"{origin}:{path.stem}"
+        while key in {e.key for e in entries}:
+            key += "+"
+        label = {"shipped": "{} (shipped)", "trained": "{} (trained here)"}.get(
+            origin, "{} (added)"
+        )
+        entries.append(ModelEntry(key, label.format(path.stem), summary.path, entry_kind))
+    return entries
+
+
+def model_choices(settings: AppSettings, kind: str = "music") -> tuple[list[tuple[str, str]], str]:
+    """(label, key) pairs for a picker, and the default key: the first model named like the
+    kind (``music.pt``), else the first listed ("" when there is none)."""
+    entries = list_models(settings, kind)
+    default = next((e.key for e in entries if e.path.stem == kind), None)
+    return [(e.label, e.key) for e in entries], default or (entries[0].key if entries else "")
+
+
+def resolve_model(settings: AppSettings, key: str, kind: str = "music") -> Path:
+    """The checkpoint behind a picker key; only listed models can be used."""
+    for entry in list_models(settings, kind):
+        if entry.key == key:
+            return entry.path
+    if not key:
+        how = "in the Train tab" if kind == "music" else f"with python -m generator train {kind}"
+        raise gr.Error(
+            f"No {kind} model yet: train one {how}, or start the app with --checkpoint PATH."
+        )
+    raise gr.Error(f"Model {key!r} is not available any more; pick one from the list.")
+
+
+def model_text(settings: AppSettings, key: str, kind: str = "music") -> str:
+    """The one-line description of a picked model, or how to get one."""
+    if not key:
+        if kind == "music":
+            return (
+                "No music model yet: train one in the Train tab (it appears here), or start "
+                "the app with `--checkpoint PATH`."
+            )
+        return (
+            f"No {kind} model yet: train one with `python -m generator train {kind}`, then "
+            f"start the app with `--checkpoint PATH`."
+        )
+    with UserErrors("Cannot load the model"):
+        return describe_model(load_cached(resolve_model(settings, key, kind)))
+
+
+def model_styles(settings: AppSettings, key: str) -> tuple[list[str], str, str]:
+    """Style choices of a music model, the default style, and a one-line description."""
+    if not key:
+        return [NO_STYLE], NO_STYLE, model_text(settings, key)
+    path = resolve_model(settings, key)
+    with UserErrors("Cannot load the model"):
+        loaded = load_cached(path)
+    styles = list(getattr(loaded.tokenizer, "styles", []))
+    counts = (loaded.info.get("corpus") or {}).get("styles") or {}
+    ranked = sorted((s for s in styles if s in counts), key=lambda s: -counts[s])
+    default = ranked[0] if ranked else NO_STYLE
+    return [NO_STYLE, *styles], default, describe_model(loaded)
+
+
+def describe_model(loaded) -> str:
+    """One line about a model: its shape, what it learned from and how well."""
+    config = loaded.model.config
+    info = loaded.info
+    parts = [
+        f"{getattr(config, 'cell', loaded.family).upper()} "
+        f"{getattr(config, 'num_layers', '?')}×{getattr(config, 'hidden_size', '?')}"
+    ]
+    corpus = info.get("corpus") or {}
+    if corpus.get("files_read"):
+        parts.append(f"trained on {corpus['files_read']} files")
+    if info.get("steps"):
+        parts.append(f"{info['steps']} steps")
+    if info.get("best_valid_nll") is not None:
+        parts.append(f"valid NLL {info['best_valid_nll']:.2f} nats/token")
+    return " · ".join(parts)
+
+
+def prepare(settings: AppSettings, threads: int = 1) -> None:
+    """Before serving: make the app's folders, keep Gradio's files inside them, set torch's
+    thread count, and load the SoundFont, matplotlib and the default model so the first
+    Generate is fast. One thread: on a small shared CPU, more threads make sampling a small
+    RNN slower (measured 0.2 s with one thread against 7 s with two on a busy 2-core machine)."""
+    import torch
+
+    from generator.render.audio import soundfont_bytes
+
+    for folder in (settings.outputs_dir, settings.models_dir, settings.training_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.app_dir / "gradio"))
+    torch.set_num_threads(max(1, threads))
+    soundfont_bytes()
+    draw_pianoroll([Note(0.0, 1.0, 60, 80)])
+    _, default = model_choices(settings)
+    if default:
+        try:
+            load_cached(resolve_model(settings, default))
+        except (gr.Error, CheckpointError):
+            pass  # the page will say what is wrong when the model is used

@@ -1,0 +1,93 @@
+"""Where the app reads models and writes files, and helpers every handler shares."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from generator.checkpoint import CheckpointError
+from generator.validation import check_range
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SHIPPED_DIR = PROJECT_DIR / "checkpoints"
+APP_DIR_ENV = "RNN_GENERATOR_APP_DIR"  # where the app writes (default: runs/app)
+CHECKPOINTS_ENV = "RNN_GENERATOR_CHECKPOINTS"  # more checkpoint files or folders, os.pathsep
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Where the app reads models from and writes to, and how it renders audio."""
+
+    app_dir: Path  # everything the app writes
+    checkpoint_dirs: tuple[Path, ...] = (SHIPPED_DIR,)  # shipped models (read only)
+    extra_checkpoints: tuple[Path, ...] = ()  # single files or folders named at start-up
+    audio_format: str = "wav"  # wav (fast) or ogg (Opus, small)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.app_dir / "models"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.app_dir / "outputs"
+
+    @property
+    def training_dir(self) -> Path:
+        return self.app_dir / "training"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.app_dir / "cache"
+
+
+def settings_from_env(
+    app_dir: str | Path | None = None,
+    checkpoints: list[str | Path] | tuple = (),
+    audio_format: str = "wav",
+) -> AppSettings:
+    """Settings from arguments, falling back to $RNN_GENERATOR_APP_DIR and
+    $RNN_GENERATOR_CHECKPOINTS, then to ``runs/app`` and ``checkpoints/``."""
+    app_dir = Path(app_dir or os.environ.get(APP_DIR_ENV) or PROJECT_DIR / "runs" / "app")
+    extra = [Path(p) for p in checkpoints]
+    extra += [Path(p) for p in os.environ.get(CHECKPOINTS_ENV, "").split(os.pathsep) if p]
+    return AppSettings(
+        app_dir.expanduser().resolve(),
+        (SHIPPED_DIR,),
+        tuple(p.expanduser().resolve() for p in extra),
+        audio_format,
+    )
+
+
+def safe_name(text: str, default: str = "file", max_length: int = 40) -> str:
+    """A file-name-safe version of user text: letters, digits, ``-`` and ``_`` only."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")[:max_length].strip("-_")
+    return name or default
+
+
+class UserErrors:
+    """Turn the package's input errors into gr.Error messages the page shows."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, (ValueError, CheckpointError, FileNotFoundError)):
+            raise gr.Error(f"{self.what}: {error}") from None
+        return False
+
+
+def parse_seed(seed: str | int | None) -> int:
+    """A seed typed by the user, or a fresh random one when the box is empty."""
+    if seed is None or not str(seed).strip():
+        return random.randrange(MAX_SEED)
+    with UserErrors("Invalid setting"):
+        return check_range("random seed", str(seed).strip(), 0, MAX_SEED, integer=True)

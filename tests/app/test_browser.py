@@ -1,0 +1,150 @@
+"""The app in a real browser: `python app.py` in a subprocess, Debian's Chromium driven by
+Playwright. Generate must give audio and a MIDI download; a corrupt primer must give a clear
+message and leave the page working."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SLOW = 60_000  # ms: a busy 2-core machine may take a while for the first page and click
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed at /usr/bin/chromium "
+    "(apt-get install chromium chromium-driver; .ci/run installs it)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(music_checkpoint: Path, text_checkpoint: Path, tmp_path_factory):
+    """`python app.py` on a free loopback port, offering the tiny test models."""
+    folder = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    log = (folder / "app.log").open("w")
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "RNN_GENERATOR_CHECKPOINTS": ""}
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--checkpoint", str(music_checkpoint), "--checkpoint", str(text_checkpoint)]
+        + ["--app-dir", str(folder / "app")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"app.py exited ({server.returncode}):\n{_tail(folder / 'app.log')}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"app.py did not answer in 120 s:\n{_tail(folder / 'app.log')}")
+                time.sleep(0.25)  # polling a starting server; no test logic waits on this
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _tail(path: Path) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-30:])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    page = context.new_page()
+    page.set_default_timeout(SLOW)
+    page.goto(app_url)
+    page.locator("#generate").wait_for()
+    yield page
+    context.close()
+
+
+def test_generate_gives_audio_and_a_midi_download(page):
+    from playwright.sync_api import expect
+
+    page.locator("#generate").click()
+
+    expect(page.locator("audio").first).to_be_attached(timeout=SLOW)
+    link = page.locator("a[download$='.mid']").first
+    expect(link).to_be_attached(timeout=SLOW)
+    expect(page.locator("#status")).to_contain_text("seed")
+    midi = page.request.get(link.get_attribute("href"))
+    assert midi.ok and midi.body().startswith(b"MThd")
+
+
+def test_corrupt_primer_shows_an_error_and_the_page_keeps_working(page, tmp_path):
+    from playwright.sync_api import expect
+
+    corrupt = tmp_path / "corrupt.mid"
+    corrupt.write_bytes(b"MThd\x00\x00\x00\x06 this is not really MIDI")
+
+    page.get_by_text("Primer MIDI", exact=True).click()
+    page.locator("#primer input[type=file]").set_input_files(str(corrupt))
+    expect(page.get_by_text("The primer cannot be used: not a readable MIDI file")).to_be_visible()
+
+    page.locator("#generate").click()  # still "Primer MIDI", and the bad file was removed
+    expect(page.get_by_text("no primer is uploaded")).to_be_visible()
+
+    page.get_by_text("Seed note", exact=True).click()
+    page.locator("#generate").click()
+    expect(page.locator("a[download$='.mid']").first).to_be_attached(timeout=SLOW)
+    expect(page.locator("audio").first).to_be_attached()
+    expect(page.locator("#status")).to_contain_text("note D4")
+
+
+def test_write_streams_text_into_the_box(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Write").click()
+    page.get_by_placeholder("The text the model continues").fill("the cat ")
+    page.locator("#write").click()
+
+    expect(page.locator("#write-status")).to_contain_text("characters · seed", timeout=SLOW)
+    written = page.locator("#written textarea").input_value()
+    assert written.startswith("the cat ") and len(written) == len("the cat ") + 500

@@ -1,0 +1,319 @@
+"""The app's handlers as plain functions: models, compose, uploads, training, bad input."""
+
+from __future__ import annotations
+
+import threading
+import wave
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+import app_handlers as h
+from app_handlers import uploads
+from generator.checkpoint import load_checkpoint, save_checkpoint
+from generator.midi import Note, read_notes, write_midi
+
+
+def compose(settings, **overrides) -> h.ComposeResult:
+    """The compose handler with the page's defaults, a fixed seed and short pieces."""
+    key = h.model_choices(settings)[1]
+    values = dict(model_key=key, bars=2, variations=2, seed="7")
+    return h.compose(settings, **{**values, **overrides})
+
+
+# -- models ------------------------------------------------------------------------------------
+def test_models_listed_with_added_first_and_trained_ones(settings, music_checkpoint, tmp_path):
+    trained = settings.models_dir / "mine.pt"
+    trained.parent.mkdir(parents=True)
+    trained.write_bytes(music_checkpoint.read_bytes())
+    (settings.models_dir / "mine.last.pt").write_bytes(music_checkpoint.read_bytes())
+    (settings.models_dir / "broken.pt").write_bytes(b"not a checkpoint")
+
+    choices, default = h.model_choices(settings)
+    assert choices == [("music (added)", "added:music"), ("mine (trained here)", "trained:mine")]
+    assert default == "added:music"
+    assert h.resolve_model(settings, "trained:mine") == trained.resolve()
+    assert [e.key for e in h.list_models(settings, "text")] == ["added:text"]
+
+
+def test_unknown_or_missing_model_is_a_clear_error(settings, tmp_path):
+    with pytest.raises(gr.Error, match="not available"):
+        h.resolve_model(settings, "../../etc/passwd")
+    empty = h.AppSettings(app_dir=tmp_path / "empty", checkpoint_dirs=())
+    assert h.model_choices(empty) == ([], "")
+    with pytest.raises(gr.Error, match="No music model yet"):
+        h.compose(empty, model_key="")
+
+
+def test_styles_come_from_the_model(settings, music_checkpoint, tmp_path):
+    styles, default, text = h.model_styles(settings, "added:music")
+    assert styles == [h.NO_STYLE, "chorale", "reel"]
+    assert default == h.NO_STYLE  # this checkpoint does not say what its corpus held
+    assert "GRU 1×32" in text
+
+    loaded = load_checkpoint(music_checkpoint)
+    info = {"corpus": {"styles": {"chorale": 2, "reel": 5}, "files_read": 7}, "steps": 40}
+    save_checkpoint(tmp_path / "reels.pt", loaded.model, loaded.tokenizer, info=info)
+    with_info = h.AppSettings(settings.app_dir, (), (tmp_path / "reels.pt",))
+    styles, default, text = h.model_styles(with_info, "added:reels")
+    assert default == "reel"  # the most common style of its corpus
+    assert "trained on 7 files · 40 steps" in text
+
+
+# -- compose -----------------------------------------------------------------------------------
+def test_compose_writes_audio_picture_and_midi_inside_the_app_folder(settings):
+    result = compose(settings)
+    assert len(result.variations) == 2
+    assert "seed 7" in result.status
+    for variation in result.variations:
+        for path in (variation.audio, variation.picture, variation.midi):
+            assert path.is_file()
+            assert settings.outputs_dir in path.parents
+        assert variation.midi.suffix == ".mid" and read_notes(variation.midi)
+        assert variation.picture.read_bytes().startswith(b"\x89PNG")
+        with wave.open(str(variation.audio)) as audio:
+            assert audio.getnframes() > audio.getframerate()  # two bars at 120 BPM: > 1 s
+
+
+def test_same_seed_same_pieces_and_empty_seed_draws_one(settings):
+    first = compose(settings, seed="123")
+    again = compose(settings, seed="123")
+    assert [v.midi.read_bytes() for v in first.variations] == [
+        v.midi.read_bytes() for v in again.variations
+    ]
+    drawn = compose(settings, seed="  ")
+    assert "seed 123" not in drawn.status and "seed " in drawn.status
+
+
+def test_compose_start_modes(settings, tmp_path):
+    seeded = compose(settings, start=h.START_SEED_NOTE, seed_note="F#4", style="reel")
+    for variation in seeded.variations:
+        notes = read_notes(variation.midi)
+        assert 66 in {n.pitch for n in notes if n.start == notes[0].start}  # the first onset
+    assert "style reel and note F#4" in seeded.status
+
+    null = compose(settings, start=h.START_NULL, style="reel", seed_note="F#4")
+    assert "null input" in null.status
+
+    primer = write_midi([Note(0.0, 1.0, 60, 80), Note(1.0, 1.0, 64, 80)], tmp_path / "p.mid")
+    continued = compose(settings, start=h.START_PRIMER, primer=str(primer))
+    for variation in continued.variations:
+        notes = {(n.start, n.pitch) for n in read_notes(variation.midi)}
+        assert {(0.0, 60), (1.0, 64)} <= notes  # the primer, then what the model added
+        assert len(notes) > 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (dict(temperature=0), "temperature"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(top_p=1.5), "top-p"),
+        (dict(top_k=-1), "top-k"),
+        (dict(bars=10_000), "bars"),
+        (dict(bars=0), "bars"),
+        (dict(variations=99), "number of variations"),
+        (dict(bpm=1), "tempo"),
+        (dict(program=128), "program"),
+        (dict(seed="abc"), "random seed"),
+        (dict(seed="-5"), "random seed"),
+        (dict(seed_note="H9"), "invalid note"),
+        (dict(style="polka"), "knows no style"),
+        (dict(start="sideways"), "Start must be"),
+        (dict(start=h.START_PRIMER), "no primer is uploaded"),
+        (dict(model_key="shipped:nothing"), "not available"),
+    ],
+)
+def test_bad_compose_input_is_a_clear_error(settings, overrides, message):
+    with pytest.raises(gr.Error, match=message):
+        compose(settings, **overrides)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("broken.mid", b"MThd\x00\x00\x00\x06 this is not really MIDI", "not a readable MIDI"),
+        ("empty.mid", b"", "empty file"),
+        ("notes.txt", b"hello", "must be a MIDI file"),
+        ("huge.mid", b"MThd" + b"\x00" * 1_100_000, "too large"),
+    ],
+    ids=["corrupt", "empty", "not-midi", "too-large"],
+)
+def test_bad_primer_is_refused_and_dropped_on_upload(settings, tmp_path, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(gr.Error, match=message):
+        compose(settings, start=h.START_PRIMER, primer=str(path))
+    with pytest.warns(UserWarning, match=message):  # gr.Warning outside a request
+        assert h.primer_uploaded(str(path)) == (None, None)
+
+
+def test_good_primer_upload_switches_to_primer_start(settings, tmp_path):
+    primer = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "p.mid")
+    assert h.primer_uploaded(str(primer)) == (str(primer), h.START_PRIMER)
+
+
+# -- uploads -----------------------------------------------------------------------------------
+def test_safe_name_keeps_paths_out():
+    assert h.safe_name("../../etc/passwd") == "etc-passwd"
+    assert h.safe_name("/") == "file"
+    assert h.safe_name("my tune (final).mid") == "my-tune-final-mid"
+    assert len(h.safe_name("x" * 500)) == 40
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_zip_folders_become_styles_and_names_never_become_paths(tmp_path):
+    tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid").read_bytes()
+    upload = _zip(
+        tmp_path / "songs.zip",
+        {
+            "collection/reel/a.mid": tune,
+            "collection/jig/b.midi": tune,
+            "collection/../../../escape.mid": tune,
+            "collection/notes.txt": b"hello",
+            "collection/.hidden.mid": tune,
+            "__MACOSX/collection/._a.mid": tune,
+        },
+    )
+    loose = tmp_path / "loose one.mid"
+    loose.write_bytes(tune)
+    not_zip = tmp_path / "fake.zip"
+    not_zip.write_bytes(b"not a zip")
+    folder = tmp_path / "staged"
+
+    staged = h.stage_uploads([str(upload), str(loose), str(not_zip)], folder, style="my style")
+
+    written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert staged.midi_files == 3
+    assert all(not name.startswith("..") for name in written)
+    assert not (tmp_path / "escape.mid").exists()
+    assert {Path(name).parent.as_posix() for name in written} == {"reel", "jig", "my-style"}
+    reasons = dict(staged.notes)
+    assert reasons["songs.zip/collection/../../../escape.mid"] == "skipped: unsafe path"
+    assert reasons["songs.zip/collection/notes.txt"] == "skipped: not a MIDI file"
+    assert reasons["fake.zip"].startswith("skipped: not a readable zip file")
+
+
+def test_upload_caps(tmp_path, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_FILES", 2)
+    tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid")
+    files = [str(tune)] * 3 + [str(tmp_path / "gone.mid")]
+    staged = h.stage_uploads(files, tmp_path / "staged")
+    assert staged.midi_files == 2
+    assert [reason for _, reason in staged.notes] == [
+        "skipped: more than 2 MIDI files in one upload",
+        "skipped: the upload could not be read",
+    ]
+
+
+# -- training ----------------------------------------------------------------------------------
+def _midi_uploads(tmp_path: Path) -> list[str]:
+    """Four short tunes, a corrupt file and an empty one, as a browser would upload them."""
+    folder = tmp_path / "upload"
+    for i in range(4):
+        notes = [Note(j * 0.5, 0.5, 60 + (j * (i + 2)) % 12, 80) for j in range(32)]
+        write_midi(notes, folder / f"tune {i}.mid")
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06 this is not really MIDI")
+    (folder / "empty.midi").write_bytes(b"")
+    return [str(p) for p in sorted(folder.iterdir())]
+
+
+def test_training_refuses_bad_requests(settings, tmp_path):
+    jobs = h.TrainingJobs()
+    with pytest.raises(gr.Error, match="Upload MIDI files"):
+        next(h.start_training(settings, jobs, []))
+    text = tmp_path / "a.txt"
+    text.write_text("hello")
+    with pytest.raises(gr.Error, match="None of the uploads is a MIDI file"):
+        next(h.start_training(settings, jobs, [str(text)]))
+    with pytest.raises(gr.Error, match="training steps"):
+        next(h.start_training(settings, jobs, [str(text)], steps=10**9))
+    with pytest.raises(gr.Error, match="model size"):
+        next(h.start_training(settings, jobs, [str(text)], preset="Huge"))
+
+
+def test_training_runs_in_the_background_stops_and_saves_a_listed_model(settings, tmp_path):
+    jobs = h.TrainingJobs()
+    run = h.start_training(
+        settings, jobs, _midi_uploads(tmp_path), steps=5000, name="../my tunes", poll_seconds=0.2
+    )
+    first = next(run)
+    assert first.running and jobs.get(first.job_id) is not None
+    updates = [first]
+    for progress in run:
+        updates.append(progress)
+        if progress.running and "step " in progress.status:
+            assert "tokens/s" in progress.status and "ETA" in progress.status
+            h.stop_training(jobs, progress.job_id)
+    last = updates[-1]
+
+    assert not last.running and last.new_model_key == "trained:my-tunes"
+    assert "stopped on request" in last.status
+    assert last.curve and {"step", "loss", "split"} <= set(last.curve[0])
+    assert "-broken.mid: not a readable MIDI file" in last.report
+    assert "-empty.mid: empty file" in last.report
+    assert "6 MIDI files found, 4 read, 2 skipped" in last.report
+    choices, _ = h.model_choices(settings)
+    assert ("my-tunes (trained here)", "trained:my-tunes") in choices
+    assert h.compose(settings, model_key="trained:my-tunes", bars=1, variations=1).variations
+    assert jobs.get(first.job_id) is None
+    assert h.stop_training(jobs, first.job_id) == "No training is running."
+
+
+def test_training_on_only_unreadable_files_reports_why(settings, tmp_path):
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(b"MThd garbage")
+    run = h.start_training(settings, h.TrainingJobs(), [str(broken)], poll_seconds=0.2)
+    updates = []
+    with pytest.raises(gr.Error, match="no usable MIDI files"):
+        for progress in run:
+            updates.append(progress)
+    assert "broken.mid: not a readable MIDI file" in updates[-1].report
+    assert not updates[-1].running
+    assert h.model_choices(settings)[0] == [("music (added)", "added:music")]
+
+
+# -- write -------------------------------------------------------------------------------------
+def test_write_streams_the_continuation(settings):
+    updates = list(
+        h.write_text(settings, "added:text", "the cat ", length=60, temperature=0.5, seed="4")
+    )
+    texts = [text for text, _ in updates]
+    assert all(text.startswith("the cat ") for text in texts)
+    assert len(texts[-1]) == len("the cat ") + 60
+    assert all(len(a) <= len(b) for a, b in zip(texts, texts[1:], strict=False))  # grows
+    assert "seed 4" in updates[-1][1]
+    assert "at the mat" in texts[-1] or "on the" in texts[-1]  # it learned the phrase
+    again = list(h.write_text(settings, "added:text", "the cat ", 60, 0.5, seed="4"))
+    assert again[-1][0] == texts[-1]
+
+
+def test_write_refuses_bad_input(settings):
+    with pytest.raises(gr.Error, match="length"):
+        next(h.write_text(settings, "added:text", "x", length=10**9))
+    with pytest.raises(gr.Error, match="temperature"):
+        next(h.write_text(settings, "added:text", "x", temperature=-1))
+    with pytest.raises(gr.Error, match="not available"):
+        next(h.write_text(settings, "added:music", "x"))  # a music model is no text model
+    with pytest.raises(gr.Error, match="prime is too long"):
+        next(h.write_text(settings, "added:text", "x" * 100_000))
+    with pytest.raises(gr.Error, match="No text model yet"):
+        next(h.write_text(h.AppSettings(settings.app_dir, ()), ""))
+
+
+def test_closing_the_stream_stops_the_sampler(settings):
+    stream = h.write_text(settings, "added:text", "", length=5_000, seed="1")
+    text, status = next(stream)
+    assert status == "Writing…" and len(text) < 5_000
+    (worker,) = [t for t in threading.enumerate() if t.name == "write-text"]
+    stream.close()  # what Gradio does when the page goes away
+    worker.join(timeout=10)
+    assert not worker.is_alive()  # it stopped long before 5,000 characters
