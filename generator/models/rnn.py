@@ -24,6 +24,85 @@ State = tuple[torch.Tensor, ...]  # (h,) for rnn/gru, (h, c) for lstm; each (lay
 _RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
+# -- the recurrent core, shared by every family built on these cells --------------------------
+def recurrent_layer(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    dropout: float,
+    bidirectional: bool = False,
+) -> nn.RNNBase:
+    """Stacked tanh RNN / LSTM / GRU, batch first, with dropout between layers."""
+    kwargs = {"nonlinearity": "tanh"} if cell == "rnn" else {}
+    return _RNN_CLASSES[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        dropout=dropout if num_layers > 1 else 0.0,
+        batch_first=True,
+        bidirectional=bidirectional,
+        **kwargs,
+    )
+
+
+def zero_state(rnn: nn.RNNBase, batch_size: int, device: torch.device | None = None) -> State:
+    """All-zero state for ``rnn``: (h,) or (h, c), each (layers × directions, batch, hidden)."""
+    shape = (rnn.num_layers * (2 if rnn.bidirectional else 1), batch_size, rnn.hidden_size)
+    zeros = torch.zeros(shape, device=device or rnn.weight_ih_l0.device)
+    return (zeros, zeros.clone()) if isinstance(rnn, nn.LSTM) else (zeros,)
+
+
+def run_recurrent(rnn: nn.RNNBase, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    """(batch, time, input) through ``rnn`` from ``state`` → (batch, time, hidden), new state."""
+    if isinstance(rnn, nn.LSTM):
+        output, (h, c) = rnn(x, (state[0], state[1]))
+        return output, (h, c)
+    output, h = rnn(x, state[0])
+    return output, (h,)
+
+
+_CELL_FUNCTIONS = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell}
+
+
+def step_cells(rnn: nn.RNNBase, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    """One time step through ``rnn``'s layers with the fused single-step cell kernels.
+
+    The same weights and arithmetic as ``rnn`` on a length-1 sequence (no inter-layer dropout:
+    for inference), but without the per-call set-up of the sequence module, which dominates
+    when stepping one token at a time. x: (batch, input) → (batch, hidden), new state.
+    """
+    cell = _CELL_FUNCTIONS.get(type(rnn), torch.rnn_tanh_cell)
+    lstm = isinstance(rnn, nn.LSTM)
+    hs, cs = [], []
+    for k in range(rnn.num_layers):
+        weights = (
+            getattr(rnn, f"weight_ih_l{k}"),
+            getattr(rnn, f"weight_hh_l{k}"),
+            getattr(rnn, f"bias_ih_l{k}"),
+            getattr(rnn, f"bias_hh_l{k}"),
+        )
+        if lstm:
+            h, c = cell(x, (state[0][k], state[1][k]), *weights)
+            cs.append(c)
+        else:
+            h = cell(x, state[0][k], *weights)
+        hs.append(h)
+        x = h
+    return x, ((torch.stack(hs), torch.stack(cs)) if lstm else (torch.stack(hs),))
+
+
+def reset_state(state: State, starts: torch.Tensor) -> State:
+    """Zero the state of the lanes where ``starts`` (batch,) is True (a new piece begins)."""
+    reset = starts.view(1, -1, 1)
+    return tuple(torch.where(reset, torch.zeros_like(s), s) for s in state)
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph between truncated-BPTT windows; the values carry on."""
+    return tuple(s.detach() for s in state)
+
+
 class RNNGenerator(nn.Module):
     """Token embedding → stacked recurrent cell → vocabulary logits, with one-off conditioning."""
 
@@ -37,15 +116,7 @@ class RNNGenerator(nn.Module):
         # Index 0 of each conditioning table is "absent" and stays a zero vector.
         self.style_embed = nn.Embedding(config.num_styles + 1, e, padding_idx=0)
         self.seed_embed = nn.Embedding(config.num_seed_tokens + 1, e, padding_idx=0)
-        kwargs = {"nonlinearity": "tanh"} if config.cell == "rnn" else {}
-        self.rnn = _RNN_CLASSES[config.cell](
-            e,
-            h,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            batch_first=True,
-            **kwargs,
-        )
+        self.rnn = recurrent_layer(config.cell, e, h, config.num_layers, config.dropout)
         self.drop = nn.Dropout(config.dropout)
         if config.tie_weights:
             # Output logits reuse the input embedding: hidden → embedding space → vocabulary.
@@ -61,14 +132,9 @@ class RNNGenerator(nn.Module):
 
     def initial_state(self, batch_size: int, device: torch.device | None = None) -> State:
         """All-zero recurrent state."""
-        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
-        zeros = torch.zeros(shape, device=device or self.embed.weight.device)
-        return (zeros, zeros.clone()) if self.config.cell == "lstm" else (zeros,)
+        return zero_state(self.rnn, batch_size, device or self.embed.weight.device)
 
-    @staticmethod
-    def detach_state(state: State) -> State:
-        """Cut the graph between truncated-BPTT windows; the values carry on."""
-        return tuple(s.detach() for s in state)
+    detach_state = staticmethod(detach_state)
 
     # -- forward -------------------------------------------------------------------------------
     def forward(
@@ -89,8 +155,7 @@ class RNNGenerator(nn.Module):
         if state is None:
             state = self.initial_state(batch, tokens.device)
         if starts is not None:
-            reset = starts.view(1, batch, 1)
-            state = tuple(torch.where(reset, torch.zeros_like(s), s) for s in state)
+            state = reset_state(state, starts)
             if cond is not None:
                 first = torch.where(starts.view(batch, 1), cond, x[:, 0])
                 x = torch.cat([first.unsqueeze(1), x[:, 1:]], dim=1)
@@ -105,15 +170,15 @@ class RNNGenerator(nn.Module):
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One incremental step: (batch,) ids and the carried state → (batch, vocab) logits."""
-        output, state = self._run(self.embed(tokens).unsqueeze(1), state)
-        return self._logits(output[:, 0]), state
+        x = self.embed(tokens)  # (batch, embed)
+        if self.training:  # keep the inter-layer dropout of the full module
+            output, state = self._run(x.unsqueeze(1), state)
+            return self._logits(output[:, 0]), state
+        output, state = step_cells(self.rnn, x, state)
+        return self._logits(output), state
 
     def _run(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        if self.config.cell == "lstm":
-            output, (h, c) = self.rnn(x, (state[0], state[1]))
-            return output, (h, c)
-        output, h = self.rnn(x, state[0])
-        return output, (h,)
+        return run_recurrent(self.rnn, x, state)
 
     def _logits(self, output: torch.Tensor) -> torch.Tensor:
         if self.config.tie_weights:

@@ -75,8 +75,14 @@ def force_first_note(tokenizer: MidiEventTokenizer, pitch: int):
     velocity_ids = torch.arange(tokenizer.velocity_offset, tokenizer.vocab_size)
     seed_id = tokenizer.note_id(pitch)
 
+    played = None  # (batch,) bool, updated from the newest token only: O(1) per step
+
     def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        played = torch.isin(history, note_ids.to(history.device)).any(dim=1)
+        nonlocal played
+        if played is None:
+            played = torch.zeros(logits.shape[0], dtype=torch.bool, device=logits.device)
+        if history.shape[1]:
+            played |= torch.isin(history[:, -1], note_ids.to(history.device))
         allowed = torch.zeros_like(logits, dtype=torch.bool)
         allowed[:, seed_id] = True
         if history.shape[1] == 0:

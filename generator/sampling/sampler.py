@@ -91,29 +91,30 @@ def sample_tokens(
     cost = length_cost.to(device) if length_cost is not None else None
     length = torch.zeros(batch, device=device)
     done = torch.zeros(batch, dtype=torch.bool, device=device)
-    history = torch.empty(batch, 0, dtype=torch.long, device=device)
-    for _ in range(max_tokens):
-        logits = logits.float()
-        logits[:, list(never)] = float("-inf")
-        if length_limit is not None:
-            logits[:, eos_id] = float("-inf")  # music ends when the length is reached, not before
+    history = torch.full((batch, max_tokens), pad_id, dtype=torch.long, device=device)
+    # music ends when the length is reached, not before: EOS is banned until then
+    banned = torch.tensor(list(never) + ([eos_id] if length_limit is not None else []))
+    banned = banned.to(device)
+    for t in range(max_tokens):
+        logits = logits.float().index_fill_(1, banned, float("-inf"))
         for process in processors or []:
-            logits = process(logits, history)
+            logits = process(logits, history[:, :t])
         if options.greedy:
             token = logits.argmax(dim=-1)
         else:
             probs = torch.softmax(filter_logits(logits, options), dim=-1)
             token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        token = torch.where(done, torch.full_like(token, pad_id), token)
-        history = torch.cat([history, token.unsqueeze(1)], dim=1)
+        token = token.masked_fill_(done, pad_id)
+        history[:, t] = token
         if on_tokens is not None:
             on_tokens(token)
         done |= token == eos_id
         if cost is not None and length_limit is not None:
             length += cost[token]
             done |= length >= length_limit
-        if bool(done.all()):
+        if t == max_tokens - 1 or bool(done.all()):
             break
         logits, state = model.step(token, state)
 
-    return [[t for t in row if t not in (pad_id, eos_id)] for row in history.tolist()]
+    rows = history[:, : t + 1].tolist()
+    return [[i for i in row if i not in (pad_id, eos_id)] for row in rows]

@@ -83,12 +83,17 @@ def evaluate(
     return total / max(count, 1)
 
 
-def _lr_factor(config: TrainConfig, step: int) -> float:
+def _lr_factor(config: TrainConfig, step: int, minutes: float = 0.0) -> float:
+    """Warmup, then cosine down to 10% over the budget: steps, or wall time when --max-minutes
+    would end the run first (then the schedule follows the clock, so it is not bit-repeatable)."""
     if config.warmup_steps and step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
     if config.schedule == "cosine":
         span = max(1, config.max_steps - config.warmup_steps)
-        progress = min(1.0, (step - config.warmup_steps) / span)
+        progress = (step - config.warmup_steps) / span
+        if config.max_minutes:
+            progress = max(progress, minutes / config.max_minutes)
+        progress = min(1.0, progress)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
     return 1.0
 
@@ -284,8 +289,9 @@ def train(
                 )
             batch = plan.batch(batch_index).to(device)
             batch_index += 1
+            minutes = (time.perf_counter() - started) / 60
             for group in optimizer.param_groups:
-                group["lr"] = config.lr * _lr_factor(config, step) * plateau_scale
+                group["lr"] = config.lr * _lr_factor(config, step, minutes) * plateau_scale
             with autocast():
                 loss_sum, count, new_carry = task.loss(model, batch, carry)
             carry = model.detach_state(new_carry)
