@@ -156,7 +156,9 @@ def train(
         payload = read_checkpoint(last)
         model = build_model(payload, last)
         resumed = payload["train_state"]
-        config = TrainConfig.from_dict({**resumed["train_config"], "max_steps": config.max_steps})
+        # the budget comes from this call; everything else from the interrupted run
+        budget = {"max_steps": config.max_steps, "max_minutes": config.max_minutes}
+        config = TrainConfig.from_dict({**resumed["train_config"], **budget})
         log(f"resuming {last} at step {resumed['step']}")
     else:
         model = task.build_model(model_config)
