@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import os
+import wave
 from functools import cache
 from pathlib import Path
 
 import midirenderer
 import mido
+import numpy as np
 import pretty_midi
 
 SOUNDFONT_ENV = "RNN_GENERATOR_SOUNDFONT"
@@ -101,10 +103,28 @@ def render_audio(
     font = soundfont_bytes(soundfont)
     try:
         if fmt == "wav":
-            return midirenderer.render_wave_from(font, data)
+            return normalize_wav(midirenderer.render_wave_from(font, data))
         return midirenderer.render_opus_from(font, data, stereo=True)
     except (RuntimeError, ValueError) as error:
         raise RenderError(f"cannot render this MIDI: {error}") from None
+
+
+def normalize_wav(data: bytes, peak: float = 0.89) -> bytes:
+    """Scale 16-bit WAV so its loudest sample sits at ``peak`` (-1 dBFS): the SoundFont
+    renders about 25 dB below full scale, too quiet next to other audio. Silence stays silent."""
+    with wave.open(io.BytesIO(data)) as reader:
+        params = reader.getparams()
+        samples = np.frombuffer(reader.readframes(params.nframes), dtype="<i2")
+    loudest = int(np.abs(samples.astype(np.int32)).max()) if samples.size else 0
+    if params.sampwidth != 2 or loudest == 0:
+        return data
+    gain = peak * 32767 / loudest
+    scaled = np.clip(np.round(samples * gain), -32768, 32767).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setparams(params)
+        writer.writeframes(scaled.tobytes())
+    return out.getvalue()
 
 
 def write_audio(
