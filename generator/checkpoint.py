@@ -27,14 +27,22 @@ from typing import Any
 import torch
 from torch import nn
 
-from generator.config import ModelConfig
+from generator.config import ModelConfig, PianoRollConfig, Seq2SeqConfig
 from generator.models import RNNGenerator
+from generator.models.pianoroll import PianoRollRNN
+from generator.models.seq2seq import Seq2Seq
 from generator.tokenizers import Tokenizer, tokenizer_from_dict
+from generator.tokenizers.piano_roll import PianoRollTokenizer  # noqa: F401 (registers its kind)
+from generator.tokenizers.voice_grid import VoiceGridTokenizer  # noqa: F401 (registers its kind)
 
 FORMAT_VERSION = 1
 
 # family name → (model class, config class); other families add themselves with register_family
-FAMILIES: dict[str, tuple[type[nn.Module], type]] = {"rnn": (RNNGenerator, ModelConfig)}
+FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
+    "rnn": (RNNGenerator, ModelConfig),
+    "pianoroll": (PianoRollRNN, PianoRollConfig),
+    "seq2seq": (Seq2Seq, Seq2SeqConfig),
+}
 
 
 class CheckpointError(Exception):
@@ -74,11 +82,18 @@ def save_checkpoint(
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual permissions
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

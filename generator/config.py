@@ -43,6 +43,86 @@ class ModelConfig:
 
 
 @dataclass
+class PianoRollConfig:
+    """Shape of a piano-roll model: an RNN over 88-key frames with a per-frame output head."""
+
+    num_keys: int = 88  # units per frame (set by the data: 88 piano keys, MIDI 21-108)
+    cell: str = "lstm"  # recurrent cell: rnn (tanh), lstm or gru
+    hidden_size: int = 256  # units per recurrent layer
+    num_layers: int = 1  # stacked recurrent layers
+    dropout: float = 0.3  # dropout between layers and on the recurrent output
+    input_dropout: float = 0.0  # dropout on the keys of the input frame
+    head: str = "sigmoid"  # sigmoid (keys independent given the past) or nade (autoregressive)
+    nade_hidden: int = 128  # hidden units of the NADE head (ignored by the sigmoid head)
+    pitch_span: int = 0  # previous frame → key logits by a convolution over ±N semitones (0 = off)
+    pitch_channels: int = 0  # hidden channels of that convolution (0 = one linear kernel)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.head not in PIANO_ROLL_HEADS:
+            raise ValueError(f"head must be sigmoid or nade, got {self.head!r}")
+        for name in ("num_keys", "hidden_size", "num_layers", "nade_hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("dropout", "input_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PianoRollConfig:
+        return cls(**_known_fields(cls, data))
+
+
+PIANO_ROLL_HEADS = ("sigmoid", "nade")
+
+
+@dataclass
+class Seq2SeqConfig:
+    """Shape of an encoder-decoder: RNN encoder (optionally bidirectional), attention decoder."""
+
+    vocab_size: int = 0  # ids shared by sources and targets (set by the data)
+    cell: str = "lstm"  # recurrent cell of encoder and decoder: rnn (tanh), lstm or gru
+    embedding_size: int = 64  # size of the source and the target token embeddings
+    hidden_size: int = 256  # units per recurrent layer (encoder: per direction) and of attention
+    num_layers: int = 1  # stacked recurrent layers, in the encoder and in the decoder
+    bidirectional: bool = True  # encoder reads both ways; the two states are projected to one
+    attention: str = "additive"  # additive (Bahdanau), general or dot (Luong), none (final state)
+    dropout: float = 0.1  # dropout on embeddings, between layers and before the output layer
+    teacher_forcing: float = 1.0  # training: chance of feeding the true previous token, else argmax
+    positions: int = 0  # learned position embeddings up to this index (0 = none; later: the last)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.attention not in ATTENTION_KINDS:
+            kinds = ", ".join(ATTENTION_KINDS)
+            raise ValueError(f"attention must be one of {kinds}, got {self.attention!r}")
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.teacher_forcing <= 1.0:
+            raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
+        if self.positions < 0:
+            raise ValueError(f"positions must be 0 (none) or more, got {self.positions}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
+        return cls(**_known_fields(cls, data))
+
+
+ATTENTION_KINDS = ("additive", "general", "dot", "none")
+
+
+@dataclass
 class TrainConfig:
     """How to train: batching, truncated BPTT, optimizer, schedule, stopping and bookkeeping."""
 

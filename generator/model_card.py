@@ -33,7 +33,9 @@ def model_card(path: str) -> str:
     ]
     if tokenizer.get("styles"):
         lines.append(f"- **Styles:** {', '.join(tokenizer['styles'])}")
-    if corpus:
+    if payload["family"] == "seq2seq":
+        lines += _seq2seq_lines(config, tokenizer, corpus)
+    elif corpus:
         lines.append(
             f"- **Data:** `{corpus.get('folder')}`: {corpus.get('files_read')} files read, "
             f"{len(corpus.get('skipped', []))} skipped; {corpus.get('notes', 0):,} notes, "
@@ -48,4 +50,49 @@ def model_card(path: str) -> str:
         f"- **Validation NLL (best):** {_nll(info.get('best_valid_nll'))}",
         f"- **Unigram baseline on the same validation set:** {_nll(info.get('unigram_valid_nll'))}",
     ]
+    lines += _scores_lines(info.get("valid_scores"))
     return "\n".join(lines) + "\n"
+
+
+def _seq2seq_lines(config: dict, tokenizer: dict, corpus: dict) -> list[str]:
+    """Encoder-decoder specifics: attention, encoder, what maps to what, and the data."""
+    encoder = "bidirectional" if config.get("bidirectional") else "forward-only"
+    lines = [
+        f"- **Encoder-decoder:** {encoder} encoder, attention `{config.get('attention')}`, "
+        f"teacher forcing {config.get('teacher_forcing')}"
+    ]
+    if tokenizer.get("kind") == "voice_grid":
+        lines.append(
+            f"- **Task:** melody → {' + '.join(tokenizer['voices'])}, "
+            f"{tokenizer['steps_per_beat']} grid steps per beat, windows of "
+            f"{tokenizer['segment_beats']} beats"
+        )
+    if corpus.get("folder"):
+        lines.append(
+            f"- **Data:** `{corpus['folder']}`: {corpus.get('files_read')} files read, "
+            f"{len(corpus.get('skipped', []))} skipped; split by melody "
+            f"{corpus.get('train_files')} train / {corpus.get('valid_files')} valid files "
+            f"({corpus.get('train_pairs')} / {corpus.get('valid_pairs')} windows)"
+        )
+    elif corpus.get("path"):
+        lines.append(
+            f"- **Data:** `{corpus['path']}`: {corpus.get('train_pairs')} train / "
+            f"{corpus.get('valid_pairs')} valid pairs"
+        )
+    return lines
+
+
+def _scores_lines(scores: dict | None) -> list[str]:
+    """Teacher-forced accuracy of the best model on the validation pairs, if recorded."""
+    if not scores:
+        return []
+    lines = [
+        f"- **Validation token accuracy:** {scores['accuracy']:.2%} of "
+        f"{scores['tokens']:,} target tokens ({scores['pairs']} pairs)"
+    ]
+    for name, voice in (scores.get("voices") or {}).items():
+        lines.append(
+            f"  - {name}: NLL {voice['nll']:.4f} nats/token, accuracy {voice['accuracy']:.2%}, "
+            f"onset accuracy {voice['onset_accuracy']:.2%}"
+        )
+    return lines

@@ -1,0 +1,188 @@
+"""The piano-roll family's commands: ``python -m generator {train,evaluate,sample} pianoroll``.
+
+Thin like generator.cli (which dispatches here): parse flags, call the package, print results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from generator.cli import _add_config_flags, _config_from_args, _Formatter
+from generator.config import PianoRollConfig, TrainConfig
+
+DATA_HELP = "a piano-roll JSON file ({'train': [...], 'valid': [...]}) or a folder of MIDI files"
+
+
+def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+    """Add the ``pianoroll`` subcommand to train, evaluate and sample."""
+    train = train_kinds.add_parser(
+        "pianoroll",
+        help="88-key piano-roll frames (JSON benchmark or MIDI folder)",
+        formatter_class=_Formatter,
+        description="Train an RNN over piano-roll frames with a sigmoid or NADE output head. "
+        "With a JSON file, its 'train' split is trained on and its 'valid' split selects the "
+        "best model; a MIDI folder is quantized to --frames-per-beat and split by file. "
+        "Writes the best model (by valid NLL per frame) to --out and the resumable state next "
+        "to it (NAME.last.pt).",
+    )
+    train.add_argument("--data", type=Path, required=True, help=DATA_HELP)
+    train.add_argument("--out", type=Path, required=True, help="checkpoint to write")
+    train.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
+    train.add_argument(
+        "--frames-per-beat", type=int, default=4, help="grid of a MIDI folder (frames/quarter)"
+    )
+    train.add_argument(
+        "--valid-fraction", type=float, default=0.1, help="share of MIDI files held out"
+    )
+    train.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
+    _add_config_flags(train, PianoRollConfig, {"num_keys"})
+    _add_config_flags(train, TrainConfig, {"style_dropout"})
+    train.set_defaults(seq_len=64, batch_size=16)  # JSB pieces are ~60 frames long
+
+    evaluate = evaluate_kinds.add_parser(
+        "pianoroll",
+        help="NLL per frame on a piano-roll split",
+        formatter_class=_Formatter,
+        description="Prints the NLL per frame in nats by the standard convention: frame t is "
+        "predicted from the frames before it, -log p is summed over the keys, and the average "
+        "is over all predicted frames pooled across pieces (the first frame of each piece is "
+        "not predicted).",
+    )
+    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    evaluate.add_argument("--data", type=Path, required=True, help=DATA_HELP)
+    evaluate.add_argument(
+        "--split", default="valid", help="JSON key to evaluate (a MIDI folder: every file)"
+    )
+    evaluate.add_argument("--batch-size", type=int, default=32, help="pieces side by side")
+    evaluate.add_argument("--seq-len", type=int, default=256, help="frames per window")
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+
+    sample = sample_kinds.add_parser(
+        "pianoroll",
+        help="write MIDI files from a piano-roll model",
+        formatter_class=_Formatter,
+        description="Starts from --first-frame (or the frames of --primer), then samples "
+        "--frames frames one at a time. Each frame lasts 1/frames-per-beat beats (a quarter "
+        "note for the JSON benchmarks); keys held over consecutive frames become one note "
+        "(--restrike strikes them again every frame).",
+    )
+    sample.add_argument("--checkpoint", type=Path, required=True)
+    sample.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    sample.add_argument("--frames", type=int, default=64, help="frames to generate")
+    sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
+    sample.add_argument(
+        "--first-frame",
+        default="C3,G3,E4,C5",
+        help="comma-separated notes (names or numbers) of the starting frame",
+    )
+    sample.add_argument("--primer", type=Path, default=None, help="a MIDI file to continue")
+    sample.add_argument("--bpm", type=float, default=100.0, help="tempo, quarter notes/minute")
+    sample.add_argument("--program", type=int, default=0, help="General MIDI program 0-127")
+    sample.add_argument("--restrike", action="store_true", help="re-strike held keys each frame")
+    group = sample.add_argument_group("sampling")
+    group.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is safer")
+    group.add_argument("--greedy", action="store_true", help="keys on where p > 0.5")
+    group.add_argument("--seed", type=int, default=None, help="random seed for repeatable output")
+    sample.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``{train,evaluate,sample} pianoroll``."""
+    return {"train": _train, "evaluate": _evaluate, "sample": _sample}[args.command](args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from generator.data.piano_roll import load_piano_roll
+    from generator.training import train
+    from generator.training.frame_task import FRAME_TASK
+
+    corpus = load_piano_roll(
+        args.data, frames_per_beat=args.frames_per_beat, valid_fraction=args.valid_fraction
+    )
+    print(corpus.report.summary(), file=sys.stderr)
+    if not corpus.num_train_frames:
+        print(f"error: no pieces of two or more frames to train on in {args.data}", file=sys.stderr)
+        return 2
+    tokenizer = corpus.tokenizer
+    print(
+        f"from the data: {tokenizer.num_keys} keys (MIDI {tokenizer.lowest_pitch}-"
+        f"{tokenizer.highest_pitch}), {tokenizer.frames_per_beat} frame(s) per beat",
+        file=sys.stderr,
+    )
+    model_config = _config_from_args(PianoRollConfig, args, num_keys=tokenizer.num_keys)
+    train(
+        model_config,
+        _config_from_args(TrainConfig, args),
+        corpus,
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        info={
+            "command": "python -m generator " + shlex.join(sys.argv[1:]),
+            "corpus": corpus.report.to_dict(),
+        },
+        task=FRAME_TASK,
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from generator.checkpoint import load_checkpoint
+    from generator.data.piano_roll import load_piano_roll, predicted_frames
+    from generator.training.frame_task import frame_nll
+    from generator.training.trainer import resolve_device
+
+    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    if loaded.family != "pianoroll":
+        raise ValueError(f"{args.checkpoint}: a {loaded.family!r} model, not a piano-roll model")
+    corpus = load_piano_roll(
+        args.data, loaded.tokenizer, valid_fraction=0.0, splits=(args.split, "")
+    )
+    print(corpus.report.summary(), file=sys.stderr)
+    nll = frame_nll(loaded.model, corpus.train, batch_size=args.batch_size, seq_len=args.seq_len)
+    where = f"split {args.split!r} of " if args.data.suffix.lower() == ".json" else ""
+    print(
+        f"NLL {nll:.4f} nats/frame ({nll / math.log(2):.4f} bits/frame) on "
+        f"{predicted_frames(corpus.train):,} predicted frames in {len(corpus.train)} pieces "
+        f"({where}{args.data})"
+    )
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from generator.checkpoint import load_checkpoint
+    from generator.sampling import SamplingOptions
+    from generator.sampling.pianoroll import PianoRollRequest, generate_pianoroll, write_rolls
+    from generator.training.trainer import resolve_device
+
+    request = PianoRollRequest(
+        num=args.num,
+        frames=args.frames,
+        first_frame=tuple(n for n in args.first_frame.split(",") if n.strip()),
+        primer=args.primer,
+        bpm=args.bpm,
+        program=args.program,
+        restrike=args.restrike,
+        options=SamplingOptions(temperature=args.temperature, greedy=args.greedy, seed=args.seed),
+    )
+    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    result = generate_pianoroll(loaded, request)
+    stem = time.strftime("pianoroll-%Y%m%d-%H%M%S")
+    paths = write_rolls(
+        result.rolls,
+        loaded.tokenizer,
+        args.out,
+        stem=stem,
+        bpm=args.bpm,
+        program=args.program,
+        restrike=args.restrike,
+    )
+    for path, roll in zip(paths, result.rolls, strict=True):
+        print(f"{path}  ({len(roll)} frames, {int(roll.sum())} key-frames on)")
+    print(f"sampled {len(paths)} pieces in {result.sampling_seconds:.2f} s", file=sys.stderr)
+    return 0

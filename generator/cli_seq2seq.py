@@ -1,0 +1,431 @@
+"""The encoder-decoder's commands: ``python -m generator {train,evaluate,sample} seq2seq`` and
+``python -m generator harmonize``.
+
+Thin like generator.cli (which dispatches here): parse flags, call the package, print results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from generator.cli import _add_config_flags, _add_sampling_flags, _config_from_args, _Formatter
+from generator.config import Seq2SeqConfig, TrainConfig
+
+DEFAULT_HARMONIZER = Path("checkpoints/harmonizer.pt")
+DATA_HELP = (
+    "a folder of multi-track MIDI files (melody → other voices) or a TSV file of "
+    "source<TAB>target lines"
+)
+MELODY_RULE = (
+    "The melody is the track named Soprano or Melody (any case), else the highest track "
+    "(by mean pitch); --melody-track names another."
+)
+
+
+def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
+    """Add ``seq2seq`` to train, evaluate and sample, and the ``harmonize`` command."""
+    train = train_kinds.add_parser(
+        "seq2seq",
+        help="an encoder-decoder on pairs (melody harmonization or TSV text pairs)",
+        formatter_class=_Formatter,
+        description="Train an encoder-decoder with attention. With a MIDI folder: melody → "
+        "--voices pairs on a time grid of --steps-per-beat steps, in windows of "
+        "--segment-beats beats (the split keeps each melody on one side). With a TSV file: "
+        "source<TAB>target lines, characters or SentencePiece. Writes the best model (by valid "
+        "NLL per target token) to --out, the resumable state next to it (NAME.last.pt), and "
+        "adds the valid scores of the best model to its info. " + MELODY_RULE,
+    )
+    train.add_argument("--data", type=Path, required=True, help=DATA_HELP)
+    train.add_argument("--out", type=Path, required=True, help="checkpoint to write")
+    train.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
+    train.add_argument(
+        "--valid-fraction", type=float, default=0.1, help="share of melodies / sources held out"
+    )
+    _add_music_flags(train)
+    text = train.add_argument_group("text pairs (TSV)")
+    text.add_argument(
+        "--tokenizer", choices=("char", "sentencepiece"), default="char", help="token unit"
+    )
+    text.add_argument(
+        "--vocab-size", type=int, default=4000, help="SentencePiece: most pieces (an upper bound)"
+    )
+    text.add_argument(
+        "--sp-model-type", choices=("unigram", "bpe"), default="unigram", help="SentencePiece"
+    )
+    text.add_argument("--encoding", default="utf-8", help="encoding of the TSV file")
+    text.add_argument(
+        "--max-length", type=int, default=512, help="skip pairs longer than N tokens on a side"
+    )
+    train.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
+    _add_threads_flag(train)
+    _add_config_flags(train, Seq2SeqConfig, {"vocab_size"})
+    _add_config_flags(train, TrainConfig, {"seq_len", "style_dropout"})
+    train.set_defaults(batch_size=64, eval_every=100, save_every=100)
+
+    evaluate = evaluate_kinds.add_parser(
+        "seq2seq",
+        help="NLL and token accuracy on held-out pairs",
+        formatter_class=_Formatter,
+        description="Reads --data with the checkpoint's tokenizer and the training split rule "
+        "(same --valid-fraction), then scores --split with teacher forcing: NLL in nats per "
+        "target token (EOS included) and the share of tokens the model ranks first; for music, "
+        "the same per voice, and onset accuracy (only steps where the reference starts a note).",
+    )
+    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    evaluate.add_argument("--data", type=Path, required=True, help=DATA_HELP)
+    evaluate.add_argument("--split", choices=("valid", "train", "all"), default="valid")
+    evaluate.add_argument(
+        "--valid-fraction", type=float, default=0.1, help="as in training (defines the split)"
+    )
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--encoding", default="utf-8", help="encoding of a TSV file")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--decode",
+        type=int,
+        default=0,
+        metavar="BEAM",
+        help="music: also decode every source (beam width; 1 = greedy, 0 = skip) and report "
+        "per voice the share of sounding reference steps whose pitch the output matches",
+    )
+    evaluate.add_argument(
+        "--heatmap", type=Path, default=None, help="also draw the attention of one pair (PNG)"
+    )
+    evaluate.add_argument("--example", type=int, default=0, help="which pair --heatmap draws")
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    _add_threads_flag(evaluate)
+
+    sample = sample_kinds.add_parser(
+        "seq2seq",
+        help="map source texts to target texts",
+        formatter_class=_Formatter,
+        description="Decode --source (or, with '-', every line of stdin) with a text seq2seq "
+        "checkpoint; one output line per source. --beam N > 1 runs beam search (the sampling "
+        "flags are then ignored); otherwise the sampling flags apply (--greedy for argmax).",
+    )
+    sample.add_argument("--checkpoint", type=Path, required=True)
+    sample.add_argument("--source", required=True, help='source text; "-" reads lines of stdin')
+    _add_decoding_flags(sample)
+    sample.add_argument(
+        "--max-length", type=int, default=0, help="most target tokens (0 = 2 × source + 10)"
+    )
+    sample.add_argument(
+        "--heatmap", type=Path, default=None, help="draw the first source's attention (PNG)"
+    )
+    sample.add_argument("--json", action="store_true", help="print one JSON object")
+    sample.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    _add_threads_flag(sample)
+
+    harmonize = commands.add_parser(
+        "harmonize",
+        help="add voices under a melody (MIDI in, multi-track MIDI out)",
+        formatter_class=_Formatter,
+        description="Writes --out with the melody track exactly as read and one new track per "
+        "voice of the harmonizer (e.g. Alto, Tenor, Bass), aligned with the melody on the "
+        "model's time grid. Sampling at --temperature 0.7 by default (--seed makes it "
+        "repeatable); beam search and --greedy favour long held notes. " + MELODY_RULE,
+    )
+    harmonize.add_argument(
+        "--checkpoint", type=Path, default=DEFAULT_HARMONIZER, help="a harmonizer checkpoint"
+    )
+    harmonize.add_argument("--melody", type=Path, required=True, help="MIDI file with the melody")
+    harmonize.add_argument("--out", type=Path, required=True, help="MIDI file to write")
+    harmonize.add_argument("--melody-track", default=None, help="name of the melody's track")
+    harmonize.add_argument(
+        "--bpm", type=float, default=None, help="tempo of the output (default: the melody's)"
+    )
+    _add_decoding_flags(harmonize)
+    harmonize.set_defaults(temperature=0.7)  # see generator/sampling/harmonize.py
+    harmonize.add_argument(
+        "--heatmap", type=Path, default=None, help="draw the first window's attention (PNG)"
+    )
+    harmonize.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    _add_threads_flag(harmonize)
+
+
+def _add_music_flags(parser: argparse.ArgumentParser) -> None:
+    music = parser.add_argument_group("music pairs (MIDI folder)")
+    music.add_argument(
+        "--voices",
+        choices=("bass", "atb"),
+        default="atb",
+        help="target: the bass, or alto + tenor + bass (by track name, else by pitch)",
+    )
+    music.add_argument("--steps-per-beat", type=int, default=2, help="time grid (2 = eighths)")
+    music.add_argument(
+        "--segment-beats", type=int, default=16, help="beats per window (one training pair)"
+    )
+    music.add_argument(
+        "--hop-beats", type=int, default=0, help="train windows start every N beats (0 = half)"
+    )
+
+
+def _add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads; the step-by-step decoder is fastest on one (0 = torch's default)",
+    )
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    if getattr(args, "threads", 0) > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def _add_decoding_flags(parser: argparse.ArgumentParser, beam: int = 1) -> None:
+    _add_sampling_flags(parser)
+    group = parser.add_argument_group("beam search")
+    group.add_argument("--beam", type=int, default=beam, help="beam width (1 = no beam search)")
+    group.add_argument(
+        "--length-penalty",
+        type=float,
+        default=1.0,
+        help="beam: rank by log p / length^N (0 = raw log-probability)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``{train,evaluate,sample} seq2seq`` or ``harmonize``."""
+    handlers = {"train": _train, "evaluate": _evaluate, "sample": _sample, "harmonize": _harmonize}
+    _set_threads(args)
+    return handlers[args.command](args)
+
+
+def _is_midi_data(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() in (".mid", ".midi")
+
+
+def _load_pairs(args: argparse.Namespace, tokenizer=None):
+    """The pair corpus of --data: harmony pairs from MIDI, or text pairs from a TSV file."""
+    from generator.data.harmony import VOICE_SETS, load_harmony_corpus
+    from generator.data.pairs import load_tsv_pairs
+    from generator.tokenizers.voice_grid import VoiceGridTokenizer
+
+    if _is_midi_data(args.data):
+        if tokenizer is None:
+            tokenizer = VoiceGridTokenizer(
+                args.steps_per_beat, VOICE_SETS[args.voices], args.segment_beats
+            )
+        if not isinstance(tokenizer, VoiceGridTokenizer):
+            raise ValueError(f"{args.data}: MIDI data, but the checkpoint is not a harmonizer")
+        return load_harmony_corpus(
+            args.data,
+            tokenizer,
+            valid_fraction=args.valid_fraction,
+            hop_beats=getattr(args, "hop_beats", 0) or None,
+        )
+    if not args.data.is_file():
+        raise FileNotFoundError(f"{args.data}: no such file or folder")
+    return load_tsv_pairs(
+        args.data,
+        tokenizer=tokenizer or args.tokenizer,
+        vocab_size=getattr(args, "vocab_size", 4000),
+        sp_model_type=getattr(args, "sp_model_type", "unigram"),
+        encoding=args.encoding,
+        valid_fraction=args.valid_fraction,
+        max_length=getattr(args, "max_length", 512),
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from generator.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+    from generator.tokenizers import tokenizer_from_dict
+    from generator.training import train
+    from generator.training.seq2seq_task import SEQ2SEQ_TASK, score_pairs
+    from generator.training.trainer import last_path_for
+
+    tokenizer = None
+    if args.resume and last_path_for(args.out).exists():
+        tokenizer = tokenizer_from_dict(read_checkpoint(last_path_for(args.out))["tokenizer"])
+    corpus = _load_pairs(args, tokenizer)
+    print(corpus.report.summary(), file=sys.stderr)
+    if not corpus.train:
+        print(f"error: no training pairs in {args.data}", file=sys.stderr)
+        return 2
+    print(f"from the data: vocabulary {corpus.tokenizer.vocab_size} ids", file=sys.stderr)
+    model_config = _config_from_args(Seq2SeqConfig, args, vocab_size=corpus.tokenizer.vocab_size)
+    train_config = _config_from_args(TrainConfig, args, style_dropout=0.0)
+    result = train(
+        model_config,
+        train_config,
+        corpus,
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        info={
+            "command": "python -m generator " + shlex.join(sys.argv[1:]),
+            "corpus": corpus.report.to_dict(),
+            "valid_fraction": args.valid_fraction,
+        },
+        task=SEQ2SEQ_TASK,
+    )
+    if corpus.valid and result.best_path.exists():
+        loaded = load_checkpoint(result.best_path)
+        score = score_pairs(loaded.model, corpus.valid, corpus.tokenizer)
+        print(_score_text(score, "valid"), file=sys.stderr)
+        info = {**loaded.info, "valid_scores": score.to_dict()}
+        save_checkpoint(
+            result.best_path, loaded.model, loaded.tokenizer, family="seq2seq", info=info
+        )
+    return 0
+
+
+def _score_text(score, split: str) -> str:
+    lines = [
+        f"{split}: NLL {score.nll:.4f} nats/token, token accuracy {score.accuracy:.2%} "
+        f"({score.tokens:,} target tokens in {score.pairs:,} pairs)"
+    ]
+    for name, voice in score.voices.items():
+        lines.append(
+            f"  {name}: NLL {voice['nll']:.4f} nats/token, accuracy {voice['accuracy']:.2%}, "
+            f"onset accuracy {voice['onset_accuracy']:.2%}"
+        )
+    return "\n".join(lines)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from generator.checkpoint import load_checkpoint
+    from generator.training.seq2seq_task import pitch_agreement, score_pairs
+    from generator.training.trainer import resolve_device
+
+    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    if loaded.family != "seq2seq":
+        raise ValueError(f"{args.checkpoint}: a {loaded.family!r} model, not a seq2seq model")
+    corpus = _load_pairs(args, loaded.tokenizer)
+    print(corpus.report.summary(), file=sys.stderr)
+    pairs = {"valid": corpus.valid, "train": corpus.train, "all": corpus.train + corpus.valid}
+    chosen = pairs[args.split]
+    if not chosen:
+        print(f"error: no {args.split} pairs in {args.data}", file=sys.stderr)
+        return 2
+    score = score_pairs(loaded.model, chosen, loaded.tokenizer, batch_size=args.batch_size)
+    agreement = None
+    if args.decode and hasattr(loaded.tokenizer, "voices"):
+        agreement = pitch_agreement(loaded.model, chosen, loaded.tokenizer, beam=args.decode)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(args.checkpoint),
+                    "split": args.split,
+                    **score.to_dict(),
+                    "pitch_agreement": agreement,
+                }
+            )
+        )
+    else:
+        print(_score_text(score, args.split))
+        if agreement is not None:
+            shares = ", ".join(f"{name} {share:.2%}" for name, share in agreement.items())
+            print(f"  decoded (beam {args.decode}): pitch agreement per voice: {shares}")
+    if args.heatmap is not None:
+        pair = chosen[min(max(args.example, 0), len(chosen) - 1)]
+        _heatmap_of_pair(loaded, pair, args.heatmap)
+    return 0
+
+
+def _heatmap_of_pair(loaded, pair, out: Path) -> None:
+    """Decode one pair's source greedily (to its reference length) and draw the attention."""
+    from generator.sampling.seq2seq import decode
+
+    tokenizer = loaded.tokenizer
+    result = decode(loaded.model, [pair.source], tokenizer, lengths=[len(pair.target)])[0]
+    if result.attention is None:
+        print(f"no heat map: {out} not written (this model has no attention)", file=sys.stderr)
+        return
+    _draw(tokenizer, pair.source, result, out, f"{pair.name}: greedy decoding")
+
+
+def _draw(tokenizer, source, result, out: Path, title: str) -> None:
+    from generator.render.attention import draw_attention
+
+    voices = list(getattr(tokenizer, "voices", []))
+    source_labels = [tokenizer.token_name(int(t)) for t in source] + ["EOS"]
+    target_labels = []
+    for i, token in enumerate([*result.tokens, tokenizer.eos_id]):
+        name = tokenizer.token_name(int(token))
+        if voices and token != tokenizer.eos_id:
+            name = f"{i // len(voices)} {voices[i % len(voices)][0]} {name}"
+        target_labels.append(name)
+    draw_attention(
+        result.attention,
+        out,
+        source_labels=source_labels,
+        target_labels=target_labels,
+        title=title,
+    )
+    print(f"attention heat map: {out}", file=sys.stderr)
+
+
+def _options(args: argparse.Namespace):
+    from generator.sampling import SamplingOptions
+
+    return SamplingOptions(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from generator.checkpoint import load_checkpoint
+    from generator.sampling.seq2seq import translate
+    from generator.training.trainer import resolve_device
+
+    if args.source == "-":
+        sources = [line.rstrip("\r") for line in sys.stdin.read().split("\n") if line.strip()]
+    else:
+        sources = [args.source]
+    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    results = translate(
+        loaded,
+        sources,
+        options=_options(args),
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+        max_length=args.max_length or None,
+    )
+    if args.json:
+        rows = [
+            {"source": r.source, "target": r.text, "log_prob": r.decoded.log_prob} for r in results
+        ]
+        print(json.dumps({"results": rows, "beam": args.beam}))
+    else:
+        for result in results:
+            print(result.text)
+    if args.heatmap is not None and results:
+        first = results[0]
+        if first.decoded.attention is None:
+            print("no heat map: this model has no attention", file=sys.stderr)
+        else:
+            source_ids = loaded.tokenizer.encode(first.source)
+            _draw(loaded.tokenizer, source_ids, first.decoded, args.heatmap, repr(first.source))
+    return 0
+
+
+def _harmonize(args: argparse.Namespace) -> int:
+    from generator.checkpoint import load_checkpoint
+    from generator.sampling.harmonize import harmonize, read_melody, write_harmony
+    from generator.training.trainer import resolve_device
+
+    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    melody, bpm = read_melody(args.melody, args.melody_track)
+    result = harmonize(
+        loaded, melody, options=_options(args), beam=args.beam, length_penalty=args.length_penalty
+    )
+    path = write_harmony(result, args.out, bpm=args.bpm or bpm)
+    counts = ", ".join(f"{name} {len(notes)}" for name, notes in result.voices.items())
+    print(f"{path}  (melody {melody.name or 'track'!r} {len(melody.notes)} notes; {counts} notes)")
+    print(
+        f"harmonized {result.settings['windows']} windows of "
+        f"{loaded.tokenizer.segment_beats} beats in {result.sampling_seconds:.2f} s "
+        f"(beam {args.beam})",
+        file=sys.stderr,
+    )
+    if args.heatmap is not None and result.decoded[0].attention is not None:
+        _draw(loaded.tokenizer, result.sources[0], result.decoded[0], args.heatmap, "window 1")
+    return 0

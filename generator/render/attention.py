@@ -1,0 +1,62 @@
+"""Attention heat maps: which source position each output step looked at.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot, no display), like the
+piano-roll pictures.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+MAX_LABELS = 60  # more tick labels than this on an axis are thinned out
+
+
+def draw_attention(
+    weights: np.ndarray,
+    out: str | Path | None = None,
+    *,
+    source_labels: Sequence[str] | None = None,
+    target_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path | bytes:
+    """Draw (target steps, source positions) weights as a PNG; returns ``out`` or the bytes.
+
+    Rows are output steps (top to bottom), columns source positions (left to right)."""
+    weights = np.asarray(weights, dtype=np.float32)
+    rows, cols = weights.shape
+    width = min(16.0, 2.5 + 0.18 * cols)
+    height = min(20.0, 2.0 + 0.14 * rows)
+    figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(weights, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, fraction=0.04, pad=0.01, label="attention weight")
+    for labels, count, set_ticks, set_labels, rotation in (
+        (source_labels, cols, axes.set_xticks, axes.set_xticklabels, 90),
+        (target_labels, rows, axes.set_yticks, axes.set_yticklabels, 0),
+    ):
+        if labels is None:
+            continue
+        every = max(1, -(-count // MAX_LABELS))
+        positions = list(range(0, count, every))
+        set_ticks(positions)
+        set_labels([str(labels[i]) for i in positions], rotation=rotation, fontsize=6)
+    axes.set_xlabel("source position")
+    axes.set_ylabel("output step")
+    if title:
+        axes.set_title(title, fontsize=9)
+    if out is None:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, format="png")
+    return out

@@ -1,0 +1,302 @@
+"""Decoding an encoder-decoder: greedy, sampling and beam search, with attention weights.
+
+All sources of a call are decoded as one batch, one target token per decoder step (the model's
+incremental ``step``; nothing is re-run). Every result carries the attention weights of each
+output step over the source positions (its EOS included), or None for a model without
+attention.
+
+- greedy (``SamplingOptions.greedy``) and sampling (temperature / top-k / top-p through the
+  one ``filter_logits``) choose one token per step;
+- beam search (``beam > 1``; the sampling options are then ignored) keeps the ``beam`` best
+  partial targets per source by summed log-probability; a target ends when EOS is among the
+  ``beam`` best candidates, and a source is done when it has ``beam`` ended targets (or at the
+  length limit). The winner maximizes log p / length^``length_penalty`` (0 = raw
+  log-probability, 1 = per-token average; the length counts EOS). Beam width 1 is exactly
+  greedy decoding.
+
+Lengths: ``lengths`` fixes each target's length (EOS impossible before it, forced at it), as
+the harmonizer needs for a time grid; otherwise a target ends at EOS or after ``max_length``
+tokens.
+
+Constraints: ``processors`` (the sampler's LogitsProcessor: (logits (rows, vocab), tokens so far
+(rows, t)) → logits) run on every step before the choice, in beam search on every beam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from generator.data.pairs import collate
+from generator.models.seq2seq import Memory, Seq2Seq
+from generator.sampling.sampler import LogitsProcessor, SamplingOptions, filter_logits
+from generator.tokenizers import Tokenizer
+
+
+@dataclass
+class Decoded:
+    """One decoded target."""
+
+    tokens: list[int]  # target ids, without BOS/EOS
+    log_prob: float  # summed log-probability of the tokens and EOS under the model
+    attention: np.ndarray | None  # (len(tokens) + 1, source length incl. EOS); None: no attention
+
+
+def _forbid(logits: torch.Tensor, never: tuple[int, ...]) -> torch.Tensor:
+    logits = logits.float()
+    logits[:, list(never)] = float("-inf")
+    return logits
+
+
+def _length_rules(
+    logits: torch.Tensor, t: int, limits: torch.Tensor, exact: bool, eos: int
+) -> torch.Tensor:
+    """Step t (0-based): forbid EOS before an exact length; force it at the limit."""
+    if exact:
+        logits[t < limits, eos] = float("-inf")
+    at_limit = t >= limits
+    logits[at_limit] = float("-inf")
+    logits[at_limit, eos] = 0.0
+    return logits
+
+
+@torch.inference_mode()
+def decode(
+    model: Seq2Seq,
+    sources: list[np.ndarray],
+    tokenizer: Tokenizer,
+    *,
+    options: SamplingOptions | None = None,
+    beam: int = 1,
+    length_penalty: float = 1.0,
+    lengths: list[int] | None = None,
+    max_length: int | None = None,
+    never: tuple[int, ...] = (),
+    processors: list[LogitsProcessor] | None = None,
+) -> list[Decoded]:
+    """Decode one target per source (ids without EOS); see the module docstring."""
+    options = options or SamplingOptions(greedy=True)
+    if beam < 1:
+        raise ValueError(f"beam width must be at least 1, got {beam}")
+    model.eval()
+    device = next(model.parameters()).device
+    batch = collate([(np.asarray(s), np.zeros(0, np.int64)) for s in sources], tokenizer)
+    memory = model.encode(batch.sources.to(device), batch.lengths.to(device))
+    exact = lengths is not None
+    if exact:
+        limits = torch.tensor(lengths, device=device)
+    else:
+        cap = max_length or 0
+        default = [2 * len(s) + 10 for s in sources]
+        limits = torch.tensor([cap or d for d in default], device=device)
+    never = tuple(dict.fromkeys((tokenizer.pad_id, tokenizer.bos_id, *never)))
+    if beam > 1:
+        return _beam_search(
+            model, memory, tokenizer, limits, exact, beam, length_penalty, never, processors or []
+        )
+    return _one_at_a_time(model, memory, tokenizer, limits, exact, options, never, processors or [])
+
+
+def _one_at_a_time(
+    model: Seq2Seq,
+    memory: Memory,
+    tokenizer: Tokenizer,
+    limits: torch.Tensor,
+    exact: bool,
+    options: SamplingOptions,
+    never: tuple[int, ...],
+    processors: list[LogitsProcessor],
+) -> list[Decoded]:
+    """Greedy or sampled decoding, all sources side by side."""
+    batch, device = memory.mask.shape[0], memory.mask.device
+    generator = torch.Generator(device=device)
+    if options.seed is not None:
+        generator.manual_seed(options.seed)
+    else:
+        generator.seed()
+    eos = tokenizer.eos_id
+    state = model.start(memory)
+    tokens = torch.full((batch,), tokenizer.bos_id, dtype=torch.long, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    chosen, scores, weights_per_step = [], torch.zeros(batch, device=device), []
+    for t in range(int(limits.max()) + 1):
+        logits, state, weights = model.step(tokens, state, memory)
+        logits = _forbid(logits, never)
+        history = torch.stack(chosen, 1) if chosen else tokens.new_zeros(batch, 0)
+        for process in processors:
+            logits = process(logits, history)
+        logits = _length_rules(logits, t, limits, exact, eos)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        if options.greedy:
+            tokens = logits.argmax(dim=-1)
+        else:
+            probs = torch.softmax(filter_logits(logits, options), dim=-1)
+            tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        scores += torch.where(done, 0.0, log_probs.gather(1, tokens[:, None]).squeeze(1))
+        tokens = torch.where(done, torch.full_like(tokens, eos), tokens)
+        chosen.append(tokens)
+        if weights is not None:
+            weights_per_step.append(weights)
+        done |= tokens == eos
+        if bool(done.all()):
+            break
+    ids = torch.stack(chosen, 1).tolist()  # (batch, steps)
+    attention = torch.stack(weights_per_step, 1).float().cpu() if weights_per_step else None
+    results = []
+    for row in range(batch):
+        length = ids[row].index(eos) if eos in ids[row] else len(ids[row])
+        source_length = int(memory.mask[row].sum())
+        att = None
+        if attention is not None:
+            att = attention[row, : length + 1, :source_length].numpy()
+        results.append(Decoded(ids[row][:length], float(scores[row]), att))
+    return results
+
+
+def _beam_search(
+    model: Seq2Seq,
+    memory: Memory,
+    tokenizer: Tokenizer,
+    limits: torch.Tensor,
+    exact: bool,
+    width: int,
+    length_penalty: float,
+    never: tuple[int, ...],
+    processors: list[LogitsProcessor],
+) -> list[Decoded]:
+    """Beam search, every source's beams in one batch of batch × width rows.
+
+    Row r of the decoder batch is beam r % width of source r // width. Each step, a source's
+    2·width best continuations are ranked; EOS ones ranked within the first ``width`` end a
+    target; the best ``width`` others continue."""
+    batch, device = memory.mask.shape[0], memory.mask.device
+    eos = tokenizer.eos_id
+    rows = torch.arange(batch, device=device).repeat_interleave(width)
+    memory = memory.select(rows)
+    state = model.start(memory)
+    tokens = torch.full((batch * width,), tokenizer.bos_id, dtype=torch.long, device=device)
+    scores = torch.full((batch, width), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all beams start identical: only the first one counts
+    history = torch.zeros(batch * width, 0, dtype=torch.long, device=device)
+    att_history: torch.Tensor | None = None
+    finished: list[list[tuple[float, float, list[int], torch.Tensor | None]]] = [
+        [] for _ in range(batch)
+    ]
+    done = [False] * batch
+    source_lengths = memory.mask.sum(1)[::width].tolist()
+    for t in range(int(limits.max()) + 1):
+        logits, state, weights = model.step(tokens, state, memory)
+        logits = _forbid(logits, never)
+        for process in processors:
+            logits = process(logits, history)
+        logits = _length_rules(logits, t, limits.repeat_interleave(width), exact, eos)
+        log_probs = torch.log_softmax(logits, dim=-1).view(batch, width, -1)
+        candidates = (scores.unsqueeze(2) + log_probs).view(batch, -1)  # (batch, width·vocab)
+        top_scores, top_index = candidates.topk(2 * width, dim=1)
+        vocab = log_probs.shape[-1]
+        if weights is not None:
+            weights = weights.float().unsqueeze(1)  # (rows, 1, src)
+            att_now = weights if att_history is None else torch.cat([att_history, weights], 1)
+        else:
+            att_now = None
+        next_rows, next_tokens, next_scores = [], [], []
+        for b in range(batch):
+            kept = 0
+            for rank in range(2 * width):
+                score = float(top_scores[b, rank])
+                beam, token = divmod(int(top_index[b, rank]), vocab)
+                row = b * width + beam
+                if done[b] or score == float("-inf"):
+                    break
+                if token == eos:
+                    if rank < width:
+                        length = history.shape[1] + 1
+                        normalized = score / (length**length_penalty)
+                        att = att_now[row].cpu() if att_now is not None else None
+                        finished[b].append((normalized, score, history[row].tolist(), att))
+                    continue
+                if kept < width:
+                    next_rows.append(row)
+                    next_tokens.append(token)
+                    next_scores.append(score)
+                    kept += 1
+            if len(finished[b]) >= width:
+                done[b] = True
+            # A done source (or one with too few live candidates) fills its rows with copies
+            # of a dead beam; -inf scores keep them out of every later ranking.
+            while kept < width:
+                next_rows.append(b * width)
+                next_tokens.append(eos)
+                next_scores.append(float("-inf"))
+                kept += 1
+        if all(done):
+            break
+        index = torch.tensor(next_rows, device=device)
+        tokens = torch.tensor(next_tokens, device=device)
+        scores = torch.tensor(next_scores, device=device).view(batch, width)
+        history = torch.cat([history.index_select(0, index), tokens.unsqueeze(1)], 1)
+        if att_now is not None:
+            att_history = att_now.index_select(0, index)
+        state = state.select(index)
+    results = []
+    for b in range(batch):
+        if not finished[b]:  # cannot happen with a length limit; kept for safety
+            finished[b].append((float("-inf"), float("-inf"), [], None))
+        _, score, ids, att = max(finished[b], key=lambda item: item[0])
+        results.append(
+            Decoded(ids, score, None if att is None else att[:, : source_lengths[b]].numpy())
+        )
+    return results
+
+
+# -- text -------------------------------------------------------------------------------------
+@dataclass
+class Translation:
+    """A source text, the generated target text and how it was produced."""
+
+    source: str
+    text: str
+    decoded: Decoded
+    source_tokens: list[str]  # the names of the source ids the model read (EOS last)
+
+
+def translate(
+    loaded,
+    sources: list[str],
+    *,
+    options: SamplingOptions | None = None,
+    beam: int = 1,
+    length_penalty: float = 1.0,
+    max_length: int | None = None,
+) -> list[Translation]:
+    """Map each source text to a target text with a text seq2seq checkpoint (one batch).
+    Unknown source characters are read as UNK; UNK is never generated."""
+    from generator.tokenizers import TextTokenizer
+
+    tokenizer = loaded.tokenizer
+    if not isinstance(tokenizer, TextTokenizer) or loaded.family != "seq2seq":
+        raise ValueError(f"{loaded.path}: this checkpoint is not a text sequence-to-sequence model")
+    if not sources:
+        return []
+    ids = [tokenizer.encode(text) for text in sources]
+    results = decode(
+        loaded.model,
+        ids,
+        tokenizer,
+        options=options,
+        beam=beam,
+        length_penalty=length_penalty,
+        max_length=max_length,
+        never=(tokenizer.unk_id,),
+    )
+    return [
+        Translation(
+            text,
+            tokenizer.decode(result.tokens),
+            result,
+            [tokenizer.token_name(int(t)) for t in source] + ["EOS"],
+        )
+        for text, source, result in zip(sources, ids, results, strict=True)
+    ]
