@@ -358,8 +358,10 @@ def train(
                 recent_loss, recent_tokens = 0.0, 0
                 window_started, window_tokens = time.perf_counter(), 0
 
+            minutes = (time.perf_counter() - started) / 60
+            out_of_time = bool(config.max_minutes) and minutes >= config.max_minutes
             if valid_plan is not None and (
-                step % config.eval_every == 0 or step == config.max_steps
+                step % config.eval_every == 0 or step == config.max_steps or out_of_time
             ):
                 nll = evaluate(model, valid_plan, device, config.eval_batches, task)
                 improved = nll < best_nll
@@ -397,7 +399,7 @@ def train(
                     break
             if step % config.save_every == 0:
                 save_last()
-            if config.max_minutes and (time.perf_counter() - started) / 60 >= config.max_minutes:
+            if out_of_time:  # validated above, so the best model reflects the last steps
                 stop_reason = f"time limit of {config.max_minutes} minutes"
                 break
     except KeyboardInterrupt:
