@@ -59,6 +59,7 @@ def _seq2seq_lines(config: dict, tokenizer: dict, corpus: dict) -> list[str]:
     encoder = "bidirectional" if config.get("bidirectional") else "forward-only"
     lines = [
         f"- **Encoder-decoder:** {encoder} encoder, attention `{config.get('attention')}`, "
+        f"position embeddings {config.get('positions') or 'none'}, "
         f"teacher forcing {config.get('teacher_forcing')}"
     ]
     if tokenizer.get("kind") == "voice_grid":
