@@ -18,8 +18,8 @@ import app_handlers as handlers
 
 INTRO = """# RNN music generator
 Recurrent networks (tanh RNN, LSTM, GRU) that learned music from MIDI files and text.
-**Compose** new pieces with a shipped model or your own, **Write** text, and **Train** a small
-model on your own MIDI files."""
+**Compose** new pieces with a shipped model or your own, **Harmonize** a melody in four parts,
+**Write** text, and **Train** a small model on your own MIDI files."""
 
 CSS = """
 .variation {padding: 4px 8px;}
@@ -30,7 +30,7 @@ footer {display: none !important;}
 
 
 def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr.Blocks:
-    """The page: Compose, Write and Train tabs, each wired to app_handlers."""
+    """The page: Compose, Harmonize, Write and Train tabs, each wired to app_handlers."""
     choices, default_model = handlers.model_choices(settings)
     styles, default_style, model_text = handlers.model_styles(settings, default_model)
     with gr.Blocks(
@@ -44,6 +44,8 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
                 compose = _compose_tab(
                     settings, choices, default_model, styles, default_style, model_text
                 )
+            with gr.Tab("Harmonize", id="harmonize"):
+                harmony_model = _harmonize_tab(settings)
             with gr.Tab("Write", id="write"):
                 write_model = _write_tab(settings)
             with gr.Tab("Train", id="train"):
@@ -52,6 +54,11 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
             functools.partial(_refresh_models, settings, "music"),
             inputs=[compose["model"]],
             outputs=[compose["model"]],
+        )
+        demo.load(
+            functools.partial(_refresh_harmonizers, settings),
+            inputs=[harmony_model],
+            outputs=[harmony_model],
         )
         demo.load(
             functools.partial(_refresh_models, settings, "text"),
@@ -180,6 +187,79 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
         concurrency_id="compose",
     )
     return {"model": model}
+
+
+def _harmonize_tab(settings) -> gr.Dropdown:
+    choices, default = handlers.harmony_choices(settings)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            model = gr.Dropdown(
+                choices,
+                value=default or None,
+                label="Harmonizer",
+                info="An encoder-decoder that writes voices under a melody",
+            )
+            model_info = gr.Markdown(
+                handlers.harmony_model_text(settings, default), elem_classes="status"
+            )
+            example = gr.Dropdown(
+                handlers.example_choices(),
+                value=handlers.default_example(),
+                label="Example melody",
+                info="Tunes bundled with the app; used when no file is uploaded",
+            )
+            melody = gr.File(
+                label="Or upload a melody MIDI",
+                file_types=[".mid", ".midi"],
+                type="filepath",
+                elem_id="melody",
+            )
+            gr.Markdown(
+                "The melody is the track named Soprano or Melody, else the highest one; it is "
+                "kept as it is and the new voices are added below it."
+            )
+            harmonize = gr.Button("Harmonize", variant="primary", elem_id="harmonize")
+            with gr.Accordion("Sampling and sound", open=True):
+                temperature = gr.Slider(
+                    0.1, 1.5, value=0.7, step=0.05, label="Temperature",
+                    info="Lower: plainer, longer-held chords; higher: busier, riskier voices",
+                )  # fmt: skip
+                seed = gr.Textbox(
+                    "", label="Random seed", placeholder="random",
+                    info="Empty: a new harmony every time; the seed used is shown with it",
+                )  # fmt: skip
+                bpm = gr.Slider(
+                    40, 200, value=80, step=1, label="Tempo (BPM)",
+                    info="Beats per minute of the written MIDI and the audio",
+                )  # fmt: skip
+        with gr.Column(scale=2):
+            status = gr.Markdown(
+                "Press **Harmonize**.", elem_classes="status", elem_id="harmonize-status"
+            )
+            audio = gr.Audio(type="filepath", interactive=False, show_label=False)
+            pianoroll = gr.Image(
+                type="filepath", format="png", interactive=False, label="Piano roll",
+                buttons=["download", "fullscreen"], elem_classes="pianoroll",
+            )  # fmt: skip
+            midi = gr.File(label="MIDI file", interactive=False, elem_classes="midi-file")
+            with gr.Accordion("Attention heat map", open=False):
+                attention = gr.Image(
+                    type="filepath", format="png", interactive=False, show_label=False,
+                    buttons=["download", "fullscreen"],
+                )  # fmt: skip
+    model.change(
+        functools.partial(handlers.harmony_model_text, settings),
+        inputs=[model],
+        outputs=[model_info],
+    )
+    harmonize.click(
+        functools.partial(_harmonize, settings),
+        inputs=[model, melody, example, bpm, temperature, seed],
+        outputs=[status, audio, pianoroll, midi, attention],
+        concurrency_limit=2,
+        concurrency_id="harmonize",
+    )
+    return model
 
 
 def _write_tab(settings) -> gr.Dropdown:
@@ -315,6 +395,18 @@ def _refresh_models(settings, kind, current):
 def _model_changed(settings, model_key):
     styles, default, text = handlers.model_styles(settings, model_key)
     return gr.update(choices=styles, value=default), text
+
+
+def _refresh_harmonizers(settings, current):
+    choices, default = handlers.harmony_choices(settings)
+    keys = [key for _, key in choices]
+    return gr.update(choices=choices, value=current if current in keys else default or None)
+
+
+def _harmonize(settings, *values):
+    result = handlers.harmonize_melody(settings, *values)
+    attention = str(result.attention) if result.attention else None
+    return result.status, str(result.audio), str(result.pianoroll), str(result.midi), attention
 
 
 def _text_model_changed(settings, model_key):

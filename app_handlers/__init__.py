@@ -8,6 +8,7 @@ shown as ``gr.Warning`` (the request goes on).
     settings.py   where the app reads and writes; seeds; turning input errors into messages
     models.py     the checkpoints the pickers offer; start-up warm-up
     compose.py    music: sample, then write MIDI, audio and a piano roll per variation
+    harmonize.py  melody → melody + voices: MIDI, audio, piano roll, attention heat map
     write.py      text: sample and stream into the page
     uploads.py    training uploads (MIDI files, zips) staged under names the app chooses
     training.py   training jobs in a worker process, with live progress and a stop flag
@@ -15,6 +16,7 @@ shown as ``gr.Warning`` (the request goes on).
 Everything the app writes lives under one folder it owns (``AppSettings.app_dir``):
 
     outputs/<request>/   generated MIDI, audio and pictures (deleted after a few hours)
+    examples/            the Harmonize tab's bundled melodies, written on first use
     models/<name>.pt     models trained in the app, listed in the pickers
     training/<job>/      a training job's staged uploads (removed at the end) and checkpoints
     cache/               token cache of uploaded corpora
@@ -35,6 +37,15 @@ from app_handlers.compose import (
     check_primer,
     compose,
     primer_uploaded,
+)
+from app_handlers.harmonize import (
+    HarmonizeResult,
+    check_melody,
+    default_example,
+    example_choices,
+    harmonize_melody,
+    harmony_choices,
+    harmony_model_text,
 )
 from app_handlers.models import (
     NO_STYLE,
@@ -67,6 +78,13 @@ from app_handlers.uploads import StagedUpload, stage_uploads
 from app_handlers.write import MAX_UI_CHARACTERS, write_text
 
 __all__ = [
+    "harmony_model_text",
+    "harmony_choices",
+    "harmonize_melody",
+    "example_choices",
+    "default_example",
+    "check_melody",
+    "HarmonizeResult",
     "APP_DIR_ENV",
     "CHECKPOINTS_ENV",
     "INSTRUMENTS",

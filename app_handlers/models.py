@@ -27,12 +27,17 @@ class ModelEntry:
     kind: str  # "music" or "text"
 
 
-TOKENIZER_KINDS = {"midi_events": "music", "characters": "text", "sentencepiece": "text"}
+TOKENIZER_KINDS = {
+    "midi_events": "music",
+    "characters": "text",
+    "sentencepiece": "text",
+    "voice_grid": "harmony",  # seq2seq harmonizers (melody → voices)
+}
 
 
 def list_models(settings: AppSettings, kind: str | None = "music") -> list[ModelEntry]:
     """Checkpoints named at start-up, shipped, and trained in the app (in that order), of one
-    kind ("music", "text"; None for all)."""
+    kind ("music", "text", "harmony"; None for all)."""
     added_dirs = tuple(p for p in settings.extra_checkpoints if p.is_dir())
     paths = [("added", p) for p in settings.extra_checkpoints if p.is_file()]
     paths += [("added", p) for p in find_checkpoints(added_dirs)]

@@ -1,0 +1,242 @@
+"""Harmonize: a melody in, the melody with new voices out (MIDI, audio, piano roll, attention).
+
+The melody is an uploaded MIDI file (checked, then read by the app; its name is never used as a
+path) or a bundled example. Examples are written into the app's folder on first use: a few short
+tunes made here in code and, when the chorale corpus is present, the Soprano line of a few
+chorales the shipped harmonizer never saw in training (held out by its melody split).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from app_handlers.compose import _clean_old_outputs
+from app_handlers.models import describe_model, list_models, resolve_model
+from app_handlers.settings import PROJECT_DIR, AppSettings, UserErrors, parse_seed, safe_name
+from generator.data.midi_corpus import MIDI_SUFFIXES
+from generator.loader import load_cached
+from generator.midi import Note
+from generator.midi.parts import Part, write_parts
+from generator.render import RenderError, draw_pianoroll, write_audio
+from generator.render.attention import draw_attention
+from generator.sampling import SamplingOptions
+from generator.sampling.harmonize import harmonize, harmony_tokenizer, read_melody, write_harmony
+from generator.validation import check_range
+
+HARMONY_KIND = "harmony"  # models.TOKENIZER_KINDS' name for seq2seq harmonizers
+DEFAULT_HARMONIZER = "harmonizer"  # checkpoints/harmonizer.pt, picked by default
+MAX_MELODY_BYTES = 1_000_000
+MAX_MELODY_NOTES = 2_000
+MAX_MELODY_BEATS = 512.0  # 32 windows of 16 beats: a few seconds on a small CPU
+CHORALE_DIR = PROJECT_DIR / "datasets" / "music" / "chorale"
+# Held out by the shipped harmonizer's split by melody (generator.data.harmony.melody_key).
+HELD_OUT_CHORALES = ("bach-bwv245.22.mid", "bach-bwv144.3.mid", "bach-bwv113.8.mid")
+
+# Tunes written for this app: (pitch, beats) pairs, pitch None for a rest; 4/4.
+_TUNES: dict[str, list[tuple[int | None, float]]] = {
+    "Rising scale (C major)": [
+        (60, 1), (62, 1), (64, 1), (65, 1), (67, 1), (69, 1), (71, 1), (72, 1),
+        (72, 1), (71, 1), (69, 1), (67, 1), (65, 1), (64, 1), (62, 1), (60, 1),
+    ],
+    "Arpeggio song (G major)": [
+        (67, 1), (71, 1), (74, 2), (72, 1), (69, 1), (66, 2),
+        (67, 1), (71, 1), (74, 1), (76, 1), (74, 2), (71, 2),
+        (72, 1), (71, 1), (69, 1), (67, 1), (69, 2), (66, 2),
+        (67, 1), (69, 1), (71, 1), (69, 1), (67, 4),
+    ],
+    "Evening hymn (F major)": [
+        (65, 2), (67, 1), (69, 1), (70, 2), (69, 2),
+        (67, 1), (65, 1), (67, 1), (69, 1), (67, 4),
+        (69, 2), (70, 1), (72, 1), (74, 2), (72, 2),
+        (70, 1), (69, 1), (67, 2), (65, 4),
+    ],
+}  # fmt: skip
+
+
+@dataclass
+class HarmonizeResult:
+    """What the page shows after one harmonization."""
+
+    midi: Path
+    audio: Path
+    pianoroll: Path
+    attention: Path | None  # None when the model has no attention
+    status: str
+
+
+def example_choices() -> list[str]:
+    """The bundled examples' names: tunes made here, then held-out chorales when present."""
+    names = list(_TUNES)
+    names += [_chorale_label(f) for f in HELD_OUT_CHORALES if (CHORALE_DIR / f).is_file()]
+    return names
+
+
+def default_example() -> str:
+    """The example the page starts with: a held-out chorale when present (a melody like those
+    the harmonizer learned from), else the first tune."""
+    names = example_choices()
+    return next((n for n in names if n.startswith("Chorale")), names[0])
+
+
+def _chorale_label(file_name: str) -> str:
+    return f"Chorale {file_name.removeprefix('bach-').removesuffix('.mid')} (soprano, held out)"
+
+
+def example_path(settings: AppSettings, name: str) -> Path:
+    """The example's MIDI file in the app's folder, written on first use."""
+    out = settings.app_dir / "examples" / f"{safe_name(name)}.mid"
+    if out.is_file():
+        return out
+    if name in _TUNES:
+        notes, beat = [], 0.0
+        for pitch, beats in _TUNES[name]:
+            if pitch is not None:
+                notes.append(Note(beat, beats * 0.95, pitch, 84))
+            beat += beats
+        parts = {"Melody": notes}
+    else:
+        chorale = next((f for f in HELD_OUT_CHORALES if _chorale_label(f) == name), None)
+        if chorale is None or not (CHORALE_DIR / chorale).is_file():
+            raise gr.Error(f"Unknown example {name!r}; pick one from the list.")
+        melody, _ = read_melody(CHORALE_DIR / chorale)
+        parts = {melody.name or "Soprano": melody.notes}
+    tmp = out.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+    write_parts(parts, tmp, bpm=90)
+    tmp.replace(out)  # atomic: two first requests never read a half-written file
+    return out
+
+
+def harmony_choices(settings: AppSettings) -> tuple[list[tuple[str, str]], str]:
+    """(label, key) pairs of harmonizer checkpoints, and the default (the shipped one)."""
+    entries = list_models(settings, HARMONY_KIND)
+    default = next((e.key for e in entries if e.path.stem == DEFAULT_HARMONIZER), None)
+    return [(e.label, e.key) for e in entries], default or (entries[0].key if entries else "")
+
+
+def harmony_model_text(settings: AppSettings, key: str) -> str:
+    if not key:
+        return "No harmonizer: start the app with `--checkpoint checkpoints/harmonizer.pt`."
+    with UserErrors("Cannot load the harmonizer"):
+        loaded = load_cached(resolve_model(settings, key, HARMONY_KIND))
+        tokenizer = harmony_tokenizer(loaded)
+    return f"{describe_model(loaded)} · melody → {' + '.join(tokenizer.voices)}"
+
+
+def check_melody(path: str | Path) -> Part:
+    """Read an uploaded melody; a gr.Error saying what is wrong with a bad one."""
+    path = Path(path)
+    if path.suffix.lower() not in MIDI_SUFFIXES:
+        raise gr.Error(f"The melody must be a MIDI file (.mid or .midi), not {path.suffix!r}.")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            header = file.read(4)
+    except OSError as error:
+        raise gr.Error(f"The melody could not be read: {error.strerror or error}") from None
+    if size == 0:
+        raise gr.Error("The melody file is empty (0 bytes).")
+    if size > MAX_MELODY_BYTES:
+        raise gr.Error(
+            f"The melody file is too large: {size:,} bytes (at most {MAX_MELODY_BYTES:,})."
+        )
+    if header != b"MThd":
+        raise gr.Error("This is not a MIDI file: it does not start with the MIDI header.")
+    try:
+        melody, _ = read_melody(path)
+    except ValueError as error:
+        raise gr.Error(f"The melody cannot be used: {error}.") from None
+    except Exception as error:  # pretty_midi and mido raise many kinds on bad bytes
+        raise gr.Error(f"This MIDI file is corrupt ({type(error).__name__}).") from None
+    if not melody.notes:
+        raise gr.Error("The MIDI file has no melody notes.")
+    if len(melody.notes) > MAX_MELODY_NOTES:
+        raise gr.Error(
+            f"The melody is too long: {len(melody.notes):,} notes (at most {MAX_MELODY_NOTES:,})."
+        )
+    end = max(n.end for n in melody.notes)
+    if end > MAX_MELODY_BEATS:
+        raise gr.Error(f"The melody is too long: {end:.0f} beats (at most {MAX_MELODY_BEATS:.0f}).")
+    return melody
+
+
+def harmonize_melody(
+    settings: AppSettings,
+    model_key: str,
+    melody_file: str | None = None,
+    example: str | None = None,
+    bpm: float = 80,
+    temperature: float = 0.7,
+    seed: str | int | None = None,
+) -> HarmonizeResult:
+    """Harmonize the uploaded melody (or else the example); write MIDI, audio and pictures."""
+    started = time.perf_counter()
+    if not model_key:
+        raise gr.Error(harmony_model_text(settings, model_key))
+    path = resolve_model(settings, model_key, HARMONY_KIND)
+    with UserErrors("Invalid setting"):
+        bpm = check_range("tempo", bpm, 20, 300)
+        temperature = check_range("temperature", temperature, 0.05, 2.0)
+    seed = parse_seed(seed)
+    if melody_file:
+        melody, source = check_melody(melody_file), "your melody"
+    elif example:
+        melody, source = check_melody(example_path(settings, example)), example
+    else:
+        raise gr.Error("Upload a melody MIDI file or pick an example.")
+    with UserErrors("Cannot harmonize"):
+        loaded = load_cached(path)
+        result = harmonize(
+            loaded, melody, options=SamplingOptions(temperature=temperature, seed=seed)
+        )
+
+    _clean_old_outputs(settings)
+    out_dir = settings.outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    stem = f"harmony-{safe_name(source if example and not melody_file else 'upload')}-seed{seed}"
+    midi = write_harmony(result, out_dir / f"{stem}.mid", bpm=bpm)
+    audio = midi.with_suffix(f".{settings.audio_format}")
+    try:
+        write_audio(midi, audio)
+    except RenderError as error:
+        raise gr.Error(f"Could not render audio: {error}") from None
+    parts = {melody.name or "Melody": melody.notes, **result.voices}
+    pianoroll = draw_pianoroll(parts, midi.with_suffix(".png"), size=(10.0, 3.8))
+    attention = None
+    first = result.decoded[0]
+    if first.attention is not None:
+        attention = _draw_attention(loaded.tokenizer, result, out_dir / f"{stem}-attention.png")
+    seconds = max(n.end for n in melody.notes) * 60.0 / bpm
+    windows = result.settings["windows"]
+    status = (
+        f"{source}: {len(melody.notes)} melody notes, "
+        + ", ".join(f"{name} {len(notes)}" for name, notes in result.voices.items())
+        + f" notes · {seconds:.0f} s · seed {seed} (enter it to get the same harmony again) · "
+        f"{windows} window{'s' if windows > 1 else ''} sampled in {result.sampling_seconds:.1f} s, "
+        f"ready in {time.perf_counter() - started:.1f} s"
+    )
+    return HarmonizeResult(midi, audio, pianoroll, attention, status)
+
+
+def _draw_attention(tokenizer, result, out: Path) -> Path:
+    """The first window's attention: each output step (voice and token) against the melody."""
+    first = result.decoded[0]
+    voices = list(tokenizer.voices)
+    source_labels = [tokenizer.token_name(int(t)) for t in result.sources[0]] + ["EOS"]
+    target_labels = []
+    for i, token in enumerate([*first.tokens, tokenizer.eos_id]):
+        name = tokenizer.token_name(int(token))
+        if token != tokenizer.eos_id:
+            name = f"{i // len(voices)} {voices[i % len(voices)][0]} {name}"
+        target_labels.append(name)
+    return draw_attention(
+        first.attention,
+        out,
+        source_labels=source_labels,
+        target_labels=target_labels,
+        title=f"Attention, window 1 of {len(result.decoded)} "
+        f"({tokenizer.segment_beats} beats): which melody step each new note looked at",
+    )

@@ -1,0 +1,86 @@
+"""The Harmonize tab's handler: the shipped harmonizer on a bundled example, and bad uploads."""
+
+from __future__ import annotations
+
+import wave
+
+import gradio as gr
+import numpy as np
+import pytest
+
+import app_handlers as h
+from app_handlers.settings import SHIPPED_DIR
+from generator.midi.parts import read_parts
+
+HARMONIZER = SHIPPED_DIR / "harmonizer.pt"
+
+pytestmark = pytest.mark.skipif(not HARMONIZER.is_file(), reason="no shipped harmonizer")
+
+
+@pytest.fixture
+def settings(tmp_path) -> h.AppSettings:
+    """App settings writing under tmp_path, offering only the shipped harmonizer."""
+    return h.AppSettings(
+        app_dir=tmp_path / "app", checkpoint_dirs=(), extra_checkpoints=(HARMONIZER,)
+    )
+
+
+def test_harmonizer_is_listed_and_picked_by_default(settings):
+    choices, default = h.harmony_choices(settings)
+    assert choices == [("harmonizer (added)", "added:harmonizer")]
+    assert default == "added:harmonizer"
+    assert "Alto + Tenor + Bass" in h.harmony_model_text(settings, default)
+    assert h.model_choices(settings) == ([], "")  # not offered as a music model
+
+
+def test_example_is_harmonized_in_four_parts_with_audio_and_pictures(settings):
+    example = h.example_choices()[0]  # a tune made in code: present without the corpus
+    key = h.harmony_choices(settings)[1]
+    result = h.harmonize_melody(settings, key, None, example, bpm=100, temperature=0.7, seed="3")
+    assert "seed 3" in result.status
+    for path in (result.midi, result.audio, result.pianoroll, result.attention):
+        assert path.is_file() and settings.outputs_dir in path.parents
+
+    given = h.check_melody(settings.app_dir / "examples" / f"{h.safe_name(example)}.mid")
+    parts = read_parts(result.midi)
+    assert [p.name for p in parts] == [given.name, "Alto", "Tenor", "Bass"]
+    melody = parts[0].notes
+    assert [(n.pitch, n.velocity) for n in melody] == [(n.pitch, n.velocity) for n in given.notes]
+    np.testing.assert_allclose(
+        [(n.start, n.duration) for n in melody],
+        [(n.start, n.duration) for n in given.notes],
+        atol=1e-3,
+    )
+    assert all(p.notes for p in parts[1:])
+
+    with wave.open(str(result.audio)) as audio:
+        samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
+    assert samples.size > 0 and np.abs(samples).max() > 1000
+    for picture in (result.pianoroll, result.attention):
+        assert picture.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("corrupt.mid", b"MThd\x00\x00\x00\x06garbage", "corrupt"),
+        ("empty.mid", b"", "empty"),
+        ("notes.txt", b"hello", "must be a MIDI file"),
+        ("not-midi.mid", b"RIFF....WAVE", "not a MIDI file"),
+    ],
+)
+def test_bad_upload_is_a_clear_error(settings, tmp_path, name, data, message):
+    upload = tmp_path / name
+    upload.write_bytes(data)
+    key = h.harmony_choices(settings)[1]
+    with pytest.raises(gr.Error, match=message):
+        h.harmonize_melody(settings, key, str(upload), h.example_choices()[0])
+    assert not settings.outputs_dir.exists() or not any(settings.outputs_dir.iterdir())
+
+
+def test_no_melody_and_unknown_example_are_clear_errors(settings):
+    key = h.harmony_choices(settings)[1]
+    with pytest.raises(gr.Error, match="Upload a melody"):
+        h.harmonize_melody(settings, key, None, None)
+    with pytest.raises(gr.Error, match="Unknown example"):
+        h.harmonize_melody(settings, key, None, "../../etc/passwd")
