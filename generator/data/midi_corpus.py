@@ -29,7 +29,7 @@ import pretty_midi
 import torch
 from tqdm import tqdm
 
-from generator.data.pieces import Piece, TokenCorpus, split_pieces
+from generator.data.pieces import Piece, TokenCorpus, skipped_lines, split_pieces
 from generator.midi.notes import notes_from_pretty_midi
 from generator.tokenizers import MidiEventTokenizer
 
@@ -87,13 +87,7 @@ class CorpusReport:
             styles = ", ".join(f"{name} {count}" for name, count in self.styles.most_common())
             lines.append(f"  styles: {styles or 'none (files are not in style subfolders)'}")
             lines.append(f"  split: {self.train_pieces} train, {self.valid_pieces} valid pieces")
-        reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
-        for reason, count in reasons.most_common():
-            lines.append(f"  skipped {count}: {reason}")
-        for name, reason in self.skipped[:10]:
-            lines.append(f"    {name}: {reason}")
-        if len(self.skipped) > 10:
-            lines.append(f"    ... and {len(self.skipped) - 10} more")
+        lines += skipped_lines(self.skipped)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from generator.data.midi_corpus import ReadLimits, find_midi_files
-from generator.data.pieces import split_pieces
+from generator.data.pieces import skipped_lines, split_pieces
 from generator.midi.notes import read_notes
 from generator.tokenizers.piano_roll import PianoRollTokenizer
 
@@ -63,13 +62,7 @@ class RollReport:
         ]
         if self.dropped_notes:
             lines.append(f"  dropped {self.dropped_notes:,} notes outside the keyboard")
-        reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
-        for reason, count in reasons.most_common():
-            lines.append(f"  skipped {count}: {reason}")
-        for name, reason in self.skipped[:10]:
-            lines.append(f"    {name}: {reason}")
-        if len(self.skipped) > 10:
-            lines.append(f"    ... and {len(self.skipped) - 10} more")
+        lines += skipped_lines(self.skipped)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
