@@ -55,13 +55,16 @@ class PianoRollConfig:
     head: str = "sigmoid"  # sigmoid (keys independent given the past) or nade (autoregressive)
     nade_hidden: int = 128  # hidden units of the NADE head (ignored by the sigmoid head)
     pitch_span: int = 0  # previous frame → key logits by a convolution over ±N semitones (0 = off)
-    pitch_channels: int = 0  # hidden channels of that convolution (0 = one linear kernel)
+    pitch_channels: int = 0  # kernels of that convolution, mixed by the state (0 = one, fixed)
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.head not in PIANO_ROLL_HEADS:
             raise ValueError(f"head must be sigmoid or nade, got {self.head!r}")
+        for name in ("pitch_span", "pitch_channels"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         for name in ("num_keys", "hidden_size", "num_layers", "nade_hidden"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -17,11 +17,16 @@ Heads, each giving an exact, normalized distribution over the 2^keys frames:
                  p(v_i = 1 | v_<i, s) = σ(b_i(s) + U_i · h_i)
 
 Optional pitch skip (``pitch_span`` > 0): the input frame v_t also reaches the key logits of
-v_(t+1) directly, through a convolution over pitch reaching ±pitch_span semitones (linear, or
-one tanh layer of ``pitch_channels``). It is a voice-leading prior ("a note tends to stay or
-move by a step") learnt once for every key instead of separately per key; both heads add it to
-b(s), so their distributions stay exact and normalized. The features a head reads are then
-[recurrent output, skip logits] concatenated: (…, hidden + keys).
+v_(t+1) directly, through convolutions over pitch reaching ±pitch_span semitones: interval
+patterns ("a note stays, or moves by a step") learnt once for every key rather than per key.
+With ``pitch_channels`` = C > 0 there are C such kernels and the recurrent state mixes them,
+so the pattern can follow the harmony:
+
+    prior_k(t) = Σ_c g_c(s_t) · (kernel_c ∗ v_t)_k        g = Linear(hidden → C)
+
+(with C = 0, one fixed kernel). Both heads add the prior to b(s), so their distributions stay
+exact and normalized. The features a head reads are then [recurrent output, prior]: (…,
+hidden + keys).
 """
 
 from __future__ import annotations
@@ -152,18 +157,12 @@ class PianoRollRNN(nn.Module):
         self.input_drop = nn.Dropout(config.input_dropout)
         self.rnn = recurrent_layer(config.cell, k, h, config.num_layers, config.dropout)
         self.drop = nn.Dropout(config.dropout)
-        self.pitch_skip = None
+        self.pitch_skip = self.pitch_gate = None
         if config.pitch_span:
-            span, channels = config.pitch_span, config.pitch_channels
-            self.pitch_skip = (
-                nn.Sequential(
-                    nn.Conv1d(1, channels, 2 * span + 1, padding=span),
-                    nn.Tanh(),
-                    nn.Conv1d(channels, 1, 1),
-                )
-                if channels
-                else nn.Conv1d(1, 1, 2 * span + 1, padding=span, bias=False)
-            )
+            span, channels = config.pitch_span, max(config.pitch_channels, 1)
+            self.pitch_skip = nn.Conv1d(1, channels, 2 * span + 1, padding=span, bias=False)
+            if config.pitch_channels:
+                self.pitch_gate = nn.Linear(h, channels)
         if config.head == "nade":
             self.head = NADEHead(h, k, config.nade_hidden)
         else:
@@ -198,7 +197,12 @@ class PianoRollRNN(nn.Module):
         features = self.drop(output)
         if self.pitch_skip is not None:
             b, t, k = frames.shape
-            prior = self.pitch_skip(frames.reshape(b * t, 1, k)).reshape(b, t, k)
+            kernels = self.pitch_skip(frames.reshape(b * t, 1, k))  # (b·t, channels, keys)
+            if self.pitch_gate is None:
+                prior = kernels.reshape(b, t, k)
+            else:  # the state picks a mix of interval patterns: (b·t, 1, channels) @ kernels
+                gate = self.pitch_gate(features).reshape(b * t, 1, -1)
+                prior = (gate @ kernels).reshape(b, t, k)
             features = torch.cat([features, prior], dim=-1)  # (batch, time, hidden + keys)
         return features, state
 
