@@ -1,18 +1,24 @@
 """The encoder-decoder's commands: ``python -m generator {train,evaluate,sample} seq2seq`` and
 ``python -m generator harmonize``.
 
-Thin like generator.cli (which dispatches here): parse flags, call the package, print results.
+Thin like every command module: parse flags, call the package, print results.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
-from generator.cli import _add_config_flags, _add_sampling_flags, _config_from_args, _Formatter
+from generator.cli.common import (
+    Formatter,
+    add_config_flags,
+    add_sampling_flags,
+    add_threads_flag,
+    command_line,
+    config_from_args,
+)
 from generator.config import Seq2SeqConfig, TrainConfig
 
 DEFAULT_HARMONIZER = Path("checkpoints/harmonizer.pt")
@@ -20,6 +26,7 @@ DATA_HELP = (
     "a folder of multi-track MIDI files (melody → other voices) or a TSV file of "
     "source<TAB>target lines"
 )
+DECODER = "the step-by-step decoder"
 MELODY_RULE = (
     "The melody is the track named Soprano or Melody (any case), else the highest track "
     "(by mean pitch); --melody-track names another."
@@ -31,7 +38,7 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     train = train_kinds.add_parser(
         "seq2seq",
         help="an encoder-decoder on pairs (melody harmonization or TSV text pairs)",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="Train an encoder-decoder with attention. With a MIDI folder: melody → "
         "--voices pairs on a time grid of --steps-per-beat steps, in windows of "
         "--segment-beats beats (the split keeps each melody on one side). With a TSV file: "
@@ -61,15 +68,16 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--max-length", type=int, default=512, help="skip pairs longer than N tokens on a side"
     )
     train.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
-    _add_threads_flag(train)
-    _add_config_flags(train, Seq2SeqConfig, {"vocab_size"})
-    _add_config_flags(train, TrainConfig, {"seq_len", "style_dropout"})
+    add_threads_flag(train, DECODER)
+    train.set_defaults(run=_train)
+    add_config_flags(train, Seq2SeqConfig, {"vocab_size"})
+    add_config_flags(train, TrainConfig, {"seq_len", "style_dropout"})
     train.set_defaults(batch_size=64, eval_every=100, save_every=100)
 
     evaluate = evaluate_kinds.add_parser(
         "seq2seq",
         help="NLL and token accuracy on held-out pairs",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="Reads --data with the checkpoint's tokenizer and the training split rule "
         "(same --valid-fraction), then scores --split with teacher forcing: NLL in nats per "
         "target token (EOS included) and the share of tokens the model ranks first; for music, "
@@ -97,12 +105,13 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     )
     evaluate.add_argument("--example", type=int, default=0, help="which pair --heatmap draws")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    _add_threads_flag(evaluate)
+    add_threads_flag(evaluate, DECODER)
+    evaluate.set_defaults(run=_evaluate)
 
     sample = sample_kinds.add_parser(
         "seq2seq",
         help="map source texts to target texts",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="Decode --source (or, with '-', every line of stdin) with a text seq2seq "
         "checkpoint; one output line per source. --beam N > 1 runs beam search (the sampling "
         "flags are then ignored); otherwise the sampling flags apply (--greedy for argmax).",
@@ -118,12 +127,13 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     )
     sample.add_argument("--json", action="store_true", help="print one JSON object")
     sample.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    _add_threads_flag(sample)
+    add_threads_flag(sample, DECODER)
+    sample.set_defaults(run=_sample)
 
     harmonize = commands.add_parser(
         "harmonize",
         help="add voices under a melody (MIDI in, multi-track MIDI out)",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="Writes --out with the melody track exactly as read and one new track per "
         "voice of the harmonizer (e.g. Alto, Tenor, Bass), aligned with the melody on the "
         "model's time grid. Sampling at --temperature 0.7 by default (--seed makes it "
@@ -144,7 +154,8 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--heatmap", type=Path, default=None, help="draw the first window's attention (PNG)"
     )
     harmonize.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    _add_threads_flag(harmonize)
+    add_threads_flag(harmonize, DECODER)
+    harmonize.set_defaults(run=_harmonize)
 
 
 def _add_music_flags(parser: argparse.ArgumentParser) -> None:
@@ -164,24 +175,8 @@ def _add_music_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_threads_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads; the step-by-step decoder is fastest on one (0 = torch's default)",
-    )
-
-
-def _set_threads(args: argparse.Namespace) -> None:
-    if getattr(args, "threads", 0) > 0:
-        import torch
-
-        torch.set_num_threads(args.threads)
-
-
 def _add_decoding_flags(parser: argparse.ArgumentParser, beam: int = 1) -> None:
-    _add_sampling_flags(parser)
+    add_sampling_flags(parser)
     group = parser.add_argument_group("beam search")
     group.add_argument("--beam", type=int, default=beam, help="beam width (1 = no beam search)")
     group.add_argument(
@@ -190,13 +185,6 @@ def _add_decoding_flags(parser: argparse.ArgumentParser, beam: int = 1) -> None:
         default=1.0,
         help="beam: rank by log p / length^N (0 = raw log-probability)",
     )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``{train,evaluate,sample} seq2seq`` or ``harmonize``."""
-    handlers = {"train": _train, "evaluate": _evaluate, "sample": _sample, "harmonize": _harmonize}
-    _set_threads(args)
-    return handlers[args.command](args)
 
 
 def _is_midi_data(path: Path) -> bool:
@@ -251,8 +239,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"error: no training pairs in {args.data}", file=sys.stderr)
         return 2
     print(f"from the data: vocabulary {corpus.tokenizer.vocab_size} ids", file=sys.stderr)
-    model_config = _config_from_args(Seq2SeqConfig, args, vocab_size=corpus.tokenizer.vocab_size)
-    train_config = _config_from_args(TrainConfig, args, style_dropout=0.0)
+    model_config = config_from_args(Seq2SeqConfig, args, vocab_size=corpus.tokenizer.vocab_size)
+    train_config = config_from_args(TrainConfig, args, style_dropout=0.0)
     result = train(
         model_config,
         train_config,
@@ -261,7 +249,7 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
         info={
-            "command": "python -m generator " + shlex.join(sys.argv[1:]),
+            "command": command_line(),
             "corpus": corpus.report.to_dict(),
             "valid_fraction": args.valid_fraction,
         },

@@ -1,18 +1,17 @@
 """The piano-roll family's commands: ``python -m generator {train,evaluate,sample} pianoroll``.
 
-Thin like generator.cli (which dispatches here): parse flags, call the package, print results.
+Thin like every command module: parse flags, call the package, print results.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
 
-from generator.cli import _add_config_flags, _config_from_args, _Formatter
+from generator.cli.common import Formatter, add_config_flags, command_line, config_from_args
 from generator.config import PianoRollConfig, TrainConfig
 
 DATA_HELP = "a piano-roll JSON file ({'train': [...], 'valid': [...]}) or a folder of MIDI files"
@@ -23,7 +22,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     train = train_kinds.add_parser(
         "pianoroll",
         help="88-key piano-roll frames (JSON benchmark or MIDI folder)",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="Train an RNN over piano-roll frames with a sigmoid or NADE output head. "
         "With a JSON file, its 'train' split is trained on and its 'valid' split selects the "
         "best model; a MIDI folder is quantized to --frames-per-beat and split by file. "
@@ -40,14 +39,14 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--valid-fraction", type=float, default=0.1, help="share of MIDI files held out"
     )
     train.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
-    _add_config_flags(train, PianoRollConfig, {"num_keys"})
-    _add_config_flags(train, TrainConfig, {"style_dropout"})
-    train.set_defaults(seq_len=64, batch_size=16)  # JSB pieces are ~60 frames long
+    add_config_flags(train, PianoRollConfig, {"num_keys"})
+    add_config_flags(train, TrainConfig, {"style_dropout"})
+    train.set_defaults(seq_len=64, batch_size=16, run=_train)  # JSB pieces are ~60 frames long
 
     evaluate = evaluate_kinds.add_parser(
         "pianoroll",
         help="NLL per frame on a piano-roll split",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="Prints the NLL per frame in nats by the standard convention: frame t is "
         "predicted from the frames before it, -log p is summed over the keys, and the average "
         "is over all predicted frames pooled across pieces (the first frame of each piece is "
@@ -61,11 +60,12 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     evaluate.add_argument("--batch-size", type=int, default=32, help="pieces side by side")
     evaluate.add_argument("--seq-len", type=int, default=256, help="frames per window")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    evaluate.set_defaults(run=_evaluate)
 
     sample = sample_kinds.add_parser(
         "pianoroll",
         help="write MIDI files from a piano-roll model",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="Starts from --first-frame (or the frames of --primer), then samples "
         "--frames frames one at a time. Each frame lasts 1/frames-per-beat beats (a quarter "
         "note for the JSON benchmarks); keys held over consecutive frames become one note "
@@ -89,11 +89,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     group.add_argument("--greedy", action="store_true", help="keys on where p > 0.5")
     group.add_argument("--seed", type=int, default=None, help="random seed for repeatable output")
     sample.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``{train,evaluate,sample} pianoroll``."""
-    return {"train": _train, "evaluate": _evaluate, "sample": _sample}[args.command](args)
+    sample.set_defaults(run=_sample)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -114,16 +110,16 @@ def _train(args: argparse.Namespace) -> int:
         f"{tokenizer.highest_pitch}), {tokenizer.frames_per_beat} frame(s) per beat",
         file=sys.stderr,
     )
-    model_config = _config_from_args(PianoRollConfig, args, num_keys=tokenizer.num_keys)
+    model_config = config_from_args(PianoRollConfig, args, num_keys=tokenizer.num_keys)
     train(
         model_config,
-        _config_from_args(TrainConfig, args),
+        config_from_args(TrainConfig, args),
         corpus,
         args.out,
         resume=args.resume,
         progress=not args.no_progress,
         info={
-            "command": "python -m generator " + shlex.join(sys.argv[1:]),
+            "command": command_line(),
             "corpus": corpus.report.to_dict(),
         },
         task=FRAME_TASK,

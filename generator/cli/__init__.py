@@ -1,0 +1,74 @@
+"""Command line: ``python -m generator COMMAND KIND ...``, one module per kind of model.
+
+    data       music | text                       generator/cli/data.py
+    train      music | text | pianoroll | seq2seq
+    evaluate   music | text | pianoroll | seq2seq  generator/cli/{music,text,pianoroll,seq2seq}.py
+    sample     music | text | pianoroll | seq2seq
+    harmonize                                     generator/cli/seq2seq.py
+    describe   CHECKPOINT                          (below)
+
+Thin on purpose: each command parses flags, calls the package's functions and prints what they
+return. A subcommand names its handler with ``set_defaults(run=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from generator.cli import data, music, pianoroll, seq2seq, text
+from generator.cli.common import Formatter, set_threads
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m generator",
+        description="Train recurrent networks (tanh RNN, LSTM, GRU) on music and text, "
+        "and sample from them.",
+        formatter_class=Formatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data.add_parsers(commands)
+    kinds = []
+    for name, help_text in (
+        ("train", "train a model"),
+        ("evaluate", "loss of a model on data"),
+        ("sample", "generate from a checkpoint"),
+    ):
+        command = commands.add_parser(name, help=help_text, formatter_class=Formatter)
+        kinds.append(command.add_subparsers(dest="kind", required=True, metavar="KIND"))
+    for module in (music, text, pianoroll):
+        module.add_parsers(*kinds)
+    seq2seq.add_parsers(commands, *kinds)
+
+    describe = commands.add_parser(
+        "describe", help="print a checkpoint's model card (Markdown)", formatter_class=Formatter
+    )
+    describe.add_argument("checkpoint", type=Path)
+    describe.set_defaults(run=_describe)
+    return parser
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from generator.model_card import model_card
+
+    print(model_card(str(args.checkpoint)), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    from generator.checkpoint import CheckpointError
+    from generator.training import TrainingStopped
+
+    args = build_parser().parse_args(argv)
+    set_threads(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, CheckpointError, TrainingStopped) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

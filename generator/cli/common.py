@@ -1,0 +1,76 @@
+"""Helpers every command module shares: flags from config dataclasses, sampling flags."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+
+from generator.config import field_help
+
+FLAG_ALIASES = {"num_layers": ["--layers"], "embedding_size": ["--embed"]}  # short spellings
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: set[str]) -> None:
+    """One flag per config field (``hidden_size`` → ``--hidden-size``), help from its comment."""
+    helps = field_help(cls)
+    group = parser.add_argument_group(f"{cls.__name__} (one flag per field)")
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        text = helps[f.name].replace("%", "%%")  # argparse formats help with %
+        flags = ["--" + f.name.replace("_", "-"), *FLAG_ALIASES.get(f.name, [])]
+        if f.type in ("bool", bool):
+            group.add_argument(
+                *flags,
+                action=argparse.BooleanOptionalAction,
+                default=f.default,
+                help=text,
+            )
+        else:
+            kind = {"int": int, "float": float, "str": str}[str(f.type)]
+            group.add_argument(*flags, type=kind, default=f.default, help=text)
+
+
+def config_from_args(cls: type, args: argparse.Namespace, **fixed):
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    return cls(**{**values, **fixed})
+
+
+def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sampling")
+    group.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is safer")
+    group.add_argument("--top-k", type=int, default=0, help="keep the k likeliest tokens (0=all)")
+    group.add_argument("--top-p", type=float, default=1.0, help="nucleus probability (0, 1]")
+    group.add_argument("--greedy", action="store_true", help="always take the likeliest token")
+    group.add_argument("--seed", type=int, default=None, help="random seed for repeatable output")
+
+
+def add_threads_flag(
+    parser: argparse.ArgumentParser, what: str = "token-by-token sampling"
+) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help=f"CPU threads; {what} is fastest on one (0 = torch's default)",
+    )
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` (if the command has it and it is > 0)."""
+    if getattr(args, "threads", 0) > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def command_line() -> str:
+    """This run's command, as kept in a checkpoint's info (the model card prints it)."""
+    return "python -m generator " + shlex.join(sys.argv[1:])

@@ -1,0 +1,53 @@
+"""``python -m generator data music|text``: build the built-in corpora from installed packages."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from generator.cli.common import Formatter
+
+DEFAULT_MUSIC_DATA = Path("datasets/music")
+
+
+def add_parsers(commands) -> None:
+
+    data = commands.add_parser("data", help="build the built-in corpora", formatter_class=Formatter)
+    data_kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
+    data_music = data_kinds.add_parser(
+        "music",
+        help="MIDI files from music21's bundled corpus (Bach chorales, folk tunes)",
+        formatter_class=Formatter,
+    )
+    data_music.add_argument("--out", type=Path, default=DEFAULT_MUSIC_DATA, help="output folder")
+    data_music.add_argument("--force", action="store_true", help="rebuild even if cached")
+    data_music.add_argument(
+        "--limit", type=int, default=None, help="at most N pieces per source (quick trials)"
+    )
+    data_music.add_argument("--workers", type=int, default=2, help="parallel processes")
+    data_music.set_defaults(run=_cmd_data_music)
+    data_text = data_kinds.add_parser(
+        "text",
+        help="English text from this Python: the Language Reference and stdlib docstrings",
+        formatter_class=Formatter,
+    )
+    data_text.add_argument("--out", type=Path, default=Path("datasets/text"), help="folder")
+    data_text.add_argument("--force", action="store_true", help="rebuild even if present")
+    data_text.set_defaults(run=_cmd_data_text)
+
+
+def _cmd_data_text(args: argparse.Namespace) -> int:
+    from generator.data.python_docs import build_text_corpus
+
+    print(build_text_corpus(args.out, force=args.force).summary())
+    return 0
+
+
+def _cmd_data_music(args: argparse.Namespace) -> int:
+    from generator.data.music21_corpus import build_music_corpus
+
+    report = build_music_corpus(
+        args.out, limit_per_source=args.limit, workers=args.workers, force=args.force
+    )
+    print(report.summary())
+    return 0

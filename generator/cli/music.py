@@ -1,0 +1,204 @@
+"""``python -m generator {train,evaluate,sample} music``: event-token models on MIDI folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from generator.cli.common import (
+    Formatter,
+    add_config_flags,
+    add_sampling_flags,
+    command_line,
+    config_from_args,
+)
+from generator.cli.data import DEFAULT_MUSIC_DATA
+from generator.config import ModelConfig, TrainConfig
+
+
+def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+    train_music = train_kinds.add_parser(
+        "music",
+        help="on a folder of MIDI files",
+        formatter_class=Formatter,
+        description="Train on every .mid/.midi file under --data (recursively). A file's "
+        "first-level subfolder names its style. Writes the best model to --out and the "
+        "resumable state next to it (NAME.last.pt).",
+    )
+    train_music.add_argument(
+        "--data", type=Path, default=DEFAULT_MUSIC_DATA, help="folder of MIDI files"
+    )
+    train_music.add_argument("--out", type=Path, required=True, help="checkpoint to write")
+    train_music.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
+    train_music.add_argument(
+        "--valid-fraction", type=float, default=0.1, help="share of files held out for validation"
+    )
+    train_music.add_argument(
+        "--cache-dir", type=Path, default=None, help="token cache (default ~/.cache/rnn-generator)"
+    )
+    train_music.add_argument(
+        "--no-progress", action="store_true", help="log lines instead of a progress bar"
+    )
+    add_config_flags(train_music, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
+    add_config_flags(train_music, TrainConfig, set())
+    train_music.set_defaults(run=_cmd_train_music)
+
+    evaluate_music = evaluate_kinds.add_parser(
+        "music", help="NLL on a MIDI folder", formatter_class=Formatter
+    )
+    evaluate_music.add_argument("--checkpoint", type=Path, required=True)
+    evaluate_music.add_argument("--data", type=Path, required=True, help="MIDI file or folder")
+    evaluate_music.add_argument("--batch-size", type=int, default=16)
+    evaluate_music.add_argument("--seq-len", type=int, default=256)
+    evaluate_music.add_argument(
+        "--cache-dir", type=Path, default=None, help="token cache (default ~/.cache/rnn-generator)"
+    )
+    evaluate_music.set_defaults(run=_cmd_evaluate_music)
+
+    sample_music = sample_kinds.add_parser(
+        "music",
+        help="write MIDI files",
+        formatter_class=Formatter,
+        description="How a piece starts: --style and/or --seed-note condition the first step; "
+        "--primer continues a MIDI file; --null (the default when nothing else is given) "
+        "feeds the zero vector.",
+    )
+    sample_music.add_argument("--checkpoint", type=Path, required=True)
+    sample_music.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    start = sample_music.add_argument_group("how to start")
+    start.add_argument("--style", default=None, help="a style the model was trained with")
+    start.add_argument("--seed-note", default=None, help="first note: name (D4, F#3) or number")
+    start.add_argument("--primer", type=Path, default=None, help="a MIDI file to continue")
+    start.add_argument("--null", action="store_true", help="start from the null zero vector")
+    length = sample_music.add_argument_group("length and sound")
+    length.add_argument("--bars", type=float, default=16, help="length of new music in bars")
+    length.add_argument("--seconds", type=float, default=None, help="length in seconds instead")
+    length.add_argument("--beats-per-bar", type=int, default=4, help="meter for counting bars")
+    length.add_argument("--bpm", type=float, default=120.0, help="tempo, beats per minute")
+    length.add_argument("--program", type=int, default=0, help="General MIDI program 0-127")
+    add_sampling_flags(sample_music)
+    sample_music.add_argument("--num", type=int, default=1, help="variations (one batch)")
+    sample_music.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    sample_music.set_defaults(run=_cmd_sample_music)
+
+
+def _cmd_train_music(args: argparse.Namespace) -> int:
+    from generator.data.midi_corpus import load_midi_corpus
+    from generator.training import train
+
+    corpus = load_midi_corpus(
+        args.data,
+        valid_fraction=args.valid_fraction,
+        cache_dir=args.cache_dir or "default",
+        progress=not args.no_progress,
+    )
+    print(corpus.report.summary(), file=sys.stderr)
+    if not corpus.train:
+        print(f"error: no usable MIDI files in {args.data}", file=sys.stderr)
+        return 2
+    tokenizer = corpus.tokenizer
+    model_config = config_from_args(
+        ModelConfig,
+        args,
+        vocab_size=tokenizer.vocab_size,
+        num_styles=len(tokenizer.styles),
+        num_seed_tokens=128,
+    )
+    print(
+        f"from the data: vocabulary {tokenizer.vocab_size} ids, "
+        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'})",
+        file=sys.stderr,
+    )
+    train_config = config_from_args(TrainConfig, args)
+    train(
+        model_config,
+        train_config,
+        corpus,
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        info={
+            "command": command_line(),
+            "corpus": corpus.report.to_dict(),
+        },
+    )
+    return 0
+
+
+def _cmd_evaluate_music(args: argparse.Namespace) -> int:
+    import math
+
+    from generator.checkpoint import load_checkpoint
+    from generator.data.midi_corpus import load_midi_corpus
+    from generator.data.windows import EpochPlan
+    from generator.training import evaluate
+
+    loaded = load_checkpoint(args.checkpoint)
+    corpus = load_midi_corpus(
+        args.data,
+        tokenizer=loaded.tokenizer,
+        valid_fraction=0.0,
+        cache_dir=args.cache_dir or "default",
+    )
+    print(corpus.report.summary(), file=sys.stderr)
+    pieces = corpus.train + corpus.valid
+    if not pieces:
+        print(f"error: no usable MIDI files in {args.data}", file=sys.stderr)
+        return 2
+    plan = EpochPlan(
+        pieces, loaded.tokenizer, min(args.batch_size, len(pieces)), args.seq_len, shuffle=False
+    )
+    nll = evaluate(loaded.model, plan, next(loaded.model.parameters()).device)
+    print(f"NLL {nll:.4f} nats/token ({nll / math.log(2):.4f} bits/token) on {len(pieces)} files")
+    return 0
+
+
+def _cmd_sample_music(args: argparse.Namespace) -> int:
+    from generator.checkpoint import load_checkpoint
+    from generator.sampling import SamplingOptions
+    from generator.sampling.music import MusicRequest, generate_music, write_pieces
+    from generator.training.trainer import resolve_device
+
+    if args.null and (args.style or args.seed_note or args.primer):
+        print("error: --null means no style, seed note or primer", file=sys.stderr)
+        return 2
+    options = SamplingOptions(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
+    request = MusicRequest(
+        num=args.num,
+        style=args.style,
+        seed_note=args.seed_note,
+        primer=args.primer,
+        bars=args.bars,
+        seconds=args.seconds,
+        beats_per_bar=args.beats_per_bar,
+        bpm=args.bpm,
+        program=args.program,
+        options=options,
+    )
+    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    result = generate_music(loaded, request)
+    how = (
+        f"primer {args.primer}"
+        if args.primer
+        else " + ".join(
+            x
+            for x in (
+                args.style and f"style {args.style}",
+                args.seed_note and f"seed note {args.seed_note}",
+            )
+            if x
+        )
+        or "null input"
+    )
+    stem = time.strftime("music-%Y%m%d-%H%M%S")
+    paths = write_pieces(result.pieces, args.out, stem=stem, bpm=args.bpm, program=args.program)
+    for path, notes in zip(paths, result.pieces, strict=True):
+        print(f"{path}  ({len(notes)} notes)")
+    print(
+        f"sampled {len(paths)} pieces from {how}: {result.tokens} tokens in "
+        f"{result.sampling_seconds:.2f} s",
+        file=sys.stderr,
+    )
+    return 0
