@@ -8,10 +8,10 @@ from typing import Any
 from generator.checkpoint import read_checkpoint
 
 
-def _nll(value: float | None) -> str:
+def _nll(value: float | None, unit: str = "token") -> str:
     if value is None:
         return "n/a"
-    return f"{value:.4f} nats/token ({value / math.log(2):.4f} bits/token)"
+    return f"{value:.4f} nats/{unit} ({value / math.log(2):.4f} bits/{unit})"
 
 
 def model_card(path: str) -> str:
@@ -22,6 +22,7 @@ def model_card(path: str) -> str:
     tokenizer = payload["tokenizer"]
     parameters = sum(t.numel() for t in payload["model_state"].values())
     corpus = info.get("corpus") or {}
+    unit = "frame" if payload["family"] == "pianoroll" else "token"
     lines = [
         f"# Model card: `{path}`",
         "",
@@ -29,12 +30,25 @@ def model_card(path: str) -> str:
         f"{config.get('num_layers', '-')} layers × {config.get('hidden_size', '-')} units, "
         f"embedding {config.get('embedding_size', '-')}, dropout {config.get('dropout', '-')}, "
         f"{parameters:,} parameters",
-        f"- **Tokenizer:** `{tokenizer.get('kind')}`, vocabulary {config.get('vocab_size')} ids",
     ]
+    if payload["family"] == "pianoroll":
+        lines.append(_pianoroll_line(config, tokenizer))
+    else:
+        lines.append(
+            f"- **Tokenizer:** `{tokenizer.get('kind')}`, vocabulary {config.get('vocab_size')} ids"
+        )
     if tokenizer.get("styles"):
         lines.append(f"- **Styles:** {', '.join(tokenizer['styles'])}")
     if payload["family"] == "seq2seq":
         lines += _seq2seq_lines(config, tokenizer, corpus)
+    elif payload["family"] == "pianoroll" and corpus:
+        low, high = corpus.get("pitch_range", ["?", "?"])
+        lines.append(
+            f"- **Data:** `{corpus.get('source')}`: {corpus.get('pieces_found')} pieces, "
+            f"{len(corpus.get('skipped', []))} skipped; {corpus.get('frames', 0):,} frames, "
+            f"pitches {low}-{high}; split {corpus.get('train_pieces')} train / "
+            f"{corpus.get('valid_pieces')} valid pieces"
+        )
     elif corpus:
         lines.append(
             f"- **Data:** `{corpus.get('folder')}`: {corpus.get('files_read')} files read, "
@@ -46,12 +60,26 @@ def model_card(path: str) -> str:
         lines.append(f"- **Command:** `{info['command']}`")
     lines += [
         f"- **Training:** {info.get('steps', 'n/a')} steps, {info.get('tokens_seen', 0):,} "
-        f"tokens seen, {info.get('wall_seconds', 'n/a')} s wall time",
-        f"- **Validation NLL (best):** {_nll(info.get('best_valid_nll'))}",
-        f"- **Unigram baseline on the same validation set:** {_nll(info.get('unigram_valid_nll'))}",
+        f"{unit}s seen, {info.get('wall_seconds', 'n/a')} s wall time",
+        f"- **Validation NLL (best):** {_nll(info.get('best_valid_nll'), unit)}",
+        "- **Unigram baseline on the same validation set:** "
+        f"{_nll(info.get('unigram_valid_nll'), unit)}",
     ]
     lines += _scores_lines(info.get("valid_scores"))
     return "\n".join(lines) + "\n"
+
+
+def _pianoroll_line(config: dict, tokenizer: dict) -> str:
+    """The frame format and the output head of a piano-roll model."""
+    head = config.get("head")
+    if head == "nade":
+        head = f"nade ({config.get('nade_hidden')} hidden units)"
+    span = config.get("pitch_span") or 0
+    skip = f", pitch skip ±{span} semitones" if span else ""
+    return (
+        f"- **Frames:** {config.get('num_keys')} keys from MIDI {tokenizer.get('lowest_pitch')}, "
+        f"{tokenizer.get('frames_per_beat')} per beat; head {head}{skip}"
+    )
 
 
 def _seq2seq_lines(config: dict, tokenizer: dict, corpus: dict) -> list[str]:

@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     from generator.checkpoint import CheckpointError
     from generator.training import TrainingStopped
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in checkpoints as the command that made them
     set_threads(args)
     try:
         return args.run(args)

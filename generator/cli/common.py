@@ -71,6 +71,6 @@ def set_threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
 
 
-def command_line() -> str:
+def command_line(args: argparse.Namespace) -> str:
     """This run's command, as kept in a checkpoint's info (the model card prints it)."""
-    return "python -m generator " + shlex.join(sys.argv[1:])
+    return "python -m generator " + shlex.join(getattr(args, "argv", sys.argv[1:]))

@@ -120,7 +120,7 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
         info={
-            "command": command_line(),
+            "command": command_line(args),
             "corpus": corpus.report.to_dict(),
         },
     )

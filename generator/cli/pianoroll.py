@@ -119,7 +119,7 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
         info={
-            "command": command_line(),
+            "command": command_line(args),
             "corpus": corpus.report.to_dict(),
         },
         task=FRAME_TASK,
@@ -139,7 +139,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     corpus = load_piano_roll(
         args.data, loaded.tokenizer, valid_fraction=0.0, splits=(args.split, "")
     )
-    print(corpus.report.summary(), file=sys.stderr)
+    print(corpus.report.summary(with_split=False), file=sys.stderr)
     nll = frame_nll(loaded.model, corpus.train, batch_size=args.batch_size, seq_len=args.seq_len)
     where = f"split {args.split!r} of " if args.data.suffix.lower() == ".json" else ""
     print(

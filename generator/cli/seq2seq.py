@@ -249,7 +249,7 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
         info={
-            "command": command_line(),
+            "command": command_line(args),
             "corpus": corpus.report.to_dict(),
             "valid_fraction": args.valid_fraction,
         },

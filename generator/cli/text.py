@@ -148,7 +148,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
         info={
-            "command": command_line(),
+            "command": command_line(args),
             "corpus": report.to_dict(),
             # bits/char = best_valid_nll * valid_predictions / ln 2 / corpus.valid_characters
             "valid_predictions": prediction_count(corpus.valid),

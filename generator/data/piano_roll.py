@@ -52,13 +52,14 @@ class RollReport:
     valid_pieces: int = 0
     read_seconds: float = 0.0
 
-    def summary(self) -> str:
+    def summary(self, with_split: bool = True) -> str:
+        """What was read; ``with_split=False`` leaves out the train/valid split (evaluation)."""
+        split = f"; split: {self.train_pieces} train, {self.valid_pieces} valid pieces"
         lines = [
             f"piano roll {self.source}: {self.pieces_found} pieces found, "
             f"{len(self.skipped)} skipped ({self.read_seconds:.1f} s)",
             f"  {self.frames:,} frames, {self.notes_per_frame:.2f} notes per frame, pitches "
-            f"{self.min_pitch}-{self.max_pitch}; split: {self.train_pieces} train, "
-            f"{self.valid_pieces} valid pieces",
+            f"{self.min_pitch}-{self.max_pitch}" + (split if with_split else ""),
         ]
         if self.dropped_notes:
             lines.append(f"  dropped {self.dropped_notes:,} notes outside the keyboard")

@@ -78,6 +78,13 @@ def test_cli_train_evaluate_sample(tiny_json: Path, tmp_path: Path, capsys) -> N
     notes = read_notes(files[0])
     assert notes and {48, 64, 67} <= {n.pitch for n in notes if n.start == 0}
     assert max(n.end for n in notes) <= 9  # 1 + 8 quarter-note frames
+    capsys.readouterr()
+
+    assert main(["describe", str(out)]) == 0
+    card = capsys.readouterr().out
+    assert "head nade (8 hidden units)" in card and f"`{tiny_json}`: 5 pieces" in card
+    assert "nats/frame" in card and "nats/token" not in card
+    assert "`python -m generator train pianoroll --data " in card  # this run, not pytest's argv
 
 
 def test_cli_trains_on_a_midi_folder(tmp_path: Path, capsys) -> None:
