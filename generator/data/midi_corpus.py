@@ -15,7 +15,6 @@ Rules (also in README "Data"):
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tempfile
 import time
@@ -30,11 +29,11 @@ import torch
 from tqdm import tqdm
 
 from generator.data.pieces import Piece, TokenCorpus, skipped_lines, split_pieces
-from generator.midi.notes import notes_from_pretty_midi
+from generator.midi.notes import MidiReadError, notes_from_pretty_midi, parse_midi
 from generator.tokenizers import MidiEventTokenizer
 
 MIDI_SUFFIXES = {".mid", ".midi"}
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: skip reasons from generator.midi.parse_midi
 
 
 def default_cache_dir() -> Path:
@@ -129,12 +128,11 @@ def read_midi_file(
     if len(data) > limits.max_file_bytes:
         return {"skip": f"too large: {len(data):,} bytes > cap {limits.max_file_bytes:,}"}
     try:
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
-        notes = notes_from_pretty_midi(midi)
-        seconds = float(midi.get_end_time())
-    except Exception as error:  # pretty_midi and mido raise many kinds on bad bytes
-        message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        return {"skip": f"not a readable MIDI file: {message}"}
+        midi = parse_midi(data, max_notes=limits.max_notes, max_beats=limits.max_beats)
+    except MidiReadError as error:
+        return {"skip": error.reason}
+    notes = notes_from_pretty_midi(midi)
+    seconds = float(midi.get_end_time())
     if not notes:
         return {"skip": "no notes: the file has no non-drum notes"}
     if len(notes) > limits.max_notes:

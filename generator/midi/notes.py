@@ -4,14 +4,21 @@ Reading rule (documented in README "Data"): every non-drum track is merged into 
 stream; drum tracks (MIDI channel 10) are dropped, since a pitch there names a drum, not a note.
 Times are converted from seconds to beats through the file's own tempo map, so a piece keeps its
 rhythm whatever tempo it was recorded at; the tempo is chosen again when a piece is written.
+
+Every MIDI file is read through ``parse_midi``: mido parses the bytes, a few checks that
+pretty_midi lacks refuse what would crash it or make it build huge tables (no tracks, 0 ticks
+per beat, SMPTE timing, a tempo of 0, more notes or beats than the caller's caps), then
+pretty_midi reads the parsed file. Whatever goes wrong is a MidiReadError naming the file.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import mido
 import pretty_midi
 
 _NOTE_NAME = re.compile(r"^([A-Ga-g])([#b♯♭]?)(-?\d+)$")
@@ -51,6 +58,80 @@ def note_number(name: str | int) -> int:
     return number
 
 
+class MidiReadError(ValueError):
+    """A MIDI file that cannot be read; ``reason`` says why, the message also names the file."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.reason = reason
+
+
+def parse_midi(
+    data: bytes,
+    name: str = "MIDI data",
+    *,
+    max_notes: int | None = None,
+    max_beats: float | None = None,
+) -> pretty_midi.PrettyMIDI:
+    """Parse a MIDI file's bytes, or raise MidiReadError naming ``name`` and the problem.
+
+    ``max_notes`` and ``max_beats`` are checked on the raw events (non-drum note-ons, the last
+    event's time), before pretty_midi builds its tick tables, whose size grows with the length."""
+    try:
+        parsed = mido.MidiFile(file=io.BytesIO(data), charset="latin1")
+    except Exception as error:  # mido raises many kinds on bad bytes
+        raise MidiReadError(name, f"not a readable MIDI file: {_why(error)}") from None
+    problem = _check_events(parsed, max_notes, max_beats)
+    if problem:
+        raise MidiReadError(name, problem)
+    try:
+        return pretty_midi.PrettyMIDI(mido_object=parsed)
+    except Exception as error:
+        raise MidiReadError(name, f"not a readable MIDI file: {_why(error)}") from None
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, EOFError):
+        return "the file ends early (truncated)"
+    text = str(error).splitlines()[0][:200] if str(error).strip() else type(error).__name__
+    return f"a malformed event ({text})" if isinstance(error, IndexError) else text
+
+
+def _check_events(parsed: mido.MidiFile, max_notes: int | None, max_beats: float | None) -> str:
+    """What makes a parsed file unreadable or too long, or "" when it looks fine."""
+    if parsed.ticks_per_beat < 0:
+        return "not a readable MIDI file: SMPTE (frames per second) timing is not supported"
+    if parsed.ticks_per_beat == 0:
+        return "not a readable MIDI file: the header says 0 ticks per beat"
+    if not parsed.tracks:
+        return "not a readable MIDI file: it has no tracks"
+    notes, last_tick = 0, 0
+    for track in parsed.tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+            if message.type == "note_on" and message.velocity > 0 and message.channel != 9:
+                notes += 1
+            elif message.type == "set_tempo" and message.tempo == 0:
+                return "not a readable MIDI file: a tempo of 0 microseconds per beat"
+        last_tick = max(last_tick, tick)
+    if max_notes is not None and notes > max_notes:
+        return f"too long: {notes:,} notes > cap {max_notes:,}"
+    beats = last_tick / parsed.ticks_per_beat
+    if max_beats is not None and beats > max_beats:
+        return f"too long: {beats:,.0f} beats > cap {max_beats:,.0f}"
+    return ""
+
+
+def read_midi(path: str | Path) -> pretty_midi.PrettyMIDI:
+    """Read a MIDI file; MidiReadError (a ValueError) naming the file when it cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise MidiReadError(str(path), f"cannot read file: {error.strerror or error}") from None
+    return parse_midi(data, str(path))
+
+
 def notes_from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> list[Note]:
     """All non-drum notes of a parsed file, in beats, sorted by onset then pitch."""
     resolution = midi.resolution
@@ -69,8 +150,8 @@ def notes_from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> list[Note]:
 
 
 def read_notes(path: str | Path) -> list[Note]:
-    """Read a MIDI file's notes by the reading rule above; raises on a file that does not parse."""
-    return notes_from_pretty_midi(pretty_midi.PrettyMIDI(str(path)))
+    """Read a MIDI file's notes by the reading rule above; MidiReadError if it cannot be read."""
+    return notes_from_pretty_midi(read_midi(path))
 
 
 def to_pretty_midi(

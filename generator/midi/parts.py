@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pretty_midi
 
-from generator.midi.notes import Note, to_pretty_midi
+from generator.midi.notes import Note, read_midi, to_pretty_midi
 
 MELODY_NAMES = ("soprano", "melody")
 
@@ -49,8 +49,8 @@ def parts_from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> list[Part]:
 
 
 def read_parts(path: str | Path) -> list[Part]:
-    """A MIDI file's tracks as parts; raises on a file that does not parse."""
-    return parts_from_pretty_midi(pretty_midi.PrettyMIDI(str(path)))
+    """A MIDI file's tracks as parts; MidiReadError naming the file if it cannot be read."""
+    return parts_from_pretty_midi(read_midi(path))
 
 
 def split_melody(parts: Sequence[Part], melody_track: str | None = None) -> tuple[Part, list[Part]]:
