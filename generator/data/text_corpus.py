@@ -254,18 +254,19 @@ def load_text_corpus(
             raise _empty(path, report)
     report.tokenizer, report.vocab_size = tokenizer.kind, tokenizer.vocab_size
     dtype = np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.int32
-    chars_of = tokenizer.length_cost("characters")
+    chars_of = tokenizer.length_cost("characters").astype(np.int64)
 
     whole: list[Piece] = []
     for name, text in tqdm(
         source, total=len(files), desc="reading text", unit="file", disable=not progress
     ):
-        ids = tokenizer.encode(text).astype(dtype)
+        ids = tokenizer.encode(text, dtype=dtype)  # no int32 copy of a huge file's ids
         whole.append(Piece(name, ids))
+        counts = id_counts(ids, tokenizer.vocab_size)
         report.files_read += 1
-        report.characters += int(chars_of[ids].sum())
+        report.characters += int(counts @ chars_of)
         report.tokens += len(ids)
-        report.unknown_tokens += int(np.count_nonzero(ids == tokenizer.unk_id))
+        report.unknown_tokens += int(counts[tokenizer.unk_id])
     if not whole:
         raise _empty(path, report)
 
@@ -286,10 +287,19 @@ def load_text_corpus(
             if len(tail):
                 valid.extend(segments(piece.name + "@valid", tail, segment_len, ends=True))
     report.train_segments, report.valid_segments = len(train), len(valid)
-    report.train_characters = int(sum(chars_of[p.tokens].sum() for p in train))
-    report.valid_characters = int(sum(chars_of[p.tokens].sum() for p in valid))
+    report.train_characters = int(sum(id_counts(p.tokens, len(chars_of)) @ chars_of for p in train))
+    report.valid_characters = int(sum(id_counts(p.tokens, len(chars_of)) @ chars_of for p in valid))
     report.read_seconds = time.perf_counter() - started
     return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
+
+
+def id_counts(ids: np.ndarray, vocab_size: int, chunk: int = 1 << 20) -> np.ndarray:
+    """How often each id occurs, counted a chunk at a time (bincount would copy all the ids
+    to int64 at once: four times the memory of a huge file's uint16 ids)."""
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for start in range(0, len(ids), chunk):
+        counts += np.bincount(ids[start : start + chunk], minlength=vocab_size)
+    return counts
 
 
 def _empty(path: Path, report: TextCorpusReport) -> TextCorpusError:

@@ -19,7 +19,7 @@ import numpy as np
 
 from generator.tokenizers.text import REPLACEMENT, TextTokenizer
 
-_CHUNK = 1 << 20  # characters converted to code points at a time (bounds the temporary array)
+_CHUNK = 1 << 18  # characters converted to code points at a time (bounds the temporary array)
 
 
 def code_points(text: str) -> np.ndarray:
@@ -55,9 +55,10 @@ class CharTokenizer(TextTokenizer):
     def vocab_size(self) -> int:
         return self.num_specials + len(self._codes)
 
-    def encode(self, text: str) -> np.ndarray:
-        """Text → int32 ids; unknown characters become UNK."""
-        out = np.empty(len(text), dtype=np.int32)
+    def encode(self, text: str, dtype: np.dtype | type = np.int32) -> np.ndarray:
+        """Text → ids (int32, or ``dtype`` where the vocabulary fits it); unknown characters
+        become UNK. Filled a chunk at a time: a huge text needs no int32 copy of its ids."""
+        out = np.empty(len(text), dtype=dtype)
         for start in range(0, len(text), _CHUNK):
             codes = code_points(text[start : start + _CHUNK])
             index = np.searchsorted(self._codes, codes)

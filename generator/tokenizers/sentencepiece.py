@@ -114,13 +114,14 @@ class SentencePieceTokenizer(TextTokenizer):
     def vocab_size(self) -> int:
         return self._processor.get_piece_size()
 
-    def encode(self, text: str) -> np.ndarray:
-        """Text → int32 ids, a chunk at a time (chunks end where no piece can cross)."""
+    def encode(self, text: str, dtype: np.dtype | type = np.int32) -> np.ndarray:
+        """Text → ids (int32, or ``dtype`` where the vocabulary fits it), a chunk at a time
+        (chunks end where no piece can cross)."""
         parts = [
-            np.asarray(self._processor.encode(chunk), dtype=np.int32)
+            np.asarray(self._processor.encode(chunk), dtype=dtype)
             for chunk in _chunks(text, ENCODE_CHUNK)
         ]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
     def token_bytes(self) -> list[bytes]:
         table = []
