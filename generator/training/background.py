@@ -1,7 +1,7 @@
 """Training in a worker process, for programs that must stay responsive while a model trains.
 
     parent (e.g. the app)                     child (spawned, lower priority, few torch threads)
-    job = TrainingJob(...); job.start()  ──►  load_midi_corpus(data) → train(..., on_step)
+    job = TrainingJob(...); job.start()  ──►  load_{midi,text}_corpus(data) → train(..., on_step)
     job.poll()   ◄── events on a queue ─────  {"kind": "corpus" | "log" | "step" | "done" | "error"}
     job.stop()   ── stop flag (an Event) ──►  on_step returns True: both checkpoints are written
 
@@ -27,7 +27,7 @@ from generator.config import ModelConfig, TrainConfig
 class TrainingSpec:
     """What to train: the data, the model's shape, how to train, and where to write it."""
 
-    data: Path  # folder of MIDI files (style = first-level subfolder)
+    data: Path  # folder of MIDI files (style = first-level subfolder), or of .txt/.md files
     out: Path  # best checkpoint; the resumable state goes next to it
     model: dict[str, Any]  # ModelConfig fields except those the data sets (vocab, styles, seeds)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -36,6 +36,9 @@ class TrainingSpec:
     threads: int = 1  # torch threads in the worker
     nice: int = 10  # scheduling priority added to the worker (0 = same as the parent)
     info: dict[str, Any] = field(default_factory=dict)  # extra facts stored in the checkpoint
+    kind: str = "music"  # "music" (MIDI folder) or "text" (text files, bad ones skipped)
+    tokenizer: str = "char"  # text only: "char" or "sentencepiece" (trained on the data)
+    vocab_size: int = 4000  # text only: SentencePiece's vocabulary (an upper bound)
 
 
 def _run(spec: TrainingSpec, events, stop) -> None:
@@ -43,6 +46,7 @@ def _run(spec: TrainingSpec, events, stop) -> None:
     import torch
 
     from generator.data.midi_corpus import load_midi_corpus
+    from generator.data.text_corpus import TextCorpusError, load_text_corpus
     from generator.training.trainer import train
 
     if spec.nice:
@@ -52,24 +56,33 @@ def _run(spec: TrainingSpec, events, stop) -> None:
             pass  # not allowed here: run at normal priority
     torch.set_num_threads(spec.threads)
     try:
-        corpus = load_midi_corpus(
-            spec.data,
-            valid_fraction=spec.valid_fraction,
-            cache_dir=spec.cache_dir,
-            progress=False,
-        )
+        if spec.kind == "text":
+            corpus = load_text_corpus(
+                spec.data,
+                tokenizer=spec.tokenizer,
+                vocab_size=spec.vocab_size,
+                skip_bad_files=True,
+                valid_fraction=spec.valid_fraction,
+                segment_len=16 * spec.train.seq_len - 1,
+            )
+        else:
+            corpus = load_midi_corpus(
+                spec.data,
+                valid_fraction=spec.valid_fraction,
+                cache_dir=spec.cache_dir,
+                progress=False,
+            )
         report = corpus.report
         events.put({"kind": "corpus", "summary": report.summary(), "report": report.to_dict()})
         if not corpus.train:
-            events.put({"kind": "error", "message": "no usable MIDI files: nothing to train on"})
+            what = "text files" if spec.kind == "text" else "MIDI files"
+            events.put({"kind": "error", "message": f"no usable {what}: nothing to train on"})
             return
         tokenizer = corpus.tokenizer
-        model_config = ModelConfig(
-            **spec.model,
-            vocab_size=tokenizer.vocab_size,
-            num_styles=len(tokenizer.styles),
-            num_seed_tokens=128,
-        )
+        conditioning = {}  # text models start from nothing: no styles, no seed notes
+        if spec.kind != "text":
+            conditioning = dict(num_styles=len(tokenizer.styles), num_seed_tokens=128)
+        model_config = ModelConfig(**spec.model, vocab_size=tokenizer.vocab_size, **conditioning)
 
         def on_step(progress: dict[str, float]) -> bool:
             events.put({"kind": "step", **progress})
@@ -98,6 +111,8 @@ def _run(spec: TrainingSpec, events, stop) -> None:
         )
     except KeyboardInterrupt:
         events.put({"kind": "error", "message": "interrupted"})
+    except TextCorpusError as error:  # no text at all; the message lists the skipped files
+        events.put({"kind": "error", "message": str(error)})
     except Exception as error:  # reported to the parent, which shows it to the user
         events.put({"kind": "error", "message": f"{type(error).__name__}: {error}"})
 
