@@ -7,10 +7,10 @@ shown as ``gr.Warning`` (the request goes on).
 
     settings.py   where the app reads and writes; seeds; turning input errors into messages
     models.py     the checkpoints the pickers offer; start-up warm-up
-    compose.py    music: sample, then write MIDI, audio and a piano roll per variation
+    compose.py    music (token or piano-roll models): sample, then MIDI, audio, a piano roll
     harmonize.py  melody → melody + voices: MIDI, audio, piano roll, attention heat map
     write.py      text: sample and stream into the page
-    uploads.py    training uploads (MIDI files, zips) staged under names the app chooses
+    uploads.py    training uploads (MIDI or text files, zips) staged under names the app chooses
     training.py   training jobs in a worker process, with live progress and a stop flag
 
 Everything the app writes lives under one folder it owns (``AppSettings.app_dir``):
@@ -19,7 +19,7 @@ Everything the app writes lives under one folder it owns (``AppSettings.app_dir`
     examples/            the Harmonize tab's bundled melodies, written on first use
     models/<name>.pt     models trained in the app, listed in the pickers
     training/<job>/      a training job's staged uploads (removed at the end) and checkpoints
-    cache/               token cache of uploaded corpora
+    cache/               token cache of uploaded MIDI corpora
     gradio/              Gradio's own copies of uploads and served files
 """
 
@@ -27,8 +27,11 @@ from app_handlers.compose import (
     INSTRUMENTS,
     MAX_UI_BARS,
     MAX_UI_VARIATIONS,
+    OPENING_CHORD,
+    PIANOROLL_START_CHOICES,
     SEED_NOTE_CHOICES,
     START_CHOICES,
+    START_CHORD,
     START_NULL,
     START_PRIMER,
     START_SEED_NOTE,
@@ -49,10 +52,12 @@ from app_handlers.harmonize import (
 )
 from app_handlers.models import (
     NO_STYLE,
+    PIANOROLL,
     ModelEntry,
     describe_model,
     list_models,
     model_choices,
+    model_family,
     model_styles,
     model_text,
     prepare,
@@ -67,14 +72,22 @@ from app_handlers.settings import (
     settings_from_env,
 )
 from app_handlers.training import (
+    DEFAULT_SUBWORDS,
+    KIND_AUTO,
+    KIND_CHOICES,
+    MAX_SUBWORDS,
     MAX_TRAIN_STEPS,
+    MIN_SUBWORDS,
     PRESETS,
+    TOKENIZERS,
     TrainingJobs,
     TrainProgress,
+    describe_upload,
     start_training,
     stop_training,
+    training_kind,
 )
-from app_handlers.uploads import StagedUpload, stage_uploads
+from app_handlers.uploads import StagedUpload, stage_uploads, upload_kind
 from app_handlers.write import MAX_UI_CHARACTERS, write_text
 
 __all__ = [
@@ -86,6 +99,20 @@ __all__ = [
     "check_melody",
     "HarmonizeResult",
     "APP_DIR_ENV",
+    "DEFAULT_SUBWORDS",
+    "KIND_AUTO",
+    "KIND_CHOICES",
+    "MAX_SUBWORDS",
+    "MIN_SUBWORDS",
+    "OPENING_CHORD",
+    "PIANOROLL",
+    "PIANOROLL_START_CHOICES",
+    "START_CHORD",
+    "TOKENIZERS",
+    "describe_upload",
+    "model_family",
+    "training_kind",
+    "upload_kind",
     "CHECKPOINTS_ENV",
     "INSTRUMENTS",
     "MAX_TRAIN_STEPS",

@@ -1,4 +1,8 @@
-"""Compose: sample pieces from a music model and write MIDI, audio and a piano roll for each."""
+"""Compose: sample pieces from a music model and write MIDI, audio and a piano roll for each.
+
+Two kinds of music model: token models (family "rnn": MIDI events, with styles, a seed note or
+the null input) and piano-roll models (family "pianoroll": frames of keys, which start from an
+opening chord or a primer and have no styles). Both end in the same MIDI, audio and picture."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 import pretty_midi
 
-from app_handlers.models import NO_STYLE, resolve_model
+from app_handlers.models import NO_STYLE, PIANOROLL, resolve_model
 from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name
 from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
@@ -19,6 +23,12 @@ from generator.loader import load_cached
 from generator.midi import Note
 from generator.midi.notes import note_number, read_notes
 from generator.render import RenderError, draw_pianoroll, write_audio
+from generator.sampling.pianoroll import (
+    DEFAULT_FIRST_FRAME,
+    PianoRollRequest,
+    generate_pianoroll,
+    write_rolls,
+)
 from generator.tokenizers import MidiEventTokenizer
 from generator.validation import check_range
 
@@ -31,7 +41,11 @@ KEEP_OUTPUTS_SECONDS = 6 * 3600  # generated files older than this are deleted
 START_SEED_NOTE = "Seed note"
 START_NULL = "Null input"
 START_PRIMER = "Primer MIDI"
-START_CHOICES = (START_SEED_NOTE, START_NULL, START_PRIMER)
+START_CHORD = "Opening chord"  # piano-roll models: the first frame is a given chord
+START_CHOICES = (START_SEED_NOTE, START_NULL, START_PRIMER)  # token models
+PIANOROLL_START_CHOICES = (START_CHORD, START_PRIMER)
+OPENING_CHORD = " ".join(DEFAULT_FIRST_FRAME)
+BEATS_PER_BAR = 4
 SEED_NOTE_CHOICES = tuple(pretty_midi.note_number_to_name(p) for p in range(48, 85))  # C3-C6
 INSTRUMENTS = tuple((f"{p:3d} {pretty_midi.program_to_instrument_name(p)}", p) for p in range(128))
 
@@ -126,11 +140,15 @@ def compose(
         bars = check_range("bars", bars, 0, MAX_UI_BARS, low_open=True)
         top_k = check_range("top-k", top_k if top_k is not None else 0, 0, 100_000, integer=True)
     seed = parse_seed(seed)
-    if start not in START_CHOICES:
-        raise gr.Error(f"Start must be one of {', '.join(START_CHOICES)}.")
     path = resolve_model(settings, model_key)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
+    if loaded.family == PIANOROLL:
+        return _compose_pianoroll(
+            settings, loaded, start, primer, temperature, bars, bpm, program, variations, seed
+        )
+    if start not in START_CHOICES:
+        raise gr.Error(f"Start must be one of {', '.join(START_CHOICES)}.")
     styles = getattr(loaded.tokenizer, "styles", [])
     if style in (None, "", NO_STYLE) or start == START_NULL:
         style = None
@@ -163,31 +181,13 @@ def compose(
         )
         result = generate_music(loaded, request)
 
-    _clean_old_outputs(settings)
-    out_dir = settings.outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    out_dir = _new_output_dir(settings)
     how = safe_name(
         style or ("primer" if primer_path else "null" if start == START_NULL else "any")
     )
     stem = f"{how}-{safe_name(seed_note or '', 'x') + '-' if seed_note else ''}seed{seed}"
     midi_paths = write_pieces(result.pieces, out_dir, stem=stem, bpm=request.bpm, program=program)
-    shown = []
-    for index, (midi_path, notes) in enumerate(zip(midi_paths, result.pieces, strict=True)):
-        audio = midi_path.with_suffix(f".{settings.audio_format}")
-        try:
-            write_audio(midi_path, audio)
-        except RenderError as error:
-            raise gr.Error(f"Could not render audio: {error}") from None
-        title = f"Variation {index + 1}"
-        draw_pianoroll(notes, midi_path.with_suffix(".png"), beats_per_bar=4)
-        seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / request.bpm
-        shown.append(
-            Variation(
-                f"{title} · {len(notes)} notes · {seconds:.0f} s",
-                audio,
-                midi_path.with_suffix(".png"),
-                midi_path,
-            )
-        )
+    shown = _variations(settings, midi_paths, result.pieces, request.bpm)
     start_text = (
         "the primer"
         if primer_path
@@ -202,5 +202,84 @@ def compose(
         f"{len(shown)} variation{'s' if len(shown) > 1 else ''} from {start_text} · "
         f"seed {seed} (enter it to get the same pieces again) · sampled in "
         f"{result.sampling_seconds:.1f} s, ready in {time.perf_counter() - started:.1f} s"
+    )
+    return ComposeResult(shown, status)
+
+
+def _new_output_dir(settings: AppSettings) -> Path:
+    """A fresh folder for one request's files (old ones are cleaned up first)."""
+    _clean_old_outputs(settings)
+    return settings.outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def _variations(
+    settings: AppSettings, midi_paths: list[Path], pieces: list[list[Note]], bpm: float
+) -> list[Variation]:
+    """Audio and a piano-roll picture beside each written MIDI file."""
+    shown = []
+    for index, (midi_path, notes) in enumerate(zip(midi_paths, pieces, strict=True)):
+        audio = midi_path.with_suffix(f".{settings.audio_format}")
+        try:
+            write_audio(midi_path, audio)
+        except RenderError as error:
+            raise gr.Error(f"Could not render audio: {error}") from None
+        draw_pianoroll(notes, midi_path.with_suffix(".png"), beats_per_bar=BEATS_PER_BAR)
+        seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / bpm
+        title = f"Variation {index + 1} · {len(notes)} notes · {seconds:.0f} s"
+        shown.append(Variation(title, audio, midi_path.with_suffix(".png"), midi_path))
+    return shown
+
+
+def _compose_pianoroll(
+    settings: AppSettings,
+    loaded,
+    start: str,
+    primer: str | None,
+    temperature: float,
+    bars: float,
+    bpm: float,
+    program: int,
+    variations: int,
+    seed: int,
+) -> ComposeResult:
+    """A piano-roll model: start from the opening chord or the primer, then sample frames.
+
+    Style, seed note, the null input, top-k and top-p do not apply (every key is its own
+    yes/no draw) and are ignored; any start but the primer means the opening chord."""
+    started = time.perf_counter()
+    primer_path = None
+    if start == START_PRIMER:
+        if primer is None:
+            raise gr.Error("Start is 'Primer MIDI' but no primer is uploaded; upload a MIDI file.")
+        check_primer(primer)
+        primer_path = Path(primer)
+    elif start not in (*START_CHOICES, START_CHORD):
+        raise gr.Error(f"Start must be one of {', '.join(PIANOROLL_START_CHOICES)}.")
+    tokenizer = loaded.tokenizer
+    frames = max(1, round(bars * BEATS_PER_BAR * tokenizer.frames_per_beat))
+    with UserErrors("Invalid setting"):
+        request = PianoRollRequest(
+            num=variations,
+            frames=frames,
+            primer=primer_path,
+            bpm=bpm,
+            program=program,
+            options=SamplingOptions(temperature, seed=seed),
+        )
+        result = generate_pianoroll(loaded, request)
+    out_dir = _new_output_dir(settings)
+    stem = f"pianoroll-{'primer' if primer_path else 'chord'}-seed{seed}"
+    midi_paths = write_rolls(
+        result.rolls, tokenizer, out_dir, stem=stem, bpm=request.bpm, program=program
+    )
+    pieces = [tokenizer.to_notes(roll) for roll in result.rolls]
+    shown = _variations(settings, midi_paths, pieces, request.bpm)
+    start_text = "the primer" if primer_path else f"the opening chord {OPENING_CHORD}"
+    per_beat = tokenizer.frames_per_beat
+    status = (
+        f"{len(shown)} variation{'s' if len(shown) > 1 else ''} from {start_text} · "
+        f"{frames} new frames ({per_beat} per beat) · seed {seed} (enter it to get the same "
+        f"pieces again) · sampled in {result.sampling_seconds:.1f} s, ready in "
+        f"{time.perf_counter() - started:.1f} s"
     )
     return ComposeResult(shown, status)

@@ -15,6 +15,7 @@ from generator.midi import Note
 from generator.render import draw_pianoroll
 
 NO_STYLE = "(any)"
+PIANOROLL = "pianoroll"  # the checkpoint family of piano-roll models
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,12 @@ class ModelEntry:
     label: str
     path: Path
     kind: str  # "music" or "text"
+    family: str = "rnn"  # checkpoint family: "rnn" (tokens), "pianoroll" (frames), "seq2seq"
 
 
 TOKENIZER_KINDS = {
     "midi_events": "music",
+    "piano_roll": "music",  # piano-roll models (family "pianoroll") compose too
     "characters": "text",
     "sentencepiece": "text",
     "voice_grid": "harmony",  # seq2seq harmonizers (melody → voices)
@@ -55,10 +58,12 @@ def list_models(settings: AppSettings, kind: str | None = "music") -> list[Model
         key = f"{origin}:{path.stem}"
         while key in {e.key for e in entries}:
             key += "+"
-        label = {"shipped": "{} (shipped)", "trained": "{} (trained here)"}.get(
-            origin, "{} (added)"
+        label = {"shipped": "{} (shipped{})", "trained": "{} (trained here{})"}.get(
+            origin, "{} (added{})"
         )
-        entries.append(ModelEntry(key, label.format(path.stem), summary.path, entry_kind))
+        family = summary.family
+        label = label.format(path.stem, ", piano roll" if family == PIANOROLL else "")
+        entries.append(ModelEntry(key, label, summary.path, entry_kind, family))
     return entries
 
 
@@ -99,6 +104,11 @@ def model_text(settings: AppSettings, key: str, kind: str = "music") -> str:
         return describe_model(load_cached(resolve_model(settings, key, kind)))
 
 
+def model_family(settings: AppSettings, key: str, kind: str = "music") -> str:
+    """The checkpoint family of a picked model ("rnn", "pianoroll", ...; "" for none)."""
+    return next((e.family for e in list_models(settings, kind) if e.key == key), "")
+
+
 def model_styles(settings: AppSettings, key: str) -> tuple[list[str], str, str]:
     """Style choices of a music model, the default style, and a one-line description."""
     if not key:
@@ -121,13 +131,20 @@ def describe_model(loaded) -> str:
         f"{getattr(config, 'cell', loaded.family).upper()} "
         f"{getattr(config, 'num_layers', '?')}×{getattr(config, 'hidden_size', '?')}"
     ]
+    unit = "token"
+    if loaded.family == PIANOROLL:
+        unit = "frame"
+        fpb = getattr(loaded.tokenizer, "frames_per_beat", 1)
+        parts.append(
+            f"piano roll, {config.head} head, {fpb} frame{'s' if fpb != 1 else ''} per beat"
+        )
     corpus = info.get("corpus") or {}
     if corpus.get("files_read"):
         parts.append(f"trained on {corpus['files_read']} files")
     if info.get("steps"):
         parts.append(f"{info['steps']} steps")
     if info.get("best_valid_nll") is not None:
-        parts.append(f"valid NLL {info['best_valid_nll']:.2f} nats/token")
+        parts.append(f"valid NLL {info['best_valid_nll']:.2f} nats/{unit}")
     return " · ".join(parts)
 
 

@@ -1,4 +1,8 @@
-"""Train: stage uploads, train in a worker process, stream progress, save a listed model."""
+"""Train: stage uploads, train in a worker process, stream progress, save a listed model.
+
+The uploads decide what is trained (``upload_kind``): MIDI files make a music model (listed in
+Compose), text files a text model (listed in Write); the user may also say which. Both go through
+the package's corpus readers and trainer (generator.training.background)."""
 
 from __future__ import annotations
 
@@ -15,13 +19,20 @@ from pathlib import Path
 import gradio as gr
 
 from app_handlers.settings import AppSettings, UserErrors, safe_name
-from app_handlers.uploads import StagedUpload, stage_uploads
+from app_handlers.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
 from generator.config import TrainConfig
 from generator.training.background import TrainingJob, TrainingSpec
 from generator.validation import check_range
 
 MAX_TRAIN_STEPS = 5_000
 MAX_TRAIN_MINUTES = 30.0
+
+KIND_AUTO = "From the files"
+KIND_CHOICES = {KIND_AUTO: None, "Music (MIDI)": MUSIC, "Text": TEXT}  # label → kind
+TOKENIZERS = {"Characters": "char", "SentencePiece subwords": "sentencepiece"}  # text only
+DEFAULT_SUBWORDS = 1_000  # SentencePiece vocabulary (an upper bound: small texts give fewer)
+MIN_SUBWORDS = 500  # its 256 byte pieces, the specials and the characters must fit
+MAX_SUBWORDS = 16_000
 
 # Model sizes a user can train on a CPU in minutes; fields of generator.config.ModelConfig.
 PRESETS: dict[str, dict] = {
@@ -75,6 +86,7 @@ class TrainProgress:
     curve: list[dict]  # {"step", "loss", "split"} points of the loss curve
     running: bool
     new_model_key: str | None = None  # set when a model was saved
+    kind: str = MUSIC  # what is trained: "music" (listed in Compose) or "text" (in Write)
 
 
 def train_config_for(steps: int) -> TrainConfig:
@@ -130,6 +142,60 @@ def _job_status(job: TrainingJob) -> str:
     return ("Stopping… " if job.stopping else "Training… ") + " · ".join(parts)
 
 
+def _names(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def training_kind(files: list[str] | None, choice: str = KIND_AUTO) -> str:
+    """What the uploads train, "music" or "text": the user's choice, else what the files are.
+
+    A gr.Error when the files decide and they mix MIDI and text (naming both), or hold
+    neither."""
+    if choice not in KIND_CHOICES:
+        raise gr.Error(f"Pick what to train from the list, not {choice!r}.")
+    if KIND_CHOICES[choice]:
+        return KIND_CHOICES[choice]
+    kind, names = upload_kind(files)
+    if kind:
+        return kind
+    if names[MUSIC] and names[TEXT]:
+        raise gr.Error(
+            f"These uploads mix music and text. MIDI: {_names(names[MUSIC])}; text: "
+            f"{_names(names[TEXT])}. Train one kind at a time: remove the files of the other "
+            "kind, or pick Music or Text under 'What to train' (the other files are skipped)."
+        )
+    raise gr.Error(
+        "None of the uploads is a MIDI file (.mid, .midi), a text file (.txt, .md), or a .zip "
+        "holding some."
+    )
+
+
+def describe_upload(files: list[str] | None, choice: str = KIND_AUTO) -> tuple[str | None, str]:
+    """On upload: (the kind the files train or None, a line for the page). Never raises: a
+    mixed upload gets a warning now, and an error only if the user presses Train."""
+    if not files:
+        return None, ""
+    try:
+        kind = training_kind(files, choice)
+    except gr.Error as error:
+        gr.Warning(error.message)
+        return None, f"⚠ {error.message}"
+    _, names = upload_kind(files)
+    count = len(names[kind])
+    if not count:
+        return None, f"⚠ None of the uploads is a {WHAT[kind]} or a zip holding some."
+    where = "the Compose tab" if kind == MUSIC else "the Write tab"
+    other = names[TEXT if kind == MUSIC else MUSIC]
+    line = (
+        f"{count} {'MIDI' if kind == MUSIC else 'text'} upload{'s' if count != 1 else ''}: "
+        f"trains a **{kind}** model (it appears in {where})."
+    )
+    if other:
+        line += f" Skipped as not {kind}: {_names(other)}."
+    return kind, line
+
+
 def start_training(
     settings: AppSettings,
     jobs: TrainingJobs,
@@ -137,53 +203,73 @@ def start_training(
     style: str = "",
     preset: str = next(iter(PRESETS)),
     steps: int = 300,
-    name: str = "my-music",
+    name: str = "",
+    kind: str = KIND_AUTO,
+    tokenizer: str = next(iter(TOKENIZERS)),
+    vocab_size: int = DEFAULT_SUBWORDS,
     poll_seconds: float = 1.0,
 ) -> Iterator[TrainProgress]:
     """Stage the uploads, train in a worker process, and yield progress until it ends.
 
-    The finished (or stopped) model is saved as ``models/<name>.pt`` and listed in the pickers.
-    Closing the page stops the run (what it learned so far is still saved)."""
+    ``kind`` is a KIND_CHOICES label: what to train, or "From the files". Music models take
+    ``style``; text models take ``tokenizer`` (a TOKENIZERS label) and, for SentencePiece,
+    ``vocab_size``. The finished (or stopped) model is saved as ``models/<name>.pt`` and listed
+    in the pickers. Closing the page stops the run (what it learned so far is still saved)."""
     if not files:
-        raise gr.Error("Upload MIDI files (.mid, .midi) or one .zip of them first.")
+        raise gr.Error(
+            "Upload MIDI files (.mid, .midi) or text files (.txt, .md), or a .zip of them, first."
+        )
     if preset not in PRESETS:
         raise gr.Error(f"Pick a model size from the list, not {preset!r}.")
+    if tokenizer not in TOKENIZERS:
+        raise gr.Error(f"Pick a tokenizer from the list, not {tokenizer!r}.")
     with UserErrors("Invalid setting"):
         steps = check_range("training steps", steps, 10, MAX_TRAIN_STEPS, integer=True)
-    model_name = safe_name(name or "", "my-music")
+        vocab_size = check_range(
+            "subword vocabulary", vocab_size, MIN_SUBWORDS, MAX_SUBWORDS, integer=True
+        )
+    kind = training_kind(files, kind)
+    model_name = safe_name(name or "", f"my-{kind}")
     job_dir = settings.training_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    staged = stage_uploads(files, job_dir / "data", style or "")
-    if staged.midi_files == 0:
+    staged = stage_uploads(files, job_dir / "data", style or "", kind)
+    if staged.files == 0:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise gr.Error(
-            "None of the uploads is a MIDI file (.mid, .midi) or a zip holding some.\n"
-            + staged.summary()
+            f"None of the uploads is a {WHAT[kind]} or a zip holding some.\n" + staged.summary()
         )
+    text_options = {}
+    if kind == TEXT:
+        text_options = dict(tokenizer=TOKENIZERS[tokenizer], vocab_size=vocab_size)
     spec = TrainingSpec(
         data=job_dir / "data",
         out=job_dir / "model.pt",
         model=dict(PRESETS[preset]),
         train=train_config_for(steps),
-        valid_fraction=0.1 if staged.midi_files >= 2 else 0.0,
+        # text: fewer than 10 files hold out the last 10% of each, so one file is enough
+        valid_fraction=0.1 if staged.files >= 2 or kind == TEXT else 0.0,
         cache_dir=settings.cache_dir,
         info={"trained_in": "app", "preset": preset, "name": model_name},
+        kind=kind,
+        **text_options,
     )
     job = TrainingJob(spec).start()
     job_id = jobs.add(job)
     finished = False
     try:
-        yield TrainProgress(job_id, "Reading the uploaded files…", staged.summary(), [], True)
+        yield TrainProgress(
+            job_id, "Reading the uploaded files…", staged.summary(), [], True, kind=kind
+        )
         while not job.finished:
             job.poll(timeout=poll_seconds)
             if not job.finished:
                 yield TrainProgress(
-                    job_id, _job_status(job), _report(staged, job), _curve(job), True
+                    job_id, _job_status(job), _report(staged, job), _curve(job), True, kind=kind
                 )
         finished = True
         target = _save_trained(settings, job, job_dir, model_name)
         if target is None:
-            message = f"Training failed: {job.error}"
-            yield TrainProgress(None, message, _report(staged, job), _curve(job), False)
+            message = f"Training failed: {_hide_paths(job, job.error)}"
+            yield TrainProgress(None, message, _report(staged, job), _curve(job), False, kind=kind)
             raise gr.Error(message)
         result = job.result
         valid = result.get("best_valid_nll")
@@ -191,10 +277,10 @@ def start_training(
             f"Saved **{target.stem}**: trained {result['steps']} steps in "
             f"{_clock(result['wall_seconds'])} ({result['stop_reason']})"
             + (f"; kept the best, valid loss {valid:.3f} nats/token" if valid is not None else "")
-            + ". It is selected in the Compose tab."
+            + f". It is selected in the {'Compose' if kind == MUSIC else 'Write'} tab."
         )
         key = f"trained:{target.stem}"
-        yield TrainProgress(None, status, _report(staged, job), _curve(job), False, key)
+        yield TrainProgress(None, status, _report(staged, job), _curve(job), False, key, kind)
     finally:
         jobs.remove(job_id)
         if not finished:  # the page went away: stop, and save what was learned when it ends
@@ -204,11 +290,15 @@ def start_training(
             ).start()
 
 
+def _hide_paths(job: TrainingJob, text: str | None) -> str:
+    """The job's messages without the server's folders in them."""
+    return (text or "").replace(str(job.spec.data), "your uploads")
+
+
 def _report(staged: StagedUpload, job: TrainingJob) -> str:
     if not job.corpus_summary:
         return staged.summary()
-    corpus = job.corpus_summary.replace(str(job.spec.data), "your uploads")  # no server paths
-    return f"{staged.summary()}\n\n{corpus}"
+    return f"{staged.summary()}\n\n{_hide_paths(job, job.corpus_summary)}"
 
 
 def _save_trained(settings: AppSettings, job: TrainingJob, job_dir: Path, name: str) -> Path | None:

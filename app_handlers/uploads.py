@@ -3,6 +3,9 @@
 Uploaded names are shown to the user but never used as paths: a staged file is named
 ``0007-my_tune.mid`` from a filtered copy of the original stem; a zip's members are read by the
 app, never extracted by path, and members with absolute or ``..`` paths are refused.
+
+An upload is music (.mid/.midi) or text (.txt/.md), loose or inside zips: ``upload_kind`` tells
+which from the files themselves, and a mix of both is refused with the files named.
 """
 
 from __future__ import annotations
@@ -14,10 +17,17 @@ from pathlib import Path, PurePosixPath
 
 from app_handlers.settings import safe_name
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits
+from generator.data.text_corpus import TEXT_SUFFIXES
 
-MAX_UPLOAD_FILES = 500  # MIDI files per training job, zip members included
-MAX_UPLOAD_BYTES = 50_000_000  # all uploaded MIDI of one job together (unzipped)
-MAX_ZIP_MEMBERS = 5_000  # entries in one zip, MIDI or not
+MAX_UPLOAD_FILES = 500  # training files per job, zip members included
+MAX_UPLOAD_BYTES = 50_000_000  # all uploaded training files of one job together (unzipped)
+MAX_ZIP_MEMBERS = 5_000  # entries in one zip, training files or not
+MAX_TEXT_FILE_BYTES = 20_000_000  # one text file (MIDI files have ReadLimits' cap)
+
+MUSIC = "music"
+TEXT = "text"
+SUFFIXES = {MUSIC: MIDI_SUFFIXES, TEXT: TEXT_SUFFIXES}
+WHAT = {MUSIC: "MIDI file (.mid, .midi)", TEXT: "text file (.txt, .md)"}
 
 
 @dataclass
@@ -25,11 +35,13 @@ class StagedUpload:
     """Uploaded files copied into a job folder under names the app chose."""
 
     folder: Path
-    midi_files: int = 0
+    kind: str = MUSIC  # what was staged: "music" (MIDI files) or "text"
+    files: int = 0  # files staged
     notes: list[tuple[str, str]] = field(default_factory=list)  # (uploaded name, what happened)
 
     def summary(self) -> str:
-        lines = [f"uploads: {self.midi_files} MIDI files staged"]
+        what = "MIDI" if self.kind == MUSIC else "text"
+        lines = [f"uploads: {self.files} {what} file{'s' if self.files != 1 else ''} staged"]
         lines += [f"  {name}: {what}" for name, what in self.notes[:30]]
         if len(self.notes) > 30:
             lines.append(f"  ... and {len(self.notes) - 30} more")
@@ -44,7 +56,7 @@ class _Budget:
     def take(self, size: int) -> str | None:
         """None if a file of ``size`` bytes still fits, else the reason it does not."""
         if self.files >= MAX_UPLOAD_FILES:
-            return f"skipped: more than {MAX_UPLOAD_FILES} MIDI files in one upload"
+            return f"skipped: more than {MAX_UPLOAD_FILES} files in one upload"
         if self.bytes + size > MAX_UPLOAD_BYTES:
             return f"skipped: uploads over {MAX_UPLOAD_BYTES // 1_000_000} MB in total"
         self.files += 1
@@ -56,14 +68,68 @@ def _display_name(name: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in name)[-80:]
 
 
-def stage_uploads(files: list[str] | None, folder: Path, style: str = "") -> StagedUpload:
-    """Copy uploaded .mid/.midi files and the MIDI files inside .zip files into ``folder``.
+def _member_paths(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """A zip's files with their paths, leaving out folders and operating-system litter."""
+    members = []
+    for member in archive.infolist():
+        if member.is_dir():
+            continue
+        path = PurePosixPath(member.filename.replace("\\", "/"))
+        if any(part in ("__MACOSX", ".DS_Store") for part in path.parts):
+            continue
+        members.append((member, path))
+    return members
 
-    Loose files go under ``folder/<style>/`` (or the top level without a style); a zip's
-    first-level folders become styles, as in any MIDI folder (a single top folder is skipped)."""
-    staged = StagedUpload(folder)
+
+def _kind_of(suffix: str) -> str | None:
+    return next((kind for kind, suffixes in SUFFIXES.items() if suffix in suffixes), None)
+
+
+def upload_kind(files: list[str] | None) -> tuple[str | None, dict[str, list[str]]]:
+    """What the uploads would train: ("music" | "text" | None, uploaded names by kind).
+
+    Loose files count by their suffix, zips by the files inside them (hidden ones left out).
+    The kind is None when nothing usable was uploaded or when music and text are mixed; the
+    names by kind say which files are which."""
+    names: dict[str, list[str]] = {MUSIC: [], TEXT: []}
+    for upload in files or []:
+        upload = Path(upload)
+        name = _display_name(upload.name)
+        if upload.suffix.lower() != ".zip":
+            kind = _kind_of(upload.suffix.lower())
+            if kind:
+                names[kind].append(name)
+            continue
+        try:
+            with zipfile.ZipFile(upload) as archive:
+                members = _member_paths(archive)[:MAX_ZIP_MEMBERS]
+        except (zipfile.BadZipFile, OSError):
+            continue  # staging says why it was skipped
+        inside = {
+            _kind_of(path.suffix.lower())
+            for _, path in members
+            if not any(part.startswith(".") for part in path.parts)
+        }
+        for kind in inside - {None}:
+            names[kind].append(name)
+    kinds = [kind for kind, found in names.items() if found]
+    return (kinds[0] if len(kinds) == 1 else None), names
+
+
+def stage_uploads(
+    files: list[str] | None, folder: Path, style: str = "", kind: str = MUSIC
+) -> StagedUpload:
+    """Copy the uploaded files of ``kind`` (MIDI or text), loose or inside .zip files, into
+    ``folder``; other files are noted as skipped.
+
+    Music: loose files go under ``folder/<style>/`` (or the top level without a style); a zip's
+    first-level folders become styles, as in any MIDI folder (a single top folder is skipped).
+    Text has no styles: every file goes to the top level."""
+    if kind not in SUFFIXES:
+        raise ValueError(f"kind must be {MUSIC} or {TEXT}, got {kind!r}")
+    staged = StagedUpload(folder, kind)
     budget = _Budget()
-    style_dir = folder / safe_name(style) if style.strip() else folder
+    style_dir = folder / safe_name(style) if style.strip() and kind == MUSIC else folder
     for upload in files or []:
         upload = Path(upload)
         name = _display_name(upload.name)
@@ -75,41 +141,49 @@ def stage_uploads(files: list[str] | None, folder: Path, style: str = "") -> Sta
             continue
         if suffix == ".zip":
             _stage_zip(upload, name, folder, style_dir, staged, budget)
-        elif suffix in MIDI_SUFFIXES:
-            if size > ReadLimits().max_file_bytes:
+        elif suffix in SUFFIXES[kind]:
+            if size > _max_bytes(kind):
                 staged.notes.append((name, f"skipped: too large ({size:,} bytes)"))
                 continue
             refused = budget.take(size)
             if refused:
                 staged.notes.append((name, refused))
                 continue
-            target = style_dir / f"{staged.midi_files:04d}-{safe_name(upload.stem)}.mid"
+            target = style_dir / _staged_name(staged, upload.stem, suffix)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(upload, target)
-            staged.midi_files += 1
+            staged.files += 1
         else:
-            staged.notes.append((name, "skipped: not a MIDI file (.mid, .midi) or a .zip"))
+            staged.notes.append((name, f"skipped: not a {WHAT[kind]} or a .zip"))
     return staged
+
+
+def _max_bytes(kind: str) -> int:
+    return ReadLimits().max_file_bytes if kind == MUSIC else MAX_TEXT_FILE_BYTES
+
+
+def _staged_name(staged: StagedUpload, stem: str, suffix: str) -> str:
+    """``0007-my_tune.mid``: a running number and a filtered copy of the uploaded stem."""
+    suffix = ".mid" if staged.kind == MUSIC else suffix
+    return f"{staged.files:04d}-{safe_name(stem)}{suffix}"
 
 
 def _stage_zip(
     upload: Path, name: str, folder: Path, style_dir: Path, staged: StagedUpload, budget: _Budget
 ) -> None:
+    kind = staged.kind
     try:
         archive = zipfile.ZipFile(upload)
     except (zipfile.BadZipFile, OSError) as error:
         staged.notes.append((name, f"skipped: not a readable zip file ({error})"))
         return
     with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
+        members = _member_paths(archive)
         if len(members) > MAX_ZIP_MEMBERS:
             staged.notes.append((name, f"skipped: more than {MAX_ZIP_MEMBERS} files inside"))
             return
         keep = []
-        for member in members:
-            path = PurePosixPath(member.filename.replace("\\", "/"))
-            if any(part in ("__MACOSX", ".DS_Store") for part in path.parts):
-                continue  # operating-system litter
+        for member, path in members:
             if path.is_absolute() or ".." in path.parts:
                 staged.notes.append((f"{name}/{_display_name(str(path))}", "skipped: unsafe path"))
                 continue
@@ -120,21 +194,23 @@ def _stage_zip(
             parts = [x[1:] for x in parts]  # one folder around everything: not a style
         for (member, path), inner in zip(keep, parts, strict=True):
             shown = f"{name}/{_display_name(str(path))}"
-            if path.suffix.lower() not in MIDI_SUFFIXES:
-                staged.notes.append((shown, "skipped: not a MIDI file"))
+            suffix = path.suffix.lower()
+            if suffix not in SUFFIXES[kind]:
+                staged.notes.append((shown, f"skipped: not a {WHAT[kind].split(' (')[0]}"))
                 continue
             if member.flag_bits & 0x1:
                 staged.notes.append((shown, "skipped: encrypted"))
                 continue
-            if member.file_size > ReadLimits().max_file_bytes:
+            if member.file_size > _max_bytes(kind):
                 staged.notes.append((shown, f"skipped: too large ({member.file_size:,} bytes)"))
                 continue
             refused = budget.take(member.file_size)
             if refused:
                 staged.notes.append((shown, refused))
                 continue
-            target_dir = folder / safe_name(inner[0]) if len(inner) > 1 else style_dir
-            target = target_dir / f"{staged.midi_files:04d}-{safe_name(path.stem)}.mid"
+            music_style = kind == MUSIC and len(inner) > 1
+            target_dir = folder / safe_name(inner[0]) if music_style else style_dir
+            target = target_dir / _staged_name(staged, path.stem, suffix)
             try:
                 data = archive.read(member)  # zipfile stops at the declared size and checks CRC
             except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as error:
@@ -142,4 +218,4 @@ def _stage_zip(
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-            staged.midi_files += 1
+            staged.files += 1

@@ -1,4 +1,4 @@
-"""Fixtures for the app's tests: settings that point at a tiny trained model and a temp folder."""
+"""Fixtures for the app's tests: settings that point at tiny trained models and a temp folder."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # app.py and app_handlers.py live at the project root
 
 import app_handlers  # noqa: E402
-from generator.config import ModelConfig, TrainConfig  # noqa: E402
+from generator.config import ModelConfig, PianoRollConfig, TrainConfig  # noqa: E402
+from generator.data.piano_roll import load_piano_roll_midi  # noqa: E402
 from generator.data.text_corpus import load_text_corpus  # noqa: E402
+from generator.tokenizers.piano_roll import PianoRollTokenizer  # noqa: E402
 from generator.training import train  # noqa: E402
+from generator.training.frame_task import FRAME_TASK  # noqa: E402
+from tests.conftest import write_midi_folder  # noqa: E402
 
 PHRASE = "the cat sat on the mat. "
 
@@ -50,6 +54,28 @@ def text_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     torch.manual_seed(0)
     result = train(model_config, config, corpus, base / "text.pt", progress=False, log=len)
+    return result.best_path
+
+
+@pytest.fixture(scope="session")
+def pianoroll_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny piano-roll GRU (sigmoid head, 2 frames per beat) trained a few steps on the
+    synthetic MIDI folder; named pianoroll.pt like the checkpoint the project ships."""
+    base = tmp_path_factory.mktemp("app-pianoroll")
+    folder = write_midi_folder(base / "midi").path
+    corpus = load_piano_roll_midi(folder, PianoRollTokenizer(frames_per_beat=2), valid_fraction=0.3)
+    model_config = PianoRollConfig(
+        num_keys=corpus.tokenizer.num_keys, cell="gru", hidden_size=16, num_layers=1, dropout=0.0
+    )
+    config = TrainConfig(
+        batch_size=4, seq_len=16, lr=1e-2, warmup_steps=0, max_steps=20, eval_every=10,
+        save_every=1000, log_every=10, device="cpu",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    result = train(
+        model_config, config, corpus, base / "pianoroll.pt", progress=False, log=len,
+        task=FRAME_TASK,
+    )  # fmt: skip
     return result.best_path
 
 

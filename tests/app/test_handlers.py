@@ -1,4 +1,6 @@
-"""The app's handlers as plain functions: models, compose, uploads, training, bad input."""
+"""The app's handlers as plain functions: models, compose, uploads, training, bad input.
+
+(Piano-roll models in Compose: test_pianoroll.py; the Harmonize tab: test_harmonize.py.)"""
 
 from __future__ import annotations
 
@@ -192,7 +194,7 @@ def test_zip_folders_become_styles_and_names_never_become_paths(tmp_path):
     staged = h.stage_uploads([str(upload), str(loose), str(not_zip)], folder, style="my style")
 
     written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    assert staged.midi_files == 3
+    assert staged.files == 3 and staged.kind == "music"
     assert all(not name.startswith("..") for name in written)
     assert not (tmp_path / "escape.mid").exists()
     assert {Path(name).parent.as_posix() for name in written} == {"reel", "jig", "my-style"}
@@ -207,9 +209,9 @@ def test_upload_caps(tmp_path, monkeypatch):
     tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid")
     files = [str(tune)] * 3 + [str(tmp_path / "gone.mid")]
     staged = h.stage_uploads(files, tmp_path / "staged")
-    assert staged.midi_files == 2
+    assert staged.files == 2
     assert [reason for _, reason in staged.notes] == [
-        "skipped: more than 2 MIDI files in one upload",
+        "skipped: more than 2 files in one upload",
         "skipped: the upload could not be read",
     ]
 
@@ -228,16 +230,29 @@ def _midi_uploads(tmp_path: Path) -> list[str]:
 
 def test_training_refuses_bad_requests(settings, tmp_path):
     jobs = h.TrainingJobs()
-    with pytest.raises(gr.Error, match="Upload MIDI files"):
+    with pytest.raises(gr.Error, match="Upload MIDI files .* or text files"):
         next(h.start_training(settings, jobs, []))
     text = tmp_path / "a.txt"
     text.write_text("hello")
+    pdf = tmp_path / "score.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    with pytest.raises(gr.Error, match="None of the uploads is a MIDI file .*, a text file"):
+        next(h.start_training(settings, jobs, [str(pdf)]))
     with pytest.raises(gr.Error, match="None of the uploads is a MIDI file"):
-        next(h.start_training(settings, jobs, [str(text)]))
+        next(h.start_training(settings, jobs, [str(text)], kind="Music (MIDI)"))
+    with pytest.raises(gr.Error, match="None of the uploads is a text file"):
+        next(h.start_training(settings, jobs, [str(pdf)], kind="Text"))
     with pytest.raises(gr.Error, match="training steps"):
         next(h.start_training(settings, jobs, [str(text)], steps=10**9))
     with pytest.raises(gr.Error, match="model size"):
         next(h.start_training(settings, jobs, [str(text)], preset="Huge"))
+    with pytest.raises(gr.Error, match="what to train"):
+        next(h.start_training(settings, jobs, [str(text)], kind="Poetry"))
+    with pytest.raises(gr.Error, match="tokenizer"):
+        next(h.start_training(settings, jobs, [str(text)], tokenizer="Words"))
+    with pytest.raises(gr.Error, match="subword vocabulary"):
+        next(h.start_training(settings, jobs, [str(text)], vocab_size=10))
+    assert not list(settings.training_dir.glob("*/data"))  # nothing left staged
 
 
 def test_training_runs_in_the_background_stops_and_saves_a_listed_model(settings, tmp_path):
@@ -317,3 +332,130 @@ def test_closing_the_stream_stops_the_sampler(settings):
     stream.close()  # what Gradio does when the page goes away
     worker.join(timeout=10)
     assert not worker.is_alive()  # it stopped long before 5,000 characters
+
+
+# -- training on text --------------------------------------------------------------------------
+def _text_uploads(tmp_path: Path) -> list[str]:
+    """Two text files, an empty one and one that is not UTF-8, as a browser would upload them."""
+    folder = tmp_path / "text-upload"
+    folder.mkdir()
+    (folder / "cats.txt").write_text("the cat sat on the mat. " * 60, encoding="utf-8")
+    (folder / "notes.md").write_text("# Notes\nthe dog sat on the log.\n" * 40, encoding="utf-8")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "latin.txt").write_bytes("café au lait\n".encode("latin-1"))
+    return [str(p) for p in sorted(folder.iterdir())]
+
+
+def test_upload_kind_comes_from_the_files_and_zips(tmp_path):
+    tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid")
+    text = tmp_path / "story.txt"
+    text.write_text("once upon a time")
+    texts = _zip(tmp_path / "texts.zip", {"book/a.txt": b"a", "book/b.md": b"b", "x.pdf": b""})
+    both = _zip(tmp_path / "both.zip", {"a.mid": tune.read_bytes(), "b.txt": b"b"})
+    litter = _zip(tmp_path / "litter.zip", {"a.mid": tune.read_bytes(), ".hidden.txt": b"h"})
+
+    assert h.upload_kind([str(tune), str(litter)])[0] == "music"
+    assert h.upload_kind([str(text), str(texts)]) == (
+        "text",
+        {"music": [], "text": ["story.txt", "texts.zip"]},
+    )
+    assert h.upload_kind([str(tune), str(text)]) == (
+        None,
+        {"music": ["tune.mid"], "text": ["story.txt"]},
+    )
+    assert h.upload_kind([str(both)]) == (None, {"music": ["both.zip"], "text": ["both.zip"]})
+    assert h.upload_kind([str(tmp_path / "score.pdf")]) == (None, {"music": [], "text": []})
+
+
+def test_mixed_upload_is_refused_naming_the_files_unless_a_kind_is_picked(settings, tmp_path):
+    tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid")
+    text = tmp_path / "story.txt"
+    text.write_text("once upon a time")
+    files = [str(tune), str(text)]
+    with pytest.raises(gr.Error, match=r"mix music and text. MIDI: tune.mid; text: story.txt"):
+        next(h.start_training(settings, h.TrainingJobs(), files))
+    assert h.training_kind(files, "Music (MIDI)") == "music"
+    assert h.training_kind(files, "Text") == "text"
+
+    with pytest.warns(UserWarning, match="mix music and text"):  # gr.Warning outside a request
+        kind, line = h.describe_upload(files)
+    assert kind is None and "tune.mid" in line and "story.txt" in line
+    kind, line = h.describe_upload(files, "Text")
+    assert kind == "text" and "trains a **text** model" in line
+    assert "Skipped as not text: tune.mid" in line
+    assert h.describe_upload([str(tune)]) == (
+        "music",
+        "1 MIDI upload: trains a **music** model (it appears in the Compose tab).",
+    )
+    assert h.describe_upload([str(text)], "Music (MIDI)")[0] is None
+    assert h.describe_upload(None) == (None, "")
+
+
+def test_text_uploads_are_staged_flat_and_other_files_skipped(tmp_path):
+    tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid")
+    texts = _zip(
+        tmp_path / "texts.zip",
+        {"book/one/a.txt": b"a", "book/two/b.md": b"b", "book/../../up.txt": b"u", "c.mid": b""},
+    )
+    loose = tmp_path / "my story.txt"
+    loose.write_text("once")
+    folder = tmp_path / "staged"
+    staged = h.stage_uploads([str(texts), str(loose), str(tune)], folder, "ignored", kind="text")
+    written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert written == ["0000-a.txt", "0001-b.md", "0002-my-story.txt"]
+    assert staged.files == 3 and staged.summary().startswith("uploads: 3 text files staged")
+    reasons = dict(staged.notes)
+    assert reasons["texts.zip/book/../../up.txt"] == "skipped: unsafe path"
+    assert reasons["texts.zip/c.mid"] == "skipped: not a text file"
+    assert reasons["tune.mid"] == "skipped: not a text file (.txt, .md) or a .zip"
+
+
+def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settings, tmp_path):
+    jobs = h.TrainingJobs()
+    updates = list(
+        h.start_training(
+            settings, jobs, _text_uploads(tmp_path), steps=30, name="cats", poll_seconds=0.2
+        )
+    )
+    assert all(u.kind == "text" for u in updates)
+    running = [u for u in updates if u.running and "step " in u.status]
+    assert running and all("tokens/s" in u.status and "ETA" in u.status for u in running)
+    last = updates[-1]
+    assert not last.running and last.new_model_key == "trained:cats"
+    assert "It is selected in the Write tab" in last.status
+    assert "uploads: 4 text files staged" in last.report
+    assert "4 text files found, 2 read, 2 skipped" in last.report
+    assert "-empty.txt: empty file" in last.report
+    assert "-latin.txt: not valid utf-8 at byte 3" in last.report
+    assert "(characters)" in last.report and str(settings.app_dir) not in last.report
+    assert {point["split"] for point in last.curve} == {"train", "valid"}
+
+    assert ("cats (trained here)", "trained:cats") in h.model_choices(settings, "text")[0]
+    assert "trained:cats" not in [key for _, key in h.model_choices(settings)[0]]  # not music
+    text, status = list(h.write_text(settings, "trained:cats", "the ", length=40, seed="1"))[-1]
+    assert text.startswith("the ") and len(text) == 44 and "seed 1" in status
+
+
+def test_sentencepiece_text_training(settings, tmp_path):
+    run = h.start_training(
+        settings, h.TrainingJobs(), _text_uploads(tmp_path)[:2], steps=20, kind="Text",
+        tokenizer="SentencePiece subwords", vocab_size=500, poll_seconds=0.2,
+    )  # fmt: skip
+    last = list(run)[-1]
+    assert last.new_model_key == "trained:my-text"
+    assert "(sentencepiece)" in last.report
+    text, _ = list(h.write_text(settings, "trained:my-text", "the ", length=30, seed="2"))[-1]
+    assert text.startswith("the ") and len(text) >= 34
+
+
+def test_text_training_on_only_unusable_files_says_why(settings, tmp_path):
+    files = _text_uploads(tmp_path)[1:3]  # empty.txt, latin.txt
+    updates = []
+    with pytest.raises(gr.Error, match="no text to use") as error:
+        for progress in h.start_training(settings, h.TrainingJobs(), files, poll_seconds=0.2):
+            updates.append(progress)
+    message = error.value.message
+    assert "empty.txt: empty file" in message and "latin.txt: not valid utf-8" in message
+    assert str(settings.app_dir) not in message and "your uploads" in message
+    assert not updates[-1].running
+    assert h.model_choices(settings, "text")[0] == [("text (added)", "added:text")]
