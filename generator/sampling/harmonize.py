@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
 import torch
 
 from generator.checkpoint import Loaded
 from generator.data.harmony import source_ids
-from generator.midi.notes import Note
+from generator.midi.notes import Note, read_midi
 from generator.midi.parts import Part, parts_from_pretty_midi, split_melody, write_parts
 from generator.sampling.sampler import SamplingOptions
 from generator.sampling.seq2seq import Decoded, decode
@@ -54,7 +53,7 @@ def harmony_tokenizer(loaded: Loaded) -> VoiceGridTokenizer:
 def read_melody(path: str | Path, melody_track: str | None = None) -> tuple[Part, float]:
     """The melody track of a MIDI file (by the melody rule, or the named track) and the file's
     first tempo in beats per minute."""
-    midi = pretty_midi.PrettyMIDI(str(path))
+    midi = read_midi(path)  # MidiReadError (a ValueError) naming a file that cannot be read
     melody, _ = split_melody(parts_from_pretty_midi(midi), melody_track)
     _, tempi = midi.get_tempo_changes()
     return melody, float(tempi[0]) if len(tempi) else 120.0
