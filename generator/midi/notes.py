@@ -134,18 +134,36 @@ def read_midi(path: str | Path) -> pretty_midi.PrettyMIDI:
 
 def notes_from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> list[Note]:
     """All non-drum notes of a parsed file, in beats, sorted by onset then pitch."""
-    resolution = midi.resolution
+    to_beats = beats_converter(midi)
     notes = []
     for instrument in midi.instruments:
-        if instrument.is_drum:
-            continue
-        for n in instrument.notes:
-            start = midi.time_to_tick(n.start) / resolution
-            end = midi.time_to_tick(n.end) / resolution
-            if end <= start:
-                continue
-            notes.append(Note(start, end - start, int(n.pitch), max(1, int(n.velocity))))
+        if not instrument.is_drum:
+            notes += instrument_notes(instrument, to_beats)
     notes.sort()
+    return notes
+
+
+def beats_converter(midi: pretty_midi.PrettyMIDI):
+    """seconds → beats through the file's tempo map (to the nearest tick), each distinct time
+    converted once: chords and legato lines share most of their times."""
+    cache: dict[float, float] = {}
+
+    def to_beats(seconds: float) -> float:
+        beats = cache.get(seconds)
+        if beats is None:
+            beats = cache[seconds] = midi.time_to_tick(seconds) / midi.resolution
+        return beats
+
+    return to_beats
+
+
+def instrument_notes(instrument: pretty_midi.Instrument, to_beats) -> list[Note]:
+    """An instrument's notes in beats, in file order; notes that last no tick are dropped."""
+    notes = []
+    for n in instrument.notes:
+        start, end = to_beats(n.start), to_beats(n.end)
+        if end > start:
+            notes.append(Note(start, end - start, int(n.pitch), max(1, int(n.velocity))))
     return notes
 
 

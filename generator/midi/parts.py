@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pretty_midi
 
-from generator.midi.notes import Note, read_midi, to_pretty_midi
+from generator.midi.notes import (
+    Note,
+    beats_converter,
+    instrument_notes,
+    read_midi,
+    to_pretty_midi,
+)
 
 MELODY_NAMES = ("soprano", "melody")
 
@@ -33,16 +39,12 @@ class Part:
 
 def parts_from_pretty_midi(midi: pretty_midi.PrettyMIDI) -> list[Part]:
     """Every non-drum track with notes, in file order, times in beats (via the tempo map)."""
+    to_beats = beats_converter(midi)
     parts = []
     for instrument in midi.instruments:
         if instrument.is_drum:
             continue
-        notes = []
-        for n in instrument.notes:
-            start = midi.time_to_tick(n.start) / midi.resolution
-            end = midi.time_to_tick(n.end) / midi.resolution
-            if end > start:
-                notes.append(Note(start, end - start, int(n.pitch), max(1, int(n.velocity))))
+        notes = instrument_notes(instrument, to_beats)
         if notes:
             parts.append(Part(instrument.name.strip(), int(instrument.program), sorted(notes)))
     return parts
