@@ -135,11 +135,13 @@ def decode_text(data: bytes, encoding: str, name: str) -> str:
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        # utf-8-sig decodes what follows a byte-order mark: count from the file's first byte
+        offset = error.start + len(data) - len(error.object)
+        line = data.count(b"\n", 0, offset) + 1
         raise TextDecodeError(
             name,
-            f"not valid {encoding} at byte {error.start} (line {line}, byte "
-            f"0x{data[error.start]:02x}: {error.reason})",
+            f"not valid {encoding} at byte {offset} (line {line}, byte "
+            f"0x{data[offset]:02x}: {error.reason})",
         ) from None
     return text.replace("\r\n", "\n")
 
