@@ -24,6 +24,7 @@ from tqdm import tqdm
 from generator.checkpoint import build_model, read_checkpoint, save_checkpoint
 from generator.config import ModelConfig, TrainConfig
 from generator.data.pieces import TokenCorpus
+from generator.training import distributed
 from generator.training.tasks import TOKEN_TASK
 
 LN2 = math.log(2.0)
@@ -139,14 +140,51 @@ def train(
     next-token prediction with RNNGenerator on a TokenCorpus.
     ``on_step`` (for live progress, e.g. the app) is called after every optimizer step with
     {step, max_steps, loss, tokens_seen, seconds} (+ valid_nll after a validation); when it
-    returns True the run stops as after max_steps, writing both checkpoints."""
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    out = Path(out)
-    last = last_path_for(out)
-    device = resolve_device(config.device)
-    tokenizer = corpus.tokenizer
+    returns True the run stops as after max_steps, writing both checkpoints.
+
+    Under ``torchrun`` (WORLD_SIZE > 1) every rank trains on its share of each batch with
+    DistributedDataParallel and rank 0 logs and writes the checkpoints; see distributed.py."""
     if not corpus.train:
         raise TrainingStopped("the training split is empty: nothing to train on")
+    launch = distributed.start(resolve_device(config.device))
+    try:
+        return _train(
+            launch,
+            model_config,
+            config,
+            corpus,
+            Path(out),
+            resume,
+            progress,
+            log,
+            info,
+            task,
+            on_step,
+        )
+    finally:
+        launch.close()
+
+
+def _train(
+    launch: distributed.Single,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    corpus: TokenCorpus,
+    out: Path,
+    resume: bool,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    info: dict[str, Any] | None,
+    task,
+    on_step: Callable[[dict[str, float]], bool | None] | None,
+) -> TrainResult:
+    """``train`` in one process of a launch (``launch``: torchrun's processes, or one alone)."""
+    if not launch.is_main:
+        log, progress = (lambda message: None), False
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    last = last_path_for(out)
+    device = launch.device
+    tokenizer = corpus.tokenizer
 
     torch.manual_seed(config.seed)
     resumed: dict[str, Any] | None = None
@@ -162,7 +200,17 @@ def train(
         log(f"resuming {last} at step {resumed['step']}")
     else:
         model = task.build_model(model_config)
+    if config.batch_size % launch.world_size:
+        raise ValueError(
+            f"--batch-size {config.batch_size} does not split evenly over {launch.world_size} "
+            f"torchrun processes; the batch is the global batch, so use a multiple of "
+            f"{launch.world_size}"
+        )
+    launch.check_same("corpus", lambda: distributed.fingerprint(corpus))
     model.to(device).train()
+    model_loss = launch.wrap(model, task)  # task.loss(model, ...), through DDP when distributed
+    if launch.world_size > 1:  # dropout masks: each rank its own stream
+        torch.manual_seed(distributed.rank_seed(config.seed, launch.rank))
     optimizer = _make_optimizer(model, config)
     autocast, scaler = _mixed_precision(config.amp, device)
     plateau_scale = 1.0
@@ -182,13 +230,24 @@ def train(
         skipped, tokens_seen = resumed["skipped_steps"], resumed["tokens_seen"]
         elapsed_before, history = resumed["elapsed"], list(resumed["history"])
         plateau_scale = resumed["plateau_scale"]
-        torch.set_rng_state(resumed["torch_rng"])
-        if device.type == "cuda" and resumed.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(resumed["cuda_rng"])
-        carry = tuple(s.to(device) for s in resumed["carry"]) if resumed["carry"] else None
+        torch_rng, cuda_rng = resumed["torch_rng"], resumed.get("cuda_rng")
+        if launch.world_size > 1:  # each rank its own stream (if the rank count is the same)
+            ranks = resumed.get("rank_rng") or []
+            if len(ranks) == launch.world_size:
+                torch_rng, cuda_rng = ranks[launch.rank], resumed["rank_cuda_rng"][launch.rank]
+            else:
+                torch.manual_seed(distributed.rank_seed(config.seed, launch.rank, step))
+                torch_rng, cuda_rng = torch.get_rng_state(), None
+        torch.set_rng_state(torch_rng)
+        if device.type == "cuda" and cuda_rng is not None:
+            torch.cuda.set_rng_state(cuda_rng)
+        lanes = launch.lanes(config.batch_size)  # the checkpoint holds every lane's state
+        carry = distributed.split_lanes(resumed["carry"], lanes) if resumed["carry"] else None
+        carry = tuple(s.to(device) for s in carry) if carry else None
 
+    has_valid = bool(corpus.valid)
     valid_plan = None
-    if corpus.valid:
+    if has_valid and launch.is_main:  # rank 0 validates and tells the others the result
         valid_plan = task.plan(
             corpus.valid,
             tokenizer,
@@ -203,7 +262,13 @@ def train(
     started = time.perf_counter()
 
     def train_state() -> dict[str, Any]:
-        return {
+        own = {  # every rank's random streams and lanes (a collective under torchrun)
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "carry": [s.detach().cpu() for s in carry] if carry is not None else [],
+        }
+        ranks = launch.gather(own)
+        state = {
             "train_config": config.to_dict(),
             "step": step,
             "epoch": epoch,
@@ -217,10 +282,14 @@ def train(
             "plateau_scale": plateau_scale,
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-            "carry": [s.detach().cpu() for s in carry] if carry is not None else [],
+            "torch_rng": ranks[0]["torch_rng"],
+            "cuda_rng": ranks[0]["cuda_rng"],
+            "carry": distributed.join_lanes([r["carry"] for r in ranks]),
         }
+        if launch.world_size > 1:
+            state["rank_rng"] = [r["torch_rng"] for r in ranks]
+            state["rank_cuda_rng"] = [r["cuda_rng"] for r in ranks]
+        return state
 
     def checkpoint_info() -> dict[str, Any]:
         return {
@@ -232,16 +301,21 @@ def train(
         }
 
     def save_last() -> None:
+        state = train_state()
+        if not launch.is_main:
+            return
         save_checkpoint(
             last,
             model,
             tokenizer,
             family=task.family,
-            train_state=train_state(),
+            train_state=state,
             info=checkpoint_info(),
         )
 
     def save_best() -> None:
+        if not launch.is_main:
+            return
         save_checkpoint(
             out, model, tokenizer, family=task.family, train_state=None, info=checkpoint_info()
         )
@@ -251,6 +325,11 @@ def train(
         f"model: {task.family} {getattr(model.config, 'cell', '')}, {parameters:,} parameters "
         f"on {device}; {task.describe(corpus)}"
     )
+    if launch.world_size > 1:
+        log(
+            f"torchrun: {launch.world_size} processes, each trains "
+            f"{config.batch_size // launch.world_size} of the {config.batch_size} lanes of a batch"
+        )
     if baseline is not None:
         log(f"baseline (unigram): valid NLL {baseline:.3f} nats/{task.units}")
 
@@ -262,7 +341,7 @@ def train(
         dynamic_ncols=True,
         file=sys.stderr,
     )
-    stop_reason = "max steps"
+    stop_reason, interrupted = "max steps", False
     recent_loss, recent_tokens = 0.0, 0
     window_started, window_tokens = time.perf_counter(), 0
     plan = task.plan(
@@ -289,25 +368,27 @@ def train(
                     transpose=config.transpose,
                     cond_dropout=config.style_dropout,
                 )
-            batch = plan.batch(batch_index).to(device)
+            batch, weight = launch.take(plan, batch_index)  # this rank's share
+            batch = batch.to(device)
             batch_index += 1
             minutes = (time.perf_counter() - started) / 60
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * _lr_factor(config, step, minutes) * plateau_scale
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = config.lr * _lr_factor(config, step, minutes) * plateau_scale
             with autocast():
-                loss_sum, count, new_carry = task.loss(model, batch, carry)
+                loss_sum, count, new_carry = model_loss(batch, carry)
             carry = model.detach_state(new_carry)
-            n_tokens = int(count)
+            # loss_sum / n_tokens over the whole (global) batch; distributed.py says how
+            loss, n_tokens, mean_loss = launch.mean_loss(loss_sum, count, weight)
             if n_tokens == 0:
                 continue
-            loss = loss_sum / n_tokens
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(
                 model.parameters(), config.clip_norm if config.clip_norm > 0 else math.inf
             )
-            loss_value, norm_value = loss.item(), grad_norm.item()
+            loss_value = loss.item() if mean_loss is None else mean_loss
+            norm_value = grad_norm.item()
             if scaler.is_enabled() and math.isfinite(loss_value) and not math.isfinite(norm_value):
                 scaler.step(optimizer)  # fp16 overflow: the scaler skips the step, lowers the scale
                 scaler.update()
@@ -359,11 +440,19 @@ def train(
                 window_started, window_tokens = time.perf_counter(), 0
 
             minutes = (time.perf_counter() - started) / 60
-            out_of_time = bool(config.max_minutes) and minutes >= config.max_minutes
-            if valid_plan is not None and (
+            out_of_time, interrupted = launch.agree(
+                bool(config.max_minutes) and minutes >= config.max_minutes, launch.interrupted
+            )  # under torchrun: all ranks stop after the same step
+            if interrupted:
+                raise KeyboardInterrupt
+            if has_valid and (
                 step % config.eval_every == 0 or step == config.max_steps or out_of_time
             ):
-                nll = evaluate(model, valid_plan, device, config.eval_batches, task)
+                nll = launch.broadcast(
+                    evaluate(model, valid_plan, device, config.eval_batches, task)
+                    if launch.is_main
+                    else 0.0
+                )
                 improved = nll < best_nll
                 if improved:
                     best_nll, evals_since_best = nll, 0
@@ -394,7 +483,7 @@ def train(
                 }
                 if history and history[-1].get("step") == step and "valid_nll" in history[-1]:
                     report["valid_nll"] = history[-1]["valid_nll"]
-                if on_step(report):
+                if launch.agree(bool(on_step(report)))[0]:
                     stop_reason = "stopped on request"
                     break
             if step % config.save_every == 0:
@@ -405,17 +494,20 @@ def train(
     except KeyboardInterrupt:
         stop_reason = "interrupted (Ctrl-C)"
         bar.close()
-        save_last()
-        if valid_plan is None or not out.exists():
-            save_best()
-        log(f"interrupted at step {step}: saved {last}; continue with --resume")
+        if launch.world_size == 1 or interrupted:  # under torchrun: only when all ranks stopped
+            save_last()
+            if not has_valid or not out.exists():
+                save_best()
+            log(f"interrupted at step {step}: saved {last}; continue with --resume")
+            launch.barrier()
         raise
     finally:
         bar.close()
 
     save_last()
-    if valid_plan is None or not out.exists():
+    if not has_valid or not out.exists():
         save_best()  # no validation data: the last model is the best we know
+    launch.barrier()  # under torchrun: no rank returns before rank 0 has written the files
     result = TrainResult(
         best_path=out,
         last_path=last,
