@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 
 import gradio as gr
@@ -19,8 +20,10 @@ import app_handlers as handlers
 INTRO = """# RNN music generator
 Recurrent networks (tanh RNN, LSTM, GRU) that learned music from MIDI files and text.
 **Compose** new pieces with a shipped model or your own, **Harmonize** a melody in four parts,
-**Write** text, and **Train** a small model on your own MIDI files."""
+**Write** text, and **Train** a small model on your own MIDI or text files."""
 
+UPLOAD_HINT = "MIDI files train a music model; text files (.txt, .md) a text model."
+CURVE_COLORS = {"train": "#4f46e5", "valid": "#f97316"}  # the loss curve's two lines
 CSS = """
 .variation {padding: 4px 8px;}
 .variation .block {border: none !important; box-shadow: none !important;}
@@ -49,7 +52,7 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
             with gr.Tab("Write", id="write"):
                 write_model = _write_tab(settings)
             with gr.Tab("Train", id="train"):
-                _train_tab(settings, jobs, compose["model"])
+                _train_tab(settings, jobs, compose["model"], write_model)
         demo.load(
             functools.partial(_refresh_models, settings, "music"),
             inputs=[compose["model"]],
@@ -68,7 +71,19 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
     return demo
 
 
+PIANOROLL_HELP = (
+    "A **piano-roll** model: it plays frame by frame from an opening chord "
+    f"({handlers.OPENING_CHORD}) or your primer MIDI. Style, seed note, top-k and top-p do not "
+    "apply to it and are hidden."
+)
+START_INFO = "A first note; the null zero vector (no style, no note); or your MIDI"
+PIANOROLL_START_INFO = f"The chord {handlers.OPENING_CHORD}, or your MIDI, to continue"
+
+
 def _compose_tab(settings, choices, default_model, styles, default_style, model_text) -> dict:
+    pianoroll = handlers.model_family(settings, default_model) == handlers.PIANOROLL
+    if pianoroll:
+        model_text = f"{model_text}\n\n{PIANOROLL_HELP}"
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
@@ -83,12 +98,13 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                 value=default_style,
                 label="Style",
                 info="A style the model learned (its training folders' names)",
+                visible=not pianoroll,
             )
             start = gr.Radio(
-                list(handlers.START_CHOICES),
-                value=handlers.START_SEED_NOTE,
+                list(handlers.PIANOROLL_START_CHOICES if pianoroll else handlers.START_CHOICES),
+                value=handlers.START_CHORD if pianoroll else handlers.START_SEED_NOTE,
                 label="How to start",
-                info="A first note; the null zero vector (no style, no note); or your MIDI",
+                info=PIANOROLL_START_INFO if pianoroll else START_INFO,
             )
             seed_note = gr.Dropdown(
                 list(handlers.SEED_NOTE_CHOICES),
@@ -96,6 +112,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                 allow_custom_value=True,
                 label="Seed note",
                 info="The first note (C4 = middle C); type any name such as F#3 or Bb2",
+                visible=not pianoroll,
             )
             primer = gr.File(
                 label="Primer MIDI (the model continues it)",
@@ -119,11 +136,11 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                     info="Lower: safer and more repetitive; higher: wilder",
                 )  # fmt: skip
                 top_k = gr.Slider(
-                    0, 100, value=0, step=1, label="Top-k",
+                    0, 100, value=0, step=1, label="Top-k", visible=not pianoroll,
                     info="Sample only from the k likeliest events (0 = all)",
                 )  # fmt: skip
                 top_p = gr.Slider(
-                    0.05, 1.0, value=0.95, step=0.01, label="Top-p",
+                    0.05, 1.0, value=0.95, step=0.01, label="Top-p", visible=not pianoroll,
                     info="Sample only from the likeliest events that cover this probability",
                 )  # fmt: skip
                 seed = gr.Textbox(
@@ -159,8 +176,8 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
 
     model.change(
         functools.partial(_model_changed, settings),
-        inputs=[model],
-        outputs=[style, model_info],
+        inputs=[model, start],
+        outputs=[style, model_info, start, top_k, top_p],
     )
     start.change(_start_changed, inputs=[start], outputs=[style, seed_note, primer])
     primer.upload(_primer_uploaded, inputs=[primer], outputs=[primer, start])
@@ -232,7 +249,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
                     40, 200, value=80, step=1, label="Tempo (BPM)",
                     info="Beats per minute of the written MIDI and the audio",
                 )  # fmt: skip
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="harmonized"):
             status = gr.Markdown(
                 "Press **Harmonize**.", elem_classes="status", elem_id="harmonize-status"
             )
@@ -324,25 +341,48 @@ def _write_tab(settings) -> gr.Dropdown:
     return model
 
 
-def _train_tab(settings, jobs, compose_model) -> None:
+def _train_tab(settings, jobs, compose_model, write_model) -> None:
     gr.Markdown(
-        "Upload MIDI files (or one .zip of them), pick a size, and train. Files in a zip's "
-        "folders take the folder's name as their style. Training runs in the background; "
-        "the model is saved when it ends or when you press **Stop**."
+        "Upload MIDI files or text files (or a .zip of either), pick a size, and train. MIDI "
+        "files make a **music** model for the Compose tab (a zip's folders name styles); .txt "
+        "and .md files make a **text** model for the Write tab. Training runs in the "
+        "background; the model is saved when it ends or when you press **Stop**."
     )
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
             files = gr.File(
-                label="MIDI files or a zip",
+                label="MIDI or text files, or a zip",
                 file_count="multiple",
-                file_types=[".mid", ".midi", ".zip"],
+                file_types=[".mid", ".midi", ".txt", ".md", ".zip"],
                 type="filepath",
+                elem_id="train-files",
             )
+            kind = gr.Radio(
+                list(handlers.KIND_CHOICES),
+                value=handlers.KIND_AUTO,
+                label="What to train",
+                info="From the files: MIDI files train music, text files train text. Pick one to "
+                "skip files of the other kind",
+            )
+            upload_hint = gr.Markdown(UPLOAD_HINT, elem_classes="status", elem_id="upload-kind")
             style = gr.Textbox(
-                label="Style of these files (optional)",
+                label="Style of these files (music only, optional)",
                 info="Loose files get this style; a zip's folders name their own styles",
                 max_length=40,
             )
+            with gr.Row():
+                tokenizer = gr.Radio(
+                    list(handlers.TOKENIZERS),
+                    value=next(iter(handlers.TOKENIZERS)),
+                    label="Tokenizer (text only)",
+                    info="Characters: any text, small models; subwords: fewer, longer tokens",
+                )
+                vocab = gr.Slider(
+                    handlers.MIN_SUBWORDS, handlers.MAX_SUBWORDS, step=100,
+                    value=handlers.DEFAULT_SUBWORDS,
+                    label="Subwords", visible=False,
+                    info="SentencePiece vocabulary, at most (a small text gives fewer)",
+                )  # fmt: skip
             preset = gr.Radio(
                 list(handlers.PRESETS),
                 value=next(iter(handlers.PRESETS)),
@@ -354,29 +394,44 @@ def _train_tab(settings, jobs, compose_model) -> None:
                 info="Optimizer steps; a few hundred give a first result",
             )  # fmt: skip
             name = gr.Textbox(
-                "my-music", label="Model name", info="Letters, digits, - and _", max_length=40
-            )
+                "", label="Model name", placeholder="my-music or my-text",
+                info="Letters, digits, - and _", max_length=40, elem_id="train-name",
+            )  # fmt: skip
             with gr.Row():
                 start = gr.Button("Train", variant="primary", elem_id="train")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop")
         with gr.Column(scale=2):
-            status = gr.Markdown("No training running.", elem_classes="status")
+            status = gr.Markdown(
+                "No training running.", elem_classes="status", elem_id="train-status"
+            )
             curve = gr.LinePlot(
+                _curve_frame([]),
                 x="step",
                 y="loss",
                 color="split",
+                color_map=CURVE_COLORS,
                 title="Loss (nats per token)",
                 height=280,
                 x_title="step",
                 y_title="loss",
             )
-            report = gr.Textbox(label="Corpus report", lines=10, max_lines=20, interactive=False)
+            report = gr.Textbox(
+                label="Corpus report", lines=10, max_lines=20, interactive=False,
+                elem_id="train-report",
+            )  # fmt: skip
     job = gr.State(None)
 
+    for event in (files.change, kind.change, tokenizer.change):
+        event(
+            _upload_changed,
+            inputs=[files, kind, tokenizer],
+            outputs=[upload_hint, style, tokenizer, vocab],
+            show_progress="hidden",
+        )
     start.click(
         functools.partial(_train, settings, jobs),
-        inputs=[files, style, preset, steps, name],
-        outputs=[job, status, report, curve, start, stop, compose_model],
+        inputs=[files, style, preset, steps, name, kind, tokenizer, vocab],
+        outputs=[job, status, report, curve, start, stop, compose_model, write_model],
         concurrency_limit=1,
         concurrency_id="train",
     )
@@ -392,9 +447,29 @@ def _refresh_models(settings, kind, current):
     return gr.update(choices=choices, value=current if current in keys else default or None)
 
 
-def _model_changed(settings, model_key):
+def _model_changed(settings, model_key, start):
     styles, default, text = handlers.model_styles(settings, model_key)
-    return gr.update(choices=styles, value=default), text
+    if handlers.model_family(settings, model_key) == handlers.PIANOROLL:
+        keep = start if start in handlers.PIANOROLL_START_CHOICES else handlers.START_CHORD
+        return (
+            gr.update(choices=styles, value=default, visible=False),
+            f"{text}\n\n{PIANOROLL_HELP}",
+            gr.update(
+                choices=list(handlers.PIANOROLL_START_CHOICES),
+                value=keep,
+                info=PIANOROLL_START_INFO,
+            ),
+            gr.update(visible=False),
+            gr.update(visible=False),
+        )
+    keep = start if start in handlers.START_CHOICES else handlers.START_SEED_NOTE
+    return (
+        gr.update(choices=styles, value=default, visible=True),
+        text,
+        gr.update(choices=list(handlers.START_CHOICES), value=keep, info=START_INFO),
+        gr.update(visible=True),
+        gr.update(visible=True),
+    )
 
 
 def _refresh_harmonizers(settings, current):
@@ -448,15 +523,40 @@ def _compose(settings, *values):
     return updates
 
 
+def _upload_changed(files, kind_choice, tokenizer):
+    kind, line = handlers.describe_upload(files, kind_choice)
+    if not files:
+        line = UPLOAD_HINT
+    return (
+        line,
+        gr.update(visible=kind != "text"),
+        gr.update(visible=kind != "music"),
+        gr.update(visible=kind != "music" and handlers.TOKENIZERS[tokenizer] != "char"),
+    )
+
+
+# Gradio's LinePlot (6.31) keeps the colour domain of its first non-empty update and draws
+# nothing after an empty one; a blank point of each split (loss NaN, not drawn) keeps both.
+_BLANK_CURVE = [{"step": 0, "loss": math.nan, "split": split} for split in CURVE_COLORS]
+
+
+def _curve_frame(points: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(_BLANK_CURVE + points, columns=["step", "loss", "split"]).astype(
+        {"step": "int64", "loss": "float64", "split": "string"}
+    )
+
+
 def _train(settings, jobs, *values):
     for progress in handlers.start_training(settings, jobs, *values):
-        curve = pd.DataFrame(progress.curve, columns=["step", "loss", "split"]).astype(
-            {"step": "int64", "loss": "float64", "split": "string"}  # numeric axes even when empty
-        )
-        model_update = gr.update()
+        curve = _curve_frame(progress.curve)
+        music_update, text_update = gr.update(), gr.update()
         if progress.new_model_key:
-            choices, _ = handlers.model_choices(settings)
-            model_update = gr.update(choices=choices, value=progress.new_model_key)
+            choices, _ = handlers.model_choices(settings, progress.kind)
+            picked = gr.update(choices=choices, value=progress.new_model_key)
+            if progress.kind == "music":
+                music_update = picked
+            else:
+                text_update = picked
         yield (
             progress.job_id,
             progress.status,
@@ -464,7 +564,8 @@ def _train(settings, jobs, *values):
             curve,
             gr.update(interactive=not progress.running),
             gr.update(interactive=progress.running),
-            model_update,
+            music_update,
+            text_update,
         )
 
 

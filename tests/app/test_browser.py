@@ -1,6 +1,6 @@
 """The app in a real browser: `python app.py` in a subprocess, Debian's Chromium driven by
-Playwright. Generate must give audio and a MIDI download; a corrupt primer must give a clear
-message and leave the page working."""
+Playwright. Generate and Harmonize must give audio and a MIDI download; a corrupt primer must
+give a clear message and leave the page working; Write must stream text into its box."""
 
 from __future__ import annotations
 
@@ -148,3 +148,18 @@ def test_write_streams_text_into_the_box(page):
     expect(page.locator("#write-status")).to_contain_text("characters · seed", timeout=SLOW)
     written = page.locator("#written textarea").input_value()
     assert written.startswith("the cat ") and len(written) == len("the cat ") + 500
+
+
+def test_harmonize_the_bundled_example_gives_audio_and_a_midi_download(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Harmonize").click()
+    page.locator("#harmonize").click()  # the example picked by default, no upload
+
+    output = page.locator("#harmonized")
+    expect(page.locator("#harmonize-status")).to_contain_text("seed", timeout=SLOW)
+    expect(output.locator("audio").first).to_be_attached(timeout=SLOW)
+    link = output.locator("a[download$='.mid']").first
+    expect(link).to_be_attached(timeout=SLOW)
+    midi = page.request.get(link.get_attribute("href"))
+    assert midi.ok and midi.body().startswith(b"MThd")
