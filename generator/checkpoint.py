@@ -12,14 +12,17 @@ tensors, so it loads with ``torch.load(weights_only=True)``:
     info            free-form facts: corpus report, valid NLL, wall time, command line
 
 Writes go to a temporary file in the same folder, then ``os.replace``: a crash never leaves a
-half-written file under the real name.
+half-written file under the real name. A temporary file that a killed process left behind is
+deleted by a later save of the same checkpoint.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import pickle
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +90,23 @@ def save_checkpoint(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    _remove_abandoned_temporaries(path)
     return path
+
+
+ABANDONED_AFTER_SECONDS = 600  # a temporary file untouched this long has no writer left
+
+
+def _remove_abandoned_temporaries(path: Path) -> None:
+    """Delete temporary files of ``path`` that a killed process left (kill -9 or a power cut
+    between writing and renaming); one still being written changes more often than this."""
+    cutoff = time.time() - ABANDONED_AFTER_SECONDS
+    for temporary in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if temporary.stat().st_mtime < cutoff:
+                temporary.unlink()
+        except OSError:
+            pass  # gone already, or not ours to delete
 
 
 def _umask() -> int:
