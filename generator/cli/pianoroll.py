@@ -11,7 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from generator.cli.common import Formatter, add_config_flags, command_line, config_from_args
+from generator.cli.common import (
+    Formatter,
+    add_config_flags,
+    add_threads_flag,
+    command_line,
+    config_from_args,
+)
 from generator.config import PianoRollConfig, TrainConfig
 
 DATA_HELP = "a piano-roll JSON file ({'train': [...], 'valid': [...]}) or a folder of MIDI files"
@@ -89,6 +95,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     group.add_argument("--greedy", action="store_true", help="keys on where p > 0.5")
     group.add_argument("--seed", type=int, default=None, help="random seed for repeatable output")
     sample.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    add_threads_flag(sample, "frame-by-frame sampling")
     sample.set_defaults(run=_sample)
 
 
