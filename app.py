@@ -177,7 +177,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
     model.change(
         functools.partial(_model_changed, settings),
         inputs=[model, start],
-        outputs=[style, model_info, start, top_k, top_p],
+        outputs=[style, model_info, start, seed_note, primer, top_k, top_p],
     )
     start.change(_start_changed, inputs=[start], outputs=[style, seed_note, primer])
     primer.upload(_primer_uploaded, inputs=[primer], outputs=[primer, start])
@@ -448,27 +448,30 @@ def _refresh_models(settings, kind, current):
 
 
 def _model_changed(settings, model_key, start):
+    """Controls for the picked model; visibility is set here too, not left to start.change,
+    so the page never shows a stale control while events settle."""
     styles, default, text = handlers.model_styles(settings, model_key)
-    if handlers.model_family(settings, model_key) == handlers.PIANOROLL:
-        keep = start if start in handlers.PIANOROLL_START_CHOICES else handlers.START_CHORD
-        return (
-            gr.update(choices=styles, value=default, visible=False),
-            f"{text}\n\n{PIANOROLL_HELP}",
-            gr.update(
-                choices=list(handlers.PIANOROLL_START_CHOICES),
-                value=keep,
-                info=PIANOROLL_START_INFO,
-            ),
-            gr.update(visible=False),
-            gr.update(visible=False),
-        )
-    keep = start if start in handlers.START_CHOICES else handlers.START_SEED_NOTE
+    pianoroll = handlers.model_family(settings, model_key) == handlers.PIANOROLL
+    if pianoroll:
+        choices, info = handlers.PIANOROLL_START_CHOICES, PIANOROLL_START_INFO
+        keep = start if start in choices else handlers.START_CHORD
+        text = f"{text}\n\n{PIANOROLL_HELP}"
+    else:
+        choices, info = handlers.START_CHOICES, START_INFO
+        keep = start if start in choices else handlers.START_SEED_NOTE
     return (
-        gr.update(choices=styles, value=default, visible=True),
+        gr.update(
+            choices=styles,
+            value=default,
+            visible=not pianoroll,
+            interactive=keep != handlers.START_NULL,
+        ),
         text,
-        gr.update(choices=list(handlers.START_CHOICES), value=keep, info=START_INFO),
-        gr.update(visible=True),
-        gr.update(visible=True),
+        gr.update(choices=list(choices), value=keep, info=info),
+        gr.update(visible=keep == handlers.START_SEED_NOTE),
+        gr.update(visible=keep == handlers.START_PRIMER),
+        gr.update(visible=not pianoroll),
+        gr.update(visible=not pianoroll),
     )
 
 

@@ -1,6 +1,7 @@
 """The app in a real browser: `python app.py` in a subprocess, Debian's Chromium driven by
-Playwright. Generate and Harmonize must give audio and a MIDI download; a corrupt primer must
-give a clear message and leave the page working; Write must stream text into its box."""
+Playwright. Generate (with a token and a piano-roll model) and Harmonize must give audio and a
+MIDI download; a corrupt primer must give a clear message and leave the page working; Write must
+stream text into its box."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(music_checkpoint: Path, text_checkpoint: Path, tmp_path_factory):
+def app_url(
+    music_checkpoint: Path, text_checkpoint: Path, pianoroll_checkpoint: Path, tmp_path_factory
+):
     """`python app.py` on a free loopback port, offering the tiny test models."""
     folder = tmp_path_factory.mktemp("browser")
     port = _free_port()
@@ -51,6 +54,7 @@ def app_url(music_checkpoint: Path, text_checkpoint: Path, tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)]
         + ["--checkpoint", str(music_checkpoint), "--checkpoint", str(text_checkpoint)]
+        + ["--checkpoint", str(pianoroll_checkpoint)]
         + ["--app-dir", str(folder / "app")],
         cwd=ROOT,
         env=env,
@@ -136,6 +140,21 @@ def test_corrupt_primer_shows_an_error_and_the_page_keeps_working(page, tmp_path
     expect(page.locator("a[download$='.mid']").first).to_be_attached(timeout=SLOW)
     expect(page.locator("audio").first).to_be_attached()
     expect(page.locator("#status")).to_contain_text("note D4")
+
+
+def test_pianoroll_model_hides_what_does_not_apply_and_generates(page):
+    from playwright.sync_api import expect
+
+    page.get_by_label("Model", exact=True).click()
+    page.get_by_role("option", name="pianoroll (added, piano roll)").click()
+    expect(page.get_by_role("radio", name="Opening chord")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Seed note")).to_be_hidden()
+    expect(page.get_by_label("Style", exact=True)).to_be_hidden()
+    page.locator("#generate").click()
+
+    expect(page.locator("#status")).to_contain_text("opening chord", timeout=SLOW)
+    expect(page.locator("a[download$='.mid']").first).to_be_attached(timeout=SLOW)
+    expect(page.locator("audio").first).to_be_attached()
 
 
 def test_write_streams_text_into_the_box(page):
