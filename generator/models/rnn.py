@@ -63,33 +63,73 @@ def run_recurrent(rnn: nn.RNNBase, x: torch.Tensor, state: State) -> tuple[torch
 
 
 _CELL_FUNCTIONS = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell}
+_WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def step_cells(rnn: nn.RNNBase, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-    """One time step through ``rnn``'s layers with the fused single-step cell kernels.
+def layer_weights(rnn: nn.RNNBase) -> list[tuple[torch.Tensor, ...]]:
+    """Each layer's (W_ih, W_hh, b_ih, b_hh), gathered once: parameter look-up by name is slow."""
+    return [
+        tuple(getattr(rnn, f"{name}_l{k}") for name in _WEIGHT_NAMES) for k in range(rnn.num_layers)
+    ]
 
-    The same weights and arithmetic as ``rnn`` on a length-1 sequence (no inter-layer dropout:
-    for inference), but without the per-call set-up of the sequence module, which dominates
-    when stepping one token at a time. x: (batch, input) → (batch, hidden), new state.
+
+def _rows(weight: torch.Tensor) -> torch.Tensor:
+    """(out, in) weight → the same values stored (in, out), seen again as (out, in)."""
+    return weight.detach().t().contiguous().t()
+
+
+class Decoder:
+    """Token-by-token inference for an RNNGenerator in eval mode (what the sampler runs).
+
+    The arithmetic of the recurrent module on a length-1 sequence, with the fused single-step
+    cell kernels (torch.lstm_cell ...; no inter-layer dropout), minus the per-token costs that
+    dominate at small batches: the weights are gathered once, each layer's state stays its own
+    tensor (no stacking per token), the embedding is read by index, and a tied output
+    (projection, then the embedding transposed) is folded into one (vocab, hidden) matrix.
+    ``state`` gives the usual (layers, batch, hidden) form whenever it is wanted.
     """
-    cell = _CELL_FUNCTIONS.get(type(rnn), torch.rnn_tanh_cell)
-    lstm = isinstance(rnn, nn.LSTM)
-    hs, cs = [], []
-    for k in range(rnn.num_layers):
-        weights = (
-            getattr(rnn, f"weight_ih_l{k}"),
-            getattr(rnn, f"weight_hh_l{k}"),
-            getattr(rnn, f"bias_ih_l{k}"),
-            getattr(rnn, f"bias_hh_l{k}"),
-        )
-        if lstm:
-            h, c = cell(x, (state[0][k], state[1][k]), *weights)
-            cs.append(c)
+
+    def __init__(self, model: RNNGenerator, state: State, *, copy_weights: bool = True):
+        rnn = model.rnn
+        self.cell = _CELL_FUNCTIONS.get(type(rnn), torch.rnn_tanh_cell)
+        self.lstm = isinstance(rnn, nn.LSTM)
+        self.layers = [tuple(s[k] for s in state) for k in range(rnn.num_layers)]  # (h,) | (h, c)
+        self.embedding = model.embed.weight  # (vocab, embed)
+        weights = layer_weights(rnn)
+        if model.config.tie_weights:  # vocab × hidden = embedding · projection
+            head_weight = model.embed.weight @ model.project.weight
+            head_bias = model.embed.weight @ model.project.bias + model.out_bias
         else:
-            h = cell(x, state[0][k], *weights)
-        hs.append(h)
-        x = h
-    return x, ((torch.stack(hs), torch.stack(cs)) if lstm else (torch.stack(hs),))
+            head_weight, head_bias = model.head.weight, model.head.bias
+        if copy_weights:
+            # Each (out, in) matrix copied once as (in, out) rows and used through a transposed
+            # view: the kernels then read x·W^T from contiguous (in, out) memory, which at
+            # batch 1 runs about twice as fast as the (out, in) layout (BENCHMARKS.md).
+            with torch.no_grad():
+                weights = [
+                    (_rows(w_ih), _rows(w_hh), b_ih, b_hh) for w_ih, w_hh, b_ih, b_hh in weights
+                ]
+                head_weight = _rows(head_weight)
+        self.weights, self.head_weight, self.head_bias = weights, head_weight, head_bias
+
+    def feed(self, x: torch.Tensor) -> torch.Tensor:
+        """Feed one input vector per lane (batch, embed), e.g. the conditioning: (batch, vocab)."""
+        for k, w in enumerate(self.weights):
+            if self.lstm:
+                self.layers[k] = self.cell(x, self.layers[k], *w)  # (h, c): (batch, hidden)
+            else:
+                self.layers[k] = (self.cell(x, self.layers[k][0], *w),)
+            x = self.layers[k][0]
+        return torch.addmm(self.head_bias, x, self.head_weight.t())
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed (batch,) token ids; the state moves on one step: (batch, vocab) logits."""
+        return self.feed(self.embedding.index_select(0, tokens))  # (batch, embed) in
+
+    @property
+    def state(self) -> State:
+        """(h,) or (h, c), each (layers, batch, hidden), as ``RNNGenerator.step`` returns it."""
+        return tuple(torch.stack(part) for part in zip(*self.layers, strict=True))
 
 
 def reset_state(state: State, starts: torch.Tensor) -> State:
@@ -165,17 +205,24 @@ class RNNGenerator(nn.Module):
     def start(self, cond: torch.Tensor) -> tuple[torch.Tensor, State]:
         """Feed the conditioning vector at step 0 from a zero state: (batch, vocab) logits."""
         state = self.initial_state(cond.shape[0], cond.device)
+        if not self.training:
+            decoder = Decoder(self, state, copy_weights=False)
+            return decoder.feed(cond), decoder.state
         output, state = self._run(cond.unsqueeze(1), state)
         return self._logits(output[:, 0]), state
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One incremental step: (batch,) ids and the carried state → (batch, vocab) logits."""
-        x = self.embed(tokens)  # (batch, embed)
         if self.training:  # keep the inter-layer dropout of the full module
-            output, state = self._run(x.unsqueeze(1), state)
+            output, state = self._run(self.embed(tokens).unsqueeze(1), state)
             return self._logits(output[:, 0]), state
-        output, state = step_cells(self.rnn, x, state)
-        return self._logits(output), state
+        decoder = Decoder(self, state, copy_weights=False)  # one step: no copies
+        return decoder.step(tokens), decoder.state
+
+    def decoder(self, state: State) -> Decoder:
+        """A Decoder that carries ``state`` on, token by token (eval mode: no dropout). It
+        copies the weights once (into their fastest layout): for many steps, not one."""
+        return Decoder(self, state)
 
     def _run(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         return run_recurrent(self.rnn, x, state)

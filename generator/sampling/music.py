@@ -71,18 +71,26 @@ def force_first_note(tokenizer: MidiEventTokenizer, pitch: int):
     """Logits processor: a piece opens with ``pitch``. Until a sequence has played a note, only
     that note may come (after at most one velocity token): masking just the other notes would
     let a model that finds ``pitch`` unlikely shift time on in silence, starting late or never."""
-    note_ids = torch.tensor(list(tokenizer.note_ids()))
+    is_note = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
+    is_note[list(tokenizer.note_ids())] = True
     velocity_ids = torch.arange(tokenizer.velocity_offset, tokenizer.vocab_size)
     seed_id = tokenizer.note_id(pitch)
 
     played = None  # (batch,) bool, updated from the newest token only: O(1) per step
+    everyone = False  # every sequence has played a note: nothing left to do
 
     def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        nonlocal played
+        nonlocal played, everyone, is_note
+        if everyone:
+            return logits
         if played is None:
             played = torch.zeros(logits.shape[0], dtype=torch.bool, device=logits.device)
+            is_note = is_note.to(logits.device)
         if history.shape[1]:
-            played |= torch.isin(history[:, -1], note_ids.to(history.device))
+            played |= is_note[history[:, -1]]
+            if bool(played.all()):
+                everyone = True
+                return logits
         allowed = torch.zeros_like(logits, dtype=torch.bool)
         allowed[:, seed_id] = True
         if history.shape[1] == 0:

@@ -35,7 +35,11 @@ class SamplingOptions:
 
 def filter_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
     """Temperature, then top-k, then top-p (nucleus) on (batch, vocab) logits."""
-    logits = logits / options.temperature
+    return truncate_logits(logits / options.temperature, options)
+
+
+def truncate_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
+    """Top-k, then top-p (nucleus): the tokens left out get -inf. Without either, ``logits``."""
     if options.top_k and options.top_k < logits.shape[-1]:
         kth = torch.topk(logits, options.top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -47,6 +51,30 @@ def filter_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tenso
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits
+
+
+class GumbelNoise:
+    """Gumbel noise for sampling by argmax: argmax(logits + g) is a draw from softmax(logits).
+
+    (torch.multinomial draws one token the same way, from exponential noise, but pays for a
+    fresh random stream and checks on every call: 30 µs a token, more than a whole step of a
+    small network.) The noise comes in blocks of steps, one generator call per block.
+    """
+
+    def __init__(self, shape: tuple[int, int], generator: torch.Generator, device, steps: int):
+        self.generator, self.shape = generator, shape
+        self.block = max(1, min(steps, 256, 2**20 // max(1, shape[0] * shape[1])))
+        self.noise = torch.empty((self.block, *shape), device=device)
+        self.used = self.block
+
+    def next(self) -> torch.Tensor:
+        """(batch, vocab) noise for one step."""
+        if self.used == self.block:
+            # -log(E), E ~ Exponential(1), is Gumbel(0, 1)
+            self.noise.exponential_(generator=self.generator).log_().neg_()
+            self.used = 0
+        self.used += 1
+        return self.noise[self.used - 1]
 
 
 @torch.inference_mode()
@@ -72,6 +100,10 @@ def sample_tokens(
     never: ids that are never sampled (PAD and BOS).
     on_tokens: called with each new (batch,) token tensor (for streaming).
     Returns the generated ids of each sequence, without the prefix and without EOS/PAD.
+
+    The loop allocates nothing per token that it can avoid: tokens are drawn straight into
+    the history, noise comes in blocks, the model's ``decoder`` (when it has one) keeps its
+    state between steps, and a sequence's length and end are updated in place.
     """
     model.eval()
     pad_id = never[0]
@@ -87,34 +119,52 @@ def sample_tokens(
     if prefix is not None and prefix.shape[1] > 0:
         window_logits, state = model(prefix.to(device), state)
         logits = window_logits[:, -1]
+    decoder = model.decoder(state) if hasattr(model, "decoder") else None
 
-    cost = length_cost.to(device) if length_cost is not None else None
+    limited = length_cost is not None and length_limit is not None
+    cost = length_cost.to(device, torch.float32) if limited else None
     length = torch.zeros(batch, device=device)
+    token_cost = torch.zeros(batch, device=device)
     done = torch.zeros(batch, dtype=torch.bool, device=device)
-    history = torch.full((batch, max_tokens), pad_id, dtype=torch.long, device=device)
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)
+    # (time, batch): row t is the tokens of step t, contiguous, sampled into in place
+    history = torch.full((max_tokens, batch), pad_id, dtype=torch.long, device=device)
     # music ends when the length is reached, not before: EOS is banned until then
     banned = torch.tensor(list(never) + ([eos_id] if length_limit is not None else []))
     banned = banned.to(device)
+    truncate = bool(options.top_k) or options.top_p < 1.0
+    noise = None if options.greedy else GumbelNoise(logits.shape, generator, device, max_tokens)
+    scores = torch.empty(logits.shape, device=device)
     for t in range(max_tokens):
+        token = history[t]
         logits = logits.float().index_fill_(1, banned, float("-inf"))
-        for process in processors or []:
-            logits = process(logits, history[:, :t])
+        if processors:
+            past = history[:t].t()  # (batch, t)
+            for process in processors:
+                logits = process(logits, past)
         if options.greedy:
-            token = logits.argmax(dim=-1)
+            torch.argmax(logits, dim=-1, out=token)
         else:
-            probs = torch.softmax(filter_logits(logits, options), dim=-1)
-            token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        token = token.masked_fill_(done, pad_id)
-        history[:, t] = token
+            if options.temperature != 1.0:
+                logits = logits.div_(options.temperature)
+            if truncate:
+                logits = truncate_logits(logits, options)
+            torch.argmax(torch.add(logits, noise.next(), out=scores), dim=-1, out=token)
+        if batch > 1:
+            token.masked_fill_(done, pad_id)
         if on_tokens is not None:
             on_tokens(token)
-        done |= token == eos_id
-        if cost is not None and length_limit is not None:
-            length += cost[token]
-            done |= length >= length_limit
+        if limited:
+            length.add_(torch.index_select(cost, 0, token, out=token_cost))
+            done.logical_or_(torch.ge(length, length_limit, out=ended))
+        else:
+            done.logical_or_(torch.eq(token, eos_id, out=ended))
         if t == max_tokens - 1 or bool(done.all()):
             break
-        logits, state = model.step(token, state)
+        if decoder is not None:
+            logits = decoder.step(token)
+        else:
+            logits, state = model.step(token, state)
 
-    rows = history[:, : t + 1].tolist()
+    rows = history[: t + 1].t().tolist()
     return [[i for i in row if i not in (pad_id, eos_id)] for row in rows]

@@ -80,6 +80,33 @@ def test_incremental_steps_equal_a_full_forward(cell, tie):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(("cell", "tie"), CASES)
+def test_the_sampling_decoder_equals_a_full_forward(cell, tie):
+    """The sampler's Decoder (weights copied into their fast layout, state kept per layer)
+    gives the logits and the final state of one forward pass over the same tokens."""
+    model = make_model(cell, tie)
+    tokens = torch.randint(3, VOCAB, (BATCH, TIME))
+    cond = model.condition(torch.tensor([0, 1, 2]), torch.tensor([4, 0, 1]))
+    with torch.inference_mode():
+        full, full_state = model(tokens, cond=cond, starts=torch.ones(BATCH, dtype=torch.bool))
+        decoder = model.decoder(model.initial_state(BATCH))
+        steps = [decoder.feed(cond)] + [decoder.step(tokens[:, t]) for t in range(1, TIME)]
+    torch.testing.assert_close(torch.stack(steps, dim=1), full, atol=1e-5, rtol=0)
+    for a, b in zip(decoder.state, full_state, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_the_decoder_leaves_the_state_it_was_given_alone():
+    model = make_model("lstm")
+    state = tuple(torch.randn_like(s) for s in model.initial_state(BATCH))
+    before = tuple(s.clone() for s in state)
+    with torch.inference_mode():
+        decoder = model.decoder(state)
+        decoder.step(torch.tensor([3, 4, 5]))
+    assert all(torch.equal(a, b) for a, b in zip(state, before, strict=True))
+    assert not torch.equal(decoder.state[0], state[0])
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_windows_carrying_state_equal_one_long_window(cell):
     model = make_model(cell)

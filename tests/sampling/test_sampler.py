@@ -104,6 +104,24 @@ def test_same_seed_same_output_other_seed_other_output(tiny_model):
     assert first[0] != first[1]  # the variations in one batch differ too
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (SamplingOptions(seed=5), [0.0, 0.0, 0.1, 0.2, 0.3, 0.4]),
+        (SamplingOptions(seed=6, temperature=0.5), [0.0, 0.0, 1 / 30, 4 / 30, 9 / 30, 16 / 30]),
+        (SamplingOptions(seed=7, top_k=2), [0.0, 0.0, 0.0, 0.0, 3 / 7, 4 / 7]),
+    ],
+)
+def test_draws_follow_the_softmax_of_the_filtered_logits(options, expected):
+    """Sampling by argmax over Gumbel noise draws tokens with the model's probabilities."""
+    probs = torch.tensor([0.3, 0.2, 0.1, 0.2, 0.3, 0.4])  # ids 0 and 1 (PAD, BOS) are banned
+    model = TableModel(probs.log().tolist())
+    draws = 20_000
+    out = sample_tokens(model, cond(draws), options, eos_id=99, max_tokens=1)
+    counts = torch.bincount(torch.tensor([row[0] for row in out]), minlength=6).float() / draws
+    assert torch.allclose(counts, torch.tensor(expected), atol=0.015)
+
+
 def test_the_length_limit_ends_sequences_and_eos_is_never_sampled_before_it():
     # EOS is by far the likeliest token; token 3 costs 1, token 4 costs 0.25, token 5 nothing
     model = TableModel([0.0, 0.0, 8.0, 0.0, 0.0, 0.0])
