@@ -287,7 +287,8 @@ def _write_tab(settings) -> gr.Dropdown:
                 choices,
                 value=default or None,
                 label="Text model",
-                info="Character or SentencePiece models, shipped or named at start-up",
+                info="Character or SentencePiece models: shipped, trained in the Train tab, "
+                "or named at start-up",
             )
             model_info = gr.Markdown(handlers.model_text(settings, default, "text"))
             prime = gr.Textbox(

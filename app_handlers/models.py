@@ -16,6 +16,7 @@ from generator.render import draw_pianoroll
 
 NO_STYLE = "(any)"
 PIANOROLL = "pianoroll"  # the checkpoint family of piano-roll models
+TRAINABLE = ("music", "text")  # kinds the Train tab makes
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def resolve_model(settings: AppSettings, key: str, kind: str = "music") -> Path:
         if entry.key == key:
             return entry.path
     if not key:
-        how = "in the Train tab" if kind == "music" else f"with python -m generator train {kind}"
+        how = "in the Train tab" if kind in TRAINABLE else f"with python -m generator train {kind}"
         raise gr.Error(
             f"No {kind} model yet: train one {how}, or start the app with --checkpoint PATH."
         )
@@ -91,9 +92,9 @@ def resolve_model(settings: AppSettings, key: str, kind: str = "music") -> Path:
 def model_text(settings: AppSettings, key: str, kind: str = "music") -> str:
     """The one-line description of a picked model, or how to get one."""
     if not key:
-        if kind == "music":
+        if kind in TRAINABLE:
             return (
-                "No music model yet: train one in the Train tab (it appears here), or start "
+                f"No {kind} model yet: train one in the Train tab (it appears here), or start "
                 "the app with `--checkpoint PATH`."
             )
         return (

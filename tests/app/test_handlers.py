@@ -320,7 +320,7 @@ def test_write_refuses_bad_input(settings):
         next(h.write_text(settings, "added:music", "x"))  # a music model is no text model
     with pytest.raises(gr.Error, match="prime is too long"):
         next(h.write_text(settings, "added:text", "x" * 100_000))
-    with pytest.raises(gr.Error, match="No text model yet"):
+    with pytest.raises(gr.Error, match="No text model yet: train one in the Train tab"):
         next(h.write_text(h.AppSettings(settings.app_dir, ()), ""))
 
 
