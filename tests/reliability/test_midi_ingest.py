@@ -15,7 +15,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from reliability_files import EXAMPLES, melody_track, midi_bytes, song
 
@@ -103,7 +103,7 @@ def assert_file_readers_agree(data: bytes, path: Path, entry: dict) -> None:
 def test_mutated_real_files_are_read_or_skipped(seed_files, tmp_path, index, operations):
     data = mutate(seed_files[index], operations)
     entry = read_midi_file(data, TOKENIZER, LIMITS)
-    assert_read_or_skipped(entry)
+    event(assert_read_or_skipped(entry))  # outcomes: pytest --hypothesis-show-statistics
     assert_file_readers_agree(data, tmp_path / "mutated.mid", entry)
 
 
@@ -115,7 +115,9 @@ def test_mutated_real_files_are_read_or_skipped(seed_files, tmp_path, index, ope
 @given(data=st.one_of(st.binary(max_size=600), st.binary(max_size=600).map(b"MThd".__add__)))
 def test_random_bytes_are_skipped_with_a_reason(tmp_path, data):
     entry = read_midi_file(data, TOKENIZER, LIMITS)
-    assert assert_read_or_skipped(entry) != "read" or data.startswith(b"MThd")
+    outcome = assert_read_or_skipped(entry)
+    event(outcome)
+    assert outcome != "read" or data.startswith(b"MThd")
     assert_file_readers_agree(data, tmp_path / "random.mid", entry)
 
 

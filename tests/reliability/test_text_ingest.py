@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from reliability_files import EXAMPLES
 
@@ -81,7 +81,7 @@ def check_one_file(path: Path, data: bytes, skip_bad_files: bool) -> str:
 def test_mutated_text_is_read_exactly_or_refused_naming_file_and_byte(
     tmp_path, edits, skip_bad_files
 ):
-    check_one_file(tmp_path / "mutated.txt", mutate(SEED, edits), skip_bad_files)
+    event(check_one_file(tmp_path / "mutated.txt", mutate(SEED, edits), skip_bad_files))
 
 
 @settings(
@@ -91,7 +91,7 @@ def test_mutated_text_is_read_exactly_or_refused_naming_file_and_byte(
 )
 @given(data=st.binary(max_size=400), skip_bad_files=st.booleans())
 def test_random_bytes_as_text(tmp_path, data, skip_bad_files):
-    check_one_file(tmp_path / "random.txt", data, skip_bad_files)
+    event(check_one_file(tmp_path / "random.txt", data, skip_bad_files))
 
 
 TEXT_CASES = {
