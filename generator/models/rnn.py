@@ -110,7 +110,8 @@ class Decoder:
                     (_rows(w_ih), _rows(w_hh), b_ih, b_hh) for w_ih, w_hh, b_ih, b_hh in weights
                 ]
                 head_weight = _rows(head_weight)
-        self.weights, self.head_weight, self.head_bias = weights, head_weight, head_bias
+        self.weights, self.head_bias = weights, head_bias
+        self.head_weight_t = head_weight.t()  # (hidden, vocab)
 
     def feed(self, x: torch.Tensor) -> torch.Tensor:
         """Feed one input vector per lane (batch, embed), e.g. the conditioning: (batch, vocab)."""
@@ -120,7 +121,7 @@ class Decoder:
             else:
                 self.layers[k] = (self.cell(x, self.layers[k][0], *w),)
             x = self.layers[k][0]
-        return torch.addmm(self.head_bias, x, self.head_weight.t())
+        return torch.addmm(self.head_bias, x, self.head_weight_t)
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed (batch,) token ids; the state moves on one step: (batch, vocab) logits."""

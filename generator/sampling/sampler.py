@@ -56,25 +56,34 @@ def truncate_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Ten
 class GumbelNoise:
     """Gumbel noise for sampling by argmax: argmax(logits + g) is a draw from softmax(logits).
 
-    (torch.multinomial draws one token the same way, from exponential noise, but pays for a
-    fresh random stream and checks on every call: 30 µs a token, more than a whole step of a
-    small network.) The noise comes in blocks of steps, one generator call per block.
+    (torch.multinomial draws one token much the same way, but pays for checks and a fresh
+    random stream on every call: 30 µs a token, more than a whole step of a small network.)
+    The noise comes in blocks of steps, one generator call per block; ids in ``banned`` get
+    -inf noise, so they are never drawn.
     """
 
-    def __init__(self, shape: tuple[int, int], generator: torch.Generator, device, steps: int):
-        self.generator, self.shape = generator, shape
-        self.block = max(1, min(steps, 256, 2**20 // max(1, shape[0] * shape[1])))
-        self.noise = torch.empty((self.block, *shape), device=device)
-        self.used = self.block
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        generator: torch.Generator,
+        steps: int,
+        banned: torch.Tensor | None = None,
+    ):
+        self.generator, self.banned = generator, banned
+        block = max(1, min(steps, 256, 2**20 // max(1, shape[0] * shape[1])))
+        self.noise = torch.empty((block, *shape), device=generator.device)
+        self.rows: list[torch.Tensor] = []
 
     def next(self) -> torch.Tensor:
         """(batch, vocab) noise for one step."""
-        if self.used == self.block:
-            # -log(E), E ~ Exponential(1), is Gumbel(0, 1)
-            self.noise.exponential_(generator=self.generator).log_().neg_()
-            self.used = 0
-        self.used += 1
-        return self.noise[self.used - 1]
+        if not self.rows:
+            # -log(-log(U)), U ~ Uniform[0, 1), is Gumbel(0, 1) (U = 0 gives -inf: never
+            # drawn); five times faster than exponential_ on the CPU
+            self.noise.uniform_(generator=self.generator).log_().neg_().log_().neg_()
+            if self.banned is not None:
+                self.noise.index_fill_(2, self.banned, float("-inf"))
+            self.rows = list(self.noise.unbind(0))[::-1]  # views, popped from the end
+        return self.rows.pop()
 
 
 @torch.inference_mode()
@@ -101,9 +110,9 @@ def sample_tokens(
     on_tokens: called with each new (batch,) token tensor (for streaming).
     Returns the generated ids of each sequence, without the prefix and without EOS/PAD.
 
-    The loop allocates nothing per token that it can avoid: tokens are drawn straight into
-    the history, noise comes in blocks, the model's ``decoder`` (when it has one) keeps its
-    state between steps, and a sequence's length and end are updated in place.
+    The loop does little per token besides the network's step: tokens are drawn straight
+    into the history, noise comes in blocks, the model's ``decoder`` (when it has one) keeps
+    its state between steps, and lengths and ends are kept as Python numbers.
     """
     model.eval()
     pad_id = never[0]
@@ -122,22 +131,26 @@ def sample_tokens(
     decoder = model.decoder(state) if hasattr(model, "decoder") else None
 
     limited = length_cost is not None and length_limit is not None
-    cost = length_cost.to(device, torch.float32) if limited else None
-    length = torch.zeros(batch, device=device)
-    token_cost = torch.zeros(batch, device=device)
-    done = torch.zeros(batch, dtype=torch.bool, device=device)
-    ended = torch.zeros(batch, dtype=torch.bool, device=device)
+    cost = length_cost.tolist() if limited else None
+    length = [0.0] * batch  # summed cost per sequence
+    finished = [False] * batch
+    done = torch.zeros(batch, dtype=torch.bool, device=device)  # the same, as a mask
+    left = batch
     # (time, batch): row t is the tokens of step t, contiguous, sampled into in place
     history = torch.full((max_tokens, batch), pad_id, dtype=torch.long, device=device)
     # music ends when the length is reached, not before: EOS is banned until then
     banned = torch.tensor(list(never) + ([eos_id] if length_limit is not None else []))
     banned = banned.to(device)
     truncate = bool(options.top_k) or options.top_p < 1.0
-    noise = None if options.greedy else GumbelNoise(logits.shape, generator, device, max_tokens)
-    scores = torch.empty(logits.shape, device=device)
+    plain = not (options.greedy or truncate or processors)  # then the ban rides on the noise
+    if not options.greedy:
+        noise = GumbelNoise(logits.shape, generator, max_tokens, banned if plain else None)
+        scores = torch.empty(logits.shape, device=device)
     for t in range(max_tokens):
         token = history[t]
-        logits = logits.float().index_fill_(1, banned, float("-inf"))
+        logits = logits.float()
+        if not plain:
+            logits.index_fill_(1, banned, float("-inf"))
         if processors:
             past = history[:t].t()  # (batch, t)
             for process in processors:
@@ -150,16 +163,22 @@ def sample_tokens(
             if truncate:
                 logits = truncate_logits(logits, options)
             torch.argmax(torch.add(logits, noise.next(), out=scores), dim=-1, out=token)
-        if batch > 1:
+        if left < batch:
             token.masked_fill_(done, pad_id)
         if on_tokens is not None:
             on_tokens(token)
-        if limited:
-            length.add_(torch.index_select(cost, 0, token, out=token_cost))
-            done.logical_or_(torch.ge(length, length_limit, out=ended))
-        else:
-            done.logical_or_(torch.eq(token, eos_id, out=ended))
-        if t == max_tokens - 1 or bool(done.all()):
+        for i, token_id in enumerate(token.tolist()):  # lengths and ends, in Python: cheaper
+            if finished[i]:  # than a handful of tensor operations per token
+                continue
+            if limited:
+                length[i] += cost[token_id]
+                end = length[i] >= length_limit
+            else:
+                end = token_id == eos_id
+            if end:
+                finished[i], left = True, left - 1
+                done[i] = True
+        if left == 0 or t == max_tokens - 1:
             break
         if decoder is not None:
             logits = decoder.step(token)

@@ -7,10 +7,12 @@ import math
 import pytest
 import torch
 
+from generator.models import RNNGenerator
 from generator.sampling import SamplingOptions, sample_tokens
 from generator.sampling.music import force_first_note
 from generator.sampling.sampler import filter_logits
 from generator.tokenizers import MidiEventTokenizer
+from tests.conftest import tiny_model_config
 
 EOS = 2
 
@@ -120,6 +122,29 @@ def test_draws_follow_the_softmax_of_the_filtered_logits(options, expected):
     out = sample_tokens(model, cond(draws), options, eos_id=99, max_tokens=1)
     counts = torch.bincount(torch.tensor([row[0] for row in out]), minlength=6).float() / draws
     assert torch.allclose(counts, torch.tensor(expected), atol=0.015)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_greedy_sampling_follows_the_model_step_by_step(cell):
+    """The sampler's fast path (the model's Decoder) picks the tokens that stepping the model
+    with ``model.step`` and taking each argmax picks."""
+    tokenizer = MidiEventTokenizer(styles=["chorale", "reel"])
+    torch.manual_seed(1)
+    config = tiny_model_config(tokenizer, cell)
+    config.num_layers = 2
+    model = RNNGenerator(config).eval()
+    c = model.condition(torch.tensor([1, 2]), torch.tensor([0, 40]))
+    out = sample_tokens(model, c, SamplingOptions(greedy=True), eos_id=EOS, max_tokens=25)
+    with torch.inference_mode():
+        logits, state = model.start(c)
+        expected = []
+        for _ in range(25):
+            logits[:, [0, 1]] = float("-inf")  # PAD and BOS are never sampled
+            token = logits.argmax(dim=-1)
+            expected.append(token)
+            logits, state = model.step(token, state)
+    rows = torch.stack(expected, dim=1).tolist()
+    assert out == [row[: row.index(EOS)] if EOS in row else row for row in rows]
 
 
 def test_the_length_limit_ends_sequences_and_eos_is_never_sampled_before_it():
