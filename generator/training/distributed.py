@@ -144,7 +144,9 @@ class Group(Single):
 
     def wrap(self, model: nn.Module, task) -> Callable:
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(TaskLoss(model, task), device_ids=ids)
+        # static_graph: every step uses the same parameters, but not always all of them (no
+        # attention: the encoder's memory projection rests); DDP learns which in the first step
+        return DistributedDataParallel(TaskLoss(model, task), device_ids=ids, static_graph=True)
 
     def take(self, plan, index: int) -> tuple[Any, float]:
         """This rank's rows of batch ``index``; a batch with fewer rows than ranks (the short last
