@@ -75,6 +75,8 @@ def torchrun(*arguments: str) -> str:
         str(Path(__file__).with_name("ddp_two_runs.py")), *arguments,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    if sys.platform.startswith("linux"):  # gloo on loopback, even where the host name is unknown
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")
     try:
         done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=90)
     except subprocess.TimeoutExpired as error:
