@@ -74,3 +74,11 @@ def set_threads(args: argparse.Namespace) -> None:
 def command_line(args: argparse.Namespace) -> str:
     """This run's command, as kept in a checkpoint's info (the model card prints it)."""
     return "python -m generator " + shlex.join(getattr(args, "argv", sys.argv[1:]))
+
+
+def note(text: str) -> None:
+    """A report line on stderr for a training run, printed once: under torchrun, by rank 0."""
+    from generator.training.distributed import is_main_process
+
+    if is_main_process():
+        print(text, file=sys.stderr)

@@ -13,6 +13,7 @@ from generator.cli.common import (
     add_sampling_flags,
     command_line,
     config_from_args,
+    note,
 )
 from generator.cli.data import DEFAULT_MUSIC_DATA
 from generator.config import ModelConfig, TrainConfig
@@ -94,9 +95,9 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir or "default",
         progress=not args.no_progress,
     )
-    print(corpus.report.summary(), file=sys.stderr)
+    note(corpus.report.summary())
     if not corpus.train:
-        print(f"error: no usable MIDI files in {args.data}", file=sys.stderr)
+        note(f"error: no usable MIDI files in {args.data}")
         return 2
     tokenizer = corpus.tokenizer
     model_config = config_from_args(
@@ -106,10 +107,9 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
         num_styles=len(tokenizer.styles),
         num_seed_tokens=128,
     )
-    print(
+    note(
         f"from the data: vocabulary {tokenizer.vocab_size} ids, "
-        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'})",
-        file=sys.stderr,
+        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'})"
     )
     train_config = config_from_args(TrainConfig, args)
     train(

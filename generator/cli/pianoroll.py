@@ -17,6 +17,7 @@ from generator.cli.common import (
     add_threads_flag,
     command_line,
     config_from_args,
+    note,
 )
 from generator.config import PianoRollConfig, TrainConfig
 
@@ -107,15 +108,14 @@ def _train(args: argparse.Namespace) -> int:
     corpus = load_piano_roll(
         args.data, frames_per_beat=args.frames_per_beat, valid_fraction=args.valid_fraction
     )
-    print(corpus.report.summary(), file=sys.stderr)
+    note(corpus.report.summary())
     if not corpus.num_train_frames:
-        print(f"error: no pieces of two or more frames to train on in {args.data}", file=sys.stderr)
+        note(f"error: no pieces of two or more frames to train on in {args.data}")
         return 2
     tokenizer = corpus.tokenizer
-    print(
+    note(
         f"from the data: {tokenizer.num_keys} keys (MIDI {tokenizer.lowest_pitch}-"
-        f"{tokenizer.highest_pitch}), {tokenizer.frames_per_beat} frame(s) per beat",
-        file=sys.stderr,
+        f"{tokenizer.highest_pitch}), {tokenizer.frames_per_beat} frame(s) per beat"
     )
     model_config = config_from_args(PianoRollConfig, args, num_keys=tokenizer.num_keys)
     train(

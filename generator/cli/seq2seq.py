@@ -18,6 +18,7 @@ from generator.cli.common import (
     add_threads_flag,
     command_line,
     config_from_args,
+    note,
 )
 from generator.config import Seq2SeqConfig, TrainConfig
 
@@ -227,6 +228,7 @@ def _train(args: argparse.Namespace) -> int:
     from generator.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
     from generator.tokenizers import tokenizer_from_dict
     from generator.training import train
+    from generator.training.distributed import is_main_process
     from generator.training.seq2seq_task import SEQ2SEQ_TASK, score_pairs
     from generator.training.trainer import last_path_for
 
@@ -234,11 +236,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume and last_path_for(args.out).exists():
         tokenizer = tokenizer_from_dict(read_checkpoint(last_path_for(args.out))["tokenizer"])
     corpus = _load_pairs(args, tokenizer)
-    print(corpus.report.summary(), file=sys.stderr)
+    note(corpus.report.summary())
     if not corpus.train:
-        print(f"error: no training pairs in {args.data}", file=sys.stderr)
+        note(f"error: no training pairs in {args.data}")
         return 2
-    print(f"from the data: vocabulary {corpus.tokenizer.vocab_size} ids", file=sys.stderr)
+    note(f"from the data: vocabulary {corpus.tokenizer.vocab_size} ids")
     model_config = config_from_args(Seq2SeqConfig, args, vocab_size=corpus.tokenizer.vocab_size)
     train_config = config_from_args(TrainConfig, args, style_dropout=0.0)
     result = train(
@@ -255,10 +257,10 @@ def _train(args: argparse.Namespace) -> int:
         },
         task=SEQ2SEQ_TASK,
     )
-    if corpus.valid and result.best_path.exists():
+    if corpus.valid and result.best_path.exists() and is_main_process():  # rank 0 writes
         loaded = load_checkpoint(result.best_path)
         score = score_pairs(loaded.model, corpus.valid, corpus.tokenizer)
-        print(_score_text(score, "valid"), file=sys.stderr)
+        note(_score_text(score, "valid"))
         info = {**loaded.info, "valid_scores": score.to_dict()}
         save_checkpoint(
             result.best_path, loaded.model, loaded.tokenizer, family="seq2seq", info=info

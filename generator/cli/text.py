@@ -13,6 +13,7 @@ from generator.cli.common import (
     add_threads_flag,
     command_line,
     config_from_args,
+    note,
 )
 from generator.config import ModelConfig, TrainConfig
 
@@ -135,8 +136,8 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     report = corpus.report
-    print(report.summary(), file=sys.stderr)
-    print(f"from the data: vocabulary {report.vocab_size} ids", file=sys.stderr)
+    note(report.summary())
+    note(f"from the data: vocabulary {report.vocab_size} ids")
     model_config = config_from_args(
         ModelConfig, args, vocab_size=corpus.tokenizer.vocab_size, num_styles=0, num_seed_tokens=0
     )
@@ -156,7 +157,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
     )
     if result.best_valid_nll is not None:
         bpc = bits_per_character(result.best_valid_nll, corpus.valid, report.valid_characters)
-        print(f"best valid: {bpc:.4f} bits per character", file=sys.stderr)
+        note(f"best valid: {bpc:.4f} bits per character")
     return 0
 
 
