@@ -23,6 +23,7 @@ Recurrent networks (tanh RNN, LSTM, GRU) that learned music from MIDI files and 
 **Write** text, and **Train** a small model on your own MIDI or text files."""
 
 UPLOAD_HINT = "MIDI files train a music model; text files (.txt, .md) a text model."
+QUEUE_SIZE = 64  # requests that may wait for a worker; one more is told the queue is full
 CURVE_COLORS = {"train": "#4f46e5", "valid": "#f97316"}  # the loss curve's two lines
 CSS = """
 .variation {padding: 4px 8px;}
@@ -202,6 +203,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
         outputs=outputs,
         concurrency_limit=2,
         concurrency_id="compose",
+        api_name="compose",
     )
     return {"model": model}
 
@@ -275,6 +277,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
         outputs=[status, audio, pianoroll, midi, attention],
         concurrency_limit=2,
         concurrency_id="harmonize",
+        api_name="harmonize",
     )
     return model
 
@@ -337,6 +340,7 @@ def _write_tab(settings) -> gr.Dropdown:
         outputs=[text, status],
         concurrency_limit=2,
         concurrency_id="write",
+        api_name="write",
     )
     stop.click(None, cancels=[writing])
     return model
@@ -613,7 +617,7 @@ def main(argv: list[str] | None = None) -> None:
     handlers.prepare(settings, threads=args.threads)
     jobs = handlers.TrainingJobs()
     demo = build_app(settings, jobs)
-    demo.queue(default_concurrency_limit=2, max_size=32)
+    demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     try:
         demo.launch(
             server_name=args.host,
