@@ -8,7 +8,7 @@
     describe   CHECKPOINT                          (below)
 
 Thin on purpose: each command parses flags, calls the package's functions and prints what they
-return. A subcommand names its handler with ``set_defaults(run=...)``.
+return. Each subcommand is made by ``common.add_command`` with its handler ``run(args)``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from generator.cli import data, music, pianoroll, seq2seq, text
-from generator.cli.common import Formatter, set_threads
+from generator.cli.common import Formatter, add_command, set_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,11 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parsers(*kinds)
     seq2seq.add_parsers(commands, *kinds)
 
-    describe = commands.add_parser(
-        "describe", help="print a checkpoint's model card (Markdown)", formatter_class=Formatter
+    describe = add_command(
+        commands, "describe", _describe, help="print a checkpoint's model card (Markdown)"
     )
     describe.add_argument("checkpoint", type=Path)
-    describe.set_defaults(run=_describe)
     return parser
 
 

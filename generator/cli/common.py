@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import shlex
 import sys
+from pathlib import Path
 
 from generator.config import field_help
 
@@ -35,6 +36,59 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: set[str])
         else:
             kind = {"int": int, "float": float, "str": str}[str(f.type)]
             group.add_argument(*flags, type=kind, default=f.default, help=text)
+
+
+def add_command(kinds, name: str, run, help: str, description: str | None = None):
+    """A subcommand ``KIND`` of ``kinds`` that calls ``run(args)``; --help shows defaults."""
+    parser = kinds.add_parser(name, help=help, description=description, formatter_class=Formatter)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_training_flags(
+    parser: argparse.ArgumentParser, data_help: str, held_out: str, data_default: Path | None = None
+) -> None:
+    """What every ``train KIND`` takes: --data, --out, --resume, --valid-fraction, --no-progress."""
+    if data_default is None:
+        parser.add_argument("--data", type=Path, required=True, help=data_help)
+    else:
+        parser.add_argument("--data", type=Path, default=data_default, help=data_help)
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint to write")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
+    parser.add_argument("--valid-fraction", type=float, default=0.1, help=held_out)
+    parser.add_argument(
+        "--no-progress", action="store_true", help="log lines instead of a progress bar"
+    )
+
+
+def add_tokenizer_flags(parser) -> None:
+    """How text becomes tokens: characters, or a SentencePiece model trained on the data."""
+    parser.add_argument(
+        "--tokenizer", choices=("char", "sentencepiece"), default="char", help="token unit"
+    )
+    parser.add_argument(
+        "--vocab-size", type=int, default=4000, help="SentencePiece: most pieces (an upper bound)"
+    )
+    parser.add_argument(
+        "--sp-model-type", choices=("unigram", "bpe"), default="unigram", help="SentencePiece"
+    )
+
+
+def add_model_flags(parser: argparse.ArgumentParser, checkpoint: Path | None = None) -> None:
+    """--checkpoint (required unless it has a default) and --device, for reading a model."""
+    if checkpoint is None:
+        parser.add_argument("--checkpoint", type=Path, required=True, help="a .pt checkpoint")
+    else:
+        parser.add_argument("--checkpoint", type=Path, default=checkpoint, help="a .pt checkpoint")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+
+
+def load_model(args: argparse.Namespace):
+    """The checkpoint of --checkpoint, on --device."""
+    from generator.checkpoint import load_checkpoint
+    from generator.training.trainer import resolve_device
+
+    return load_checkpoint(args.checkpoint, device=resolve_device(args.device))
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **fixed):

@@ -5,35 +5,34 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from generator.cli.common import Formatter
+from generator.cli.common import Formatter, add_command
 
 DEFAULT_MUSIC_DATA = Path("datasets/music")
 
 
 def add_parsers(commands) -> None:
-
     data = commands.add_parser("data", help="build the built-in corpora", formatter_class=Formatter)
-    data_kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
-    data_music = data_kinds.add_parser(
+    kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
+    music = add_command(
+        kinds,
         "music",
+        _cmd_data_music,
         help="MIDI files from music21's bundled corpus (Bach chorales, folk tunes)",
-        formatter_class=Formatter,
     )
-    data_music.add_argument("--out", type=Path, default=DEFAULT_MUSIC_DATA, help="output folder")
-    data_music.add_argument("--force", action="store_true", help="rebuild even if cached")
-    data_music.add_argument(
+    music.add_argument("--out", type=Path, default=DEFAULT_MUSIC_DATA, help="output folder")
+    music.add_argument("--force", action="store_true", help="rebuild even if cached")
+    music.add_argument(
         "--limit", type=int, default=None, help="at most N pieces per source (quick trials)"
     )
-    data_music.add_argument("--workers", type=int, default=2, help="parallel processes")
-    data_music.set_defaults(run=_cmd_data_music)
-    data_text = data_kinds.add_parser(
+    music.add_argument("--workers", type=int, default=2, help="parallel processes")
+    text = add_command(
+        kinds,
         "text",
+        _cmd_data_text,
         help="English text from this Python: the Language Reference and stdlib docstrings",
-        formatter_class=Formatter,
     )
-    data_text.add_argument("--out", type=Path, default=Path("datasets/text"), help="folder")
-    data_text.add_argument("--force", action="store_true", help="rebuild even if present")
-    data_text.set_defaults(run=_cmd_data_text)
+    text.add_argument("--out", type=Path, default=Path("datasets/text"), help="folder")
+    text.add_argument("--force", action="store_true", help="rebuild even if present")
 
 
 def _cmd_data_text(args: argparse.Namespace) -> int:

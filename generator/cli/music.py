@@ -8,81 +8,70 @@ import time
 from pathlib import Path
 
 from generator.cli.common import (
-    Formatter,
+    add_command,
     add_config_flags,
+    add_model_flags,
     add_sampling_flags,
+    add_training_flags,
     command_line,
     config_from_args,
+    load_model,
     note,
 )
 from generator.cli.data import DEFAULT_MUSIC_DATA
 from generator.config import ModelConfig, TrainConfig
 
+CACHE_HELP = "token cache (default ~/.cache/rnn-generator)"
+
 
 def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
-    train_music = train_kinds.add_parser(
+    train = add_command(
+        train_kinds,
         "music",
+        _cmd_train_music,
         help="on a folder of MIDI files",
-        formatter_class=Formatter,
         description="Train on every .mid/.midi file under --data (recursively). A file's "
         "first-level subfolder names its style. Writes the best model to --out and the "
         "resumable state next to it (NAME.last.pt).",
     )
-    train_music.add_argument(
-        "--data", type=Path, default=DEFAULT_MUSIC_DATA, help="folder of MIDI files"
+    add_training_flags(
+        train, "folder of MIDI files", "share of files held out", data_default=DEFAULT_MUSIC_DATA
     )
-    train_music.add_argument("--out", type=Path, required=True, help="checkpoint to write")
-    train_music.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
-    train_music.add_argument(
-        "--valid-fraction", type=float, default=0.1, help="share of files held out for validation"
-    )
-    train_music.add_argument(
-        "--cache-dir", type=Path, default=None, help="token cache (default ~/.cache/rnn-generator)"
-    )
-    train_music.add_argument(
-        "--no-progress", action="store_true", help="log lines instead of a progress bar"
-    )
-    add_config_flags(train_music, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
-    add_config_flags(train_music, TrainConfig, set())
-    train_music.set_defaults(run=_cmd_train_music)
+    train.add_argument("--cache-dir", type=Path, default=None, help=CACHE_HELP)
+    add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
+    add_config_flags(train, TrainConfig, set())
 
-    evaluate_music = evaluate_kinds.add_parser(
-        "music", help="NLL on a MIDI folder", formatter_class=Formatter
-    )
-    evaluate_music.add_argument("--checkpoint", type=Path, required=True)
-    evaluate_music.add_argument("--data", type=Path, required=True, help="MIDI file or folder")
-    evaluate_music.add_argument("--batch-size", type=int, default=16)
-    evaluate_music.add_argument("--seq-len", type=int, default=256)
-    evaluate_music.add_argument(
-        "--cache-dir", type=Path, default=None, help="token cache (default ~/.cache/rnn-generator)"
-    )
-    evaluate_music.set_defaults(run=_cmd_evaluate_music)
+    evaluate = add_command(evaluate_kinds, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
+    add_model_flags(evaluate)
+    evaluate.add_argument("--data", type=Path, required=True, help="MIDI file or folder")
+    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--seq-len", type=int, default=256)
+    evaluate.add_argument("--cache-dir", type=Path, default=None, help=CACHE_HELP)
 
-    sample_music = sample_kinds.add_parser(
+    sample = add_command(
+        sample_kinds,
         "music",
+        _cmd_sample_music,
         help="write MIDI files",
-        formatter_class=Formatter,
         description="How a piece starts: --style and/or --seed-note condition the first step; "
         "--primer continues a MIDI file; --null (the default when nothing else is given) "
         "feeds the zero vector.",
     )
-    sample_music.add_argument("--checkpoint", type=Path, required=True)
-    sample_music.add_argument("--out", type=Path, default=Path("out"), help="output folder")
-    start = sample_music.add_argument_group("how to start")
+    add_model_flags(sample)
+    sample.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    start = sample.add_argument_group("how to start")
     start.add_argument("--style", default=None, help="a style the model was trained with")
     start.add_argument("--seed-note", default=None, help="first note: name (D4, F#3) or number")
     start.add_argument("--primer", type=Path, default=None, help="a MIDI file to continue")
     start.add_argument("--null", action="store_true", help="start from the null zero vector")
-    length = sample_music.add_argument_group("length and sound")
+    length = sample.add_argument_group("length and sound")
     length.add_argument("--bars", type=float, default=16, help="length of new music in bars")
     length.add_argument("--seconds", type=float, default=None, help="length in seconds instead")
     length.add_argument("--beats-per-bar", type=int, default=4, help="meter for counting bars")
     length.add_argument("--bpm", type=float, default=120.0, help="tempo, beats per minute")
     length.add_argument("--program", type=int, default=0, help="General MIDI program 0-127")
-    add_sampling_flags(sample_music)
-    sample_music.add_argument("--num", type=int, default=1, help="variations (one batch)")
-    sample_music.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    sample_music.set_defaults(run=_cmd_sample_music)
+    add_sampling_flags(sample)
+    sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
 
 
 def _cmd_train_music(args: argparse.Namespace) -> int:
@@ -130,12 +119,11 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
 def _cmd_evaluate_music(args: argparse.Namespace) -> int:
     import math
 
-    from generator.checkpoint import load_checkpoint
     from generator.data.midi_corpus import load_midi_corpus
     from generator.data.windows import EpochPlan
     from generator.training import evaluate
 
-    loaded = load_checkpoint(args.checkpoint)
+    loaded = load_model(args)
     corpus = load_midi_corpus(
         args.data,
         tokenizer=loaded.tokenizer,
@@ -156,10 +144,8 @@ def _cmd_evaluate_music(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample_music(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint
     from generator.sampling import SamplingOptions
     from generator.sampling.music import MusicRequest, generate_music, write_pieces
-    from generator.training.trainer import resolve_device
 
     if args.null and (args.style or args.seed_note or args.primer):
         print("error: --null means no style, seed note or primer", file=sys.stderr)
@@ -177,7 +163,7 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         program=args.program,
         options=options,
     )
-    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    loaded = load_model(args)
     result = generate_music(loaded, request)
     how = (
         f"primer {args.primer}"

@@ -12,11 +12,14 @@ import time
 from pathlib import Path
 
 from generator.cli.common import (
-    Formatter,
+    add_command,
     add_config_flags,
+    add_model_flags,
     add_threads_flag,
+    add_training_flags,
     command_line,
     config_from_args,
+    load_model,
     note,
 )
 from generator.config import PianoRollConfig, TrainConfig
@@ -26,59 +29,54 @@ DATA_HELP = "a piano-roll JSON file ({'train': [...], 'valid': [...]}) or a fold
 
 def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     """Add the ``pianoroll`` subcommand to train, evaluate and sample."""
-    train = train_kinds.add_parser(
+    train = add_command(
+        train_kinds,
         "pianoroll",
+        _train,
         help="88-key piano-roll frames (JSON benchmark or MIDI folder)",
-        formatter_class=Formatter,
         description="Train an RNN over piano-roll frames with a sigmoid or NADE output head. "
         "With a JSON file, its 'train' split is trained on and its 'valid' split selects the "
         "best model; a MIDI folder is quantized to --frames-per-beat and split by file. "
         "Writes the best model (by valid NLL per frame) to --out and the resumable state next "
         "to it (NAME.last.pt).",
     )
-    train.add_argument("--data", type=Path, required=True, help=DATA_HELP)
-    train.add_argument("--out", type=Path, required=True, help="checkpoint to write")
-    train.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
+    add_training_flags(train, DATA_HELP, "share of MIDI files held out (a JSON has its splits)")
     train.add_argument(
         "--frames-per-beat", type=int, default=4, help="grid of a MIDI folder (frames/quarter)"
     )
-    train.add_argument(
-        "--valid-fraction", type=float, default=0.1, help="share of MIDI files held out"
-    )
-    train.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
     add_config_flags(train, PianoRollConfig, {"num_keys"})
     add_config_flags(train, TrainConfig, {"style_dropout"})
-    train.set_defaults(seq_len=64, batch_size=16, run=_train)  # JSB pieces are ~60 frames long
+    train.set_defaults(seq_len=64, batch_size=16)  # JSB pieces are ~60 frames long
 
-    evaluate = evaluate_kinds.add_parser(
+    evaluate = add_command(
+        evaluate_kinds,
         "pianoroll",
+        _evaluate,
         help="NLL per frame on a piano-roll split",
-        formatter_class=Formatter,
         description="Prints the NLL per frame in nats by the standard convention: frame t is "
         "predicted from the frames before it, -log p is summed over the keys, and the average "
         "is over all predicted frames pooled across pieces (the first frame of each piece is "
         "not predicted).",
     )
-    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    add_model_flags(evaluate)
     evaluate.add_argument("--data", type=Path, required=True, help=DATA_HELP)
     evaluate.add_argument(
         "--split", default="valid", help="JSON key to evaluate (a MIDI folder: every file)"
     )
     evaluate.add_argument("--batch-size", type=int, default=32, help="pieces side by side")
     evaluate.add_argument("--seq-len", type=int, default=256, help="frames per window")
-    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    evaluate.set_defaults(run=_evaluate)
 
-    sample = sample_kinds.add_parser(
+    sample = add_command(
+        sample_kinds,
         "pianoroll",
+        _sample,
         help="write MIDI files from a piano-roll model",
-        formatter_class=Formatter,
         description="Starts from --first-frame (or the frames of --primer), then samples "
         "--frames frames one at a time. Each frame lasts 1/frames-per-beat beats (a quarter "
         "note for the JSON benchmarks); keys held over consecutive frames become one note "
         "(--restrike strikes them again every frame).",
     )
-    sample.add_argument("--checkpoint", type=Path, required=True)
+    add_model_flags(sample)
     sample.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     sample.add_argument("--frames", type=int, default=64, help="frames to generate")
     sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
@@ -95,9 +93,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     group.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is safer")
     group.add_argument("--greedy", action="store_true", help="keys on where p > 0.5")
     group.add_argument("--seed", type=int, default=None, help="random seed for repeatable output")
-    sample.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     add_threads_flag(sample, "frame-by-frame sampling")
-    sample.set_defaults(run=_sample)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -135,12 +131,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint
     from generator.data.piano_roll import load_piano_roll, predicted_frames
     from generator.training.frame_task import frame_nll
-    from generator.training.trainer import resolve_device
 
-    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    loaded = load_model(args)
     if loaded.family != "pianoroll":
         raise ValueError(f"{args.checkpoint}: a {loaded.family!r} model, not a piano-roll model")
     corpus = load_piano_roll(
@@ -158,10 +152,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint
     from generator.sampling import SamplingOptions
     from generator.sampling.pianoroll import PianoRollRequest, generate_pianoroll, write_rolls
-    from generator.training.trainer import resolve_device
 
     request = PianoRollRequest(
         num=args.num,
@@ -173,7 +165,7 @@ def _sample(args: argparse.Namespace) -> int:
         restrike=args.restrike,
         options=SamplingOptions(temperature=args.temperature, greedy=args.greedy, seed=args.seed),
     )
-    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    loaded = load_model(args)
     result = generate_pianoroll(loaded, request)
     stem = time.strftime("pianoroll-%Y%m%d-%H%M%S")
     paths = write_rolls(

@@ -12,12 +12,16 @@ import sys
 from pathlib import Path
 
 from generator.cli.common import (
-    Formatter,
+    add_command,
     add_config_flags,
+    add_model_flags,
     add_sampling_flags,
     add_threads_flag,
+    add_tokenizer_flags,
+    add_training_flags,
     command_line,
     config_from_args,
+    load_model,
     note,
 )
 from generator.config import Seq2SeqConfig, TrainConfig
@@ -36,10 +40,11 @@ MELODY_RULE = (
 
 def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     """Add ``seq2seq`` to train, evaluate and sample, and the ``harmonize`` command."""
-    train = train_kinds.add_parser(
+    train = add_command(
+        train_kinds,
         "seq2seq",
+        _train,
         help="an encoder-decoder on pairs (melody harmonization or TSV text pairs)",
-        formatter_class=Formatter,
         description="Train an encoder-decoder with attention. With a MIDI folder: melody → "
         "--voices pairs on a time grid of --steps-per-beat steps, in windows of "
         "--segment-beats beats (the split keeps each melody on one side). With a TSV file: "
@@ -47,44 +52,30 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "NLL per target token) to --out, the resumable state next to it (NAME.last.pt), and "
         "adds the valid scores of the best model to its info. " + MELODY_RULE,
     )
-    train.add_argument("--data", type=Path, required=True, help=DATA_HELP)
-    train.add_argument("--out", type=Path, required=True, help="checkpoint to write")
-    train.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
-    train.add_argument(
-        "--valid-fraction", type=float, default=0.1, help="share of melodies / sources held out"
-    )
+    add_training_flags(train, DATA_HELP, "share of melodies / sources held out")
     _add_music_flags(train)
     text = train.add_argument_group("text pairs (TSV)")
-    text.add_argument(
-        "--tokenizer", choices=("char", "sentencepiece"), default="char", help="token unit"
-    )
-    text.add_argument(
-        "--vocab-size", type=int, default=4000, help="SentencePiece: most pieces (an upper bound)"
-    )
-    text.add_argument(
-        "--sp-model-type", choices=("unigram", "bpe"), default="unigram", help="SentencePiece"
-    )
+    add_tokenizer_flags(text)
     text.add_argument("--encoding", default="utf-8", help="encoding of the TSV file")
     text.add_argument(
         "--max-length", type=int, default=512, help="skip pairs longer than N tokens on a side"
     )
-    train.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
     add_threads_flag(train, DECODER)
-    train.set_defaults(run=_train)
     add_config_flags(train, Seq2SeqConfig, {"vocab_size"})
     add_config_flags(train, TrainConfig, {"seq_len", "style_dropout"})
     train.set_defaults(batch_size=64, eval_every=100, save_every=100)
 
-    evaluate = evaluate_kinds.add_parser(
+    evaluate = add_command(
+        evaluate_kinds,
         "seq2seq",
+        _evaluate,
         help="NLL and token accuracy on held-out pairs",
-        formatter_class=Formatter,
         description="Reads --data with the checkpoint's tokenizer and the training split rule "
         "(same --valid-fraction), then scores --split with teacher forcing: NLL in nats per "
         "target token (EOS included) and the share of tokens the model ranks first; for music, "
         "the same per voice, and onset accuracy (only steps where the reference starts a note).",
     )
-    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    add_model_flags(evaluate)
     evaluate.add_argument("--data", type=Path, required=True, help=DATA_HELP)
     evaluate.add_argument("--split", choices=("valid", "train", "all"), default="valid")
     evaluate.add_argument(
@@ -105,19 +96,18 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--heatmap", type=Path, default=None, help="also draw the attention of one pair (PNG)"
     )
     evaluate.add_argument("--example", type=int, default=0, help="which pair --heatmap draws")
-    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     add_threads_flag(evaluate, DECODER)
-    evaluate.set_defaults(run=_evaluate)
 
-    sample = sample_kinds.add_parser(
+    sample = add_command(
+        sample_kinds,
         "seq2seq",
+        _sample,
         help="map source texts to target texts",
-        formatter_class=Formatter,
         description="Decode --source (or, with '-', every line of stdin) with a text seq2seq "
         "checkpoint; one output line per source. --beam N > 1 runs beam search (the sampling "
         "flags are then ignored); otherwise the sampling flags apply (--greedy for argmax).",
     )
-    sample.add_argument("--checkpoint", type=Path, required=True)
+    add_model_flags(sample)
     sample.add_argument("--source", required=True, help='source text; "-" reads lines of stdin')
     _add_decoding_flags(sample)
     sample.add_argument(
@@ -127,22 +117,19 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--heatmap", type=Path, default=None, help="draw the first source's attention (PNG)"
     )
     sample.add_argument("--json", action="store_true", help="print one JSON object")
-    sample.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     add_threads_flag(sample, DECODER)
-    sample.set_defaults(run=_sample)
 
-    harmonize = commands.add_parser(
+    harmonize = add_command(
+        commands,
         "harmonize",
+        _harmonize,
         help="add voices under a melody (MIDI in, multi-track MIDI out)",
-        formatter_class=Formatter,
         description="Writes --out with the melody track exactly as read and one new track per "
         "voice of the harmonizer (e.g. Alto, Tenor, Bass), aligned with the melody on the "
         "model's time grid. Sampling at --temperature 0.7 by default (--seed makes it "
         "repeatable); beam search and --greedy favour long held notes. " + MELODY_RULE,
     )
-    harmonize.add_argument(
-        "--checkpoint", type=Path, default=DEFAULT_HARMONIZER, help="a harmonizer checkpoint"
-    )
+    add_model_flags(harmonize, checkpoint=DEFAULT_HARMONIZER)
     harmonize.add_argument("--melody", type=Path, required=True, help="MIDI file with the melody")
     harmonize.add_argument("--out", type=Path, required=True, help="MIDI file to write")
     harmonize.add_argument("--melody-track", default=None, help="name of the melody's track")
@@ -154,9 +141,7 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     harmonize.add_argument(
         "--heatmap", type=Path, default=None, help="draw the first window's attention (PNG)"
     )
-    harmonize.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     add_threads_flag(harmonize, DECODER)
-    harmonize.set_defaults(run=_harmonize)
 
 
 def _add_music_flags(parser: argparse.ArgumentParser) -> None:
@@ -282,11 +267,9 @@ def _score_text(score, split: str) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint
     from generator.training.seq2seq_task import pitch_agreement, score_pairs
-    from generator.training.trainer import resolve_device
 
-    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    loaded = load_model(args)
     if loaded.family != "seq2seq":
         raise ValueError(f"{args.checkpoint}: a {loaded.family!r} model, not a seq2seq model")
     corpus = _load_pairs(args, loaded.tokenizer)
@@ -362,15 +345,13 @@ def _options(args: argparse.Namespace):
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint
     from generator.sampling.seq2seq import translate
-    from generator.training.trainer import resolve_device
 
     if args.source == "-":
         sources = [line.rstrip("\r") for line in sys.stdin.read().split("\n") if line.strip()]
     else:
         sources = [args.source]
-    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    loaded = load_model(args)
     results = translate(
         loaded,
         sources,
@@ -398,11 +379,9 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _harmonize(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint
     from generator.sampling.harmonize import harmonize, read_melody, write_harmony
-    from generator.training.trainer import resolve_device
 
-    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    loaded = load_model(args)
     melody, bpm = read_melody(args.melody, args.melody_track)
     result = harmonize(
         loaded, melody, options=_options(args), beam=args.beam, length_penalty=args.length_penalty

@@ -7,12 +7,16 @@ import sys
 from pathlib import Path
 
 from generator.cli.common import (
-    Formatter,
+    add_command,
     add_config_flags,
+    add_model_flags,
     add_sampling_flags,
     add_threads_flag,
+    add_tokenizer_flags,
+    add_training_flags,
     command_line,
     config_from_args,
+    load_model,
     note,
 )
 from generator.config import ModelConfig, TrainConfig
@@ -34,79 +38,58 @@ def _add_text_corpus_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
-    train_text = train_kinds.add_parser(
+    train = add_command(
+        train_kinds,
         "text",
+        _cmd_train_text,
         help="on a text file or a folder of .txt/.md files",
-        formatter_class=Formatter,
         description="Train on a text file, or every .txt/.md file under a folder (recursively). "
         "The tokenizer is built from the corpus: characters, or a SentencePiece model trained "
         "here (kept inside the checkpoint). Writes the best model to --out and the resumable "
         "state next to it (NAME.last.pt); --resume keeps the tokenizer of that state.",
     )
-    train_text.add_argument("--data", type=Path, required=True, help="text file or folder")
-    train_text.add_argument("--out", type=Path, required=True, help="checkpoint to write")
-    train_text.add_argument("--resume", action="store_true", help="continue from OUT.last.pt")
-    train_text.add_argument(
-        "--tokenizer", choices=("char", "sentencepiece"), default="char", help="token unit"
-    )
-    train_text.add_argument(
-        "--vocab-size", type=int, default=4000, help="SentencePiece: most pieces (an upper bound)"
-    )
-    train_text.add_argument(
-        "--sp-model-type", choices=("unigram", "bpe"), default="unigram", help="SentencePiece"
-    )
-    train_text.add_argument(
-        "--valid-fraction", type=float, default=0.1, help="share of the text held out"
-    )
-    _add_text_corpus_flags(train_text)
-    train_text.add_argument(
-        "--no-progress", action="store_true", help="log lines instead of a progress bar"
-    )
-    add_config_flags(train_text, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
-    add_config_flags(train_text, TrainConfig, {"transpose", "style_dropout"})
-    train_text.set_defaults(run=_cmd_train_text)
+    add_training_flags(train, "text file or folder", "share of the text held out")
+    add_tokenizer_flags(train)
+    _add_text_corpus_flags(train)
+    add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
+    add_config_flags(train, TrainConfig, {"transpose", "style_dropout"})
 
-    evaluate_text = evaluate_kinds.add_parser(
+    evaluate = add_command(
+        evaluate_kinds,
         "text",
+        _cmd_evaluate_text,
         help="NLL per token and bits per character on text",
-        formatter_class=Formatter,
         description="Score a text model on a file or folder: nats per token, and bits per "
         "character (total nats / ln 2 / characters), which compares character and subword "
         "models on one scale.",
     )
-    evaluate_text.add_argument("--checkpoint", type=Path, required=True)
-    evaluate_text.add_argument("--data", type=Path, required=True, help="text file or folder")
-    evaluate_text.add_argument("--batch-size", type=int, default=16)
-    evaluate_text.add_argument("--seq-len", type=int, default=256)
-    _add_text_corpus_flags(evaluate_text)
-    evaluate_text.set_defaults(run=_cmd_evaluate_text)
+    add_model_flags(evaluate)
+    evaluate.add_argument("--data", type=Path, required=True, help="text file or folder")
+    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--seq-len", type=int, default=256)
+    _add_text_corpus_flags(evaluate)
 
-    sample_text = sample_kinds.add_parser(
+    sample = add_command(
+        sample_kinds,
         "text",
+        _cmd_sample_text,
         help="print text, streamed as it is generated",
-        formatter_class=Formatter,
         description="Continue --prime (or nothing). Text streams to stdout token by token; "
         "with --num > 1 the samples follow one another, separated by a line of dashes. "
         "Prime characters the model does not know are dropped (with a warning).",
     )
-    sample_text.add_argument("--checkpoint", type=Path, required=True)
-    sample_text.add_argument(
-        "--prime", default="", help='text to continue; "-" reads it from stdin'
-    )
-    sample_text.add_argument(
+    add_model_flags(sample)
+    sample.add_argument("--prime", default="", help='text to continue; "-" reads it from stdin')
+    sample.add_argument(
         "--length", type=int, default=500, help="new text to generate (0 = until end of text)"
     )
-    sample_text.add_argument(
+    sample.add_argument(
         "--unit", choices=("characters", "tokens"), default="characters", help="of --length"
     )
-    add_sampling_flags(sample_text)
-    sample_text.add_argument("--num", type=int, default=1, help="samples (one batch)")
-    sample_text.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    add_threads_flag(sample_text)
-    sample_text.add_argument(
-        "--json", action="store_true", help="print one JSON object (no streaming)"
-    )
-    sample_text.set_defaults(run=_cmd_sample_text)
+    add_sampling_flags(sample)
+    sample.add_argument("--num", type=int, default=1, help="samples (one batch)")
+    add_threads_flag(sample)
+    sample.add_argument("--json", action="store_true", help="print one JSON object (no streaming)")
 
 
 def _segment_len(args: argparse.Namespace) -> int:
@@ -162,11 +145,10 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate_text(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint
     from generator.data.text_corpus import load_text_corpus
     from generator.sampling.text import evaluate_text, text_tokenizer
 
-    loaded = load_checkpoint(args.checkpoint)
+    loaded = load_model(args)
     corpus = load_text_corpus(
         args.data,
         tokenizer=text_tokenizer(loaded),
@@ -188,17 +170,15 @@ def _cmd_evaluate_text(args: argparse.Namespace) -> int:
 def _cmd_sample_text(args: argparse.Namespace) -> int:
     import json
 
-    from generator.checkpoint import load_checkpoint
     from generator.sampling import SamplingOptions
     from generator.sampling.text import SequentialPrinter, generate_text
-    from generator.training.trainer import resolve_device
 
     prime = args.prime
     if prime == "-":
         prime = sys.stdin.read()
         prime = prime[:-1] if prime.endswith("\n") else prime  # echo's newline is not text
     options = SamplingOptions(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
-    loaded = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    loaded = load_model(args)
 
     def write(text: str) -> None:
         sys.stdout.write(text)
