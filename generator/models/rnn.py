@@ -84,8 +84,9 @@ class Decoder:
     The arithmetic of the recurrent module on a length-1 sequence, with the fused single-step
     cell kernels (torch.lstm_cell ...; no inter-layer dropout), minus the per-token costs that
     dominate at small batches: the weights are gathered once, each layer's state stays its own
-    tensor (no stacking per token), the embedding is read by index, and a tied output
-    (projection, then the embedding transposed) is folded into one (vocab, hidden) matrix.
+    tensor (no stacking per token) and the embedding is read by index. With ``copy_weights``
+    (for many steps: sampling) the matrices are copied once into their fastest layout and a
+    tied output (projection, then the embedding transposed) is folded into one matrix.
     ``state`` gives the usual (layers, batch, hidden) form whenever it is wanted.
     """
 
@@ -95,23 +96,24 @@ class Decoder:
         self.lstm = isinstance(rnn, nn.LSTM)
         self.layers = [tuple(s[k] for s in state) for k in range(rnn.num_layers)]  # (h,) | (h, c)
         self.embedding = model.embed.weight  # (vocab, embed)
-        weights = layer_weights(rnn)
-        if model.config.tie_weights:  # vocab × hidden = embedding · projection
-            head_weight = model.embed.weight @ model.project.weight
-            head_bias = model.embed.weight @ model.project.bias + model.out_bias
-        else:
-            head_weight, head_bias = model.head.weight, model.head.bias
+        self.weights = layer_weights(rnn)
+        self.logits = model._logits  # (batch, hidden) → (batch, vocab)
         if copy_weights:
             # Each (out, in) matrix copied once as (in, out) rows and used through a transposed
             # view: the kernels then read x·W^T from contiguous (in, out) memory, which at
-            # batch 1 runs about twice as fast as the (out, in) layout (BENCHMARKS.md).
+            # batch 1 runs up to twice as fast as the (out, in) layout (BENCHMARKS.md).
             with torch.no_grad():
-                weights = [
-                    (_rows(w_ih), _rows(w_hh), b_ih, b_hh) for w_ih, w_hh, b_ih, b_hh in weights
+                self.weights = [
+                    (_rows(w_ih), _rows(w_hh), b_ih, b_hh)
+                    for w_ih, w_hh, b_ih, b_hh in self.weights
                 ]
-                head_weight = _rows(head_weight)
-        self.weights, self.head_bias = weights, head_bias
-        self.head_weight_t = head_weight.t()  # (hidden, vocab)
+                if model.config.tie_weights:  # projection, then the embedding: one matrix
+                    weight = model.embed.weight @ model.project.weight  # (vocab, hidden)
+                    bias = model.embed.weight @ model.project.bias + model.out_bias
+                else:
+                    weight, bias = model.head.weight, model.head.bias
+                weight_t = weight.detach().t().contiguous()  # (hidden, vocab)
+            self.logits = lambda x: torch.addmm(bias, x, weight_t)
 
     def feed(self, x: torch.Tensor) -> torch.Tensor:
         """Feed one input vector per lane (batch, embed), e.g. the conditioning: (batch, vocab)."""
@@ -121,7 +123,7 @@ class Decoder:
             else:
                 self.layers[k] = (self.cell(x, self.layers[k][0], *w),)
             x = self.layers[k][0]
-        return torch.addmm(self.head_bias, x, self.head_weight_t)
+        return self.logits(x)
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed (batch,) token ids; the state moves on one step: (batch, vocab) logits."""
