@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import shutil
 import tempfile
 from pathlib import Path
@@ -58,7 +59,7 @@ def main() -> None:
         print(f"{n} files ({size / 1e6:.1f} MB) from {args.folder}; {args.repeats} rounds\n")
         warm_cache = Path(tmp) / "warm-cache"
         load_midi_corpus(corpus_dir, cache_dir=warm_cache, progress=False)
-        rounds = iter(range(10**9))
+        rounds = itertools.count()
 
         def cold() -> float:
             cache = Path(tmp) / f"cold-{next(rounds)}"

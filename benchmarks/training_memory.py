@@ -14,6 +14,7 @@ before it started (imports, data and Python itself excluded).
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -92,9 +93,9 @@ def main() -> None:
     p.add_argument("--hidden-size", type=int, default=512)
     p.add_argument("--embedding-size", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--child", action="store_true", help=argparse_hidden())
-    p.add_argument("--length", type=int, default=0, help=argparse_hidden())
-    p.add_argument("--full", action="store_true", help=argparse_hidden())
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--length", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         child(args)
@@ -125,12 +126,6 @@ def main() -> None:
     headers = ["sequence length", "truncated BPTT", "full backprop", "TBPTT ÷ full"]
     print(common.table(headers, rows))
     print(f"(load average now {common.load_average()})")
-
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":
