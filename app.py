@@ -23,6 +23,7 @@ Recurrent networks (tanh RNN, LSTM, GRU) that learned music from MIDI files and 
 **Write** text, and **Train** a small model on your own MIDI or text files."""
 
 UPLOAD_HINT = "MIDI files train a music model; text files (.txt, .md) a text model."
+UI_ONLY = "private"  # events that only the page itself calls: not offered to API clients
 QUEUE_SIZE = 64  # requests that may wait for a worker; one more is told the queue is full
 CURVE_COLORS = {"train": "#4f46e5", "valid": "#f97316"}  # the loss curve's two lines
 CSS = """
@@ -58,16 +59,19 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
             functools.partial(_refresh_models, settings, "music"),
             inputs=[compose["model"]],
             outputs=[compose["model"]],
+            api_visibility=UI_ONLY,
         )
         demo.load(
             functools.partial(_refresh_harmonizers, settings),
             inputs=[harmony_model],
             outputs=[harmony_model],
+            api_visibility=UI_ONLY,
         )
         demo.load(
             functools.partial(_refresh_models, settings, "text"),
             inputs=[write_model],
             outputs=[write_model],
+            api_visibility=UI_ONLY,
         )
     return demo
 
@@ -179,9 +183,17 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
         functools.partial(_model_changed, settings),
         inputs=[model, start],
         outputs=[style, model_info, start, seed_note, primer, top_k, top_p],
+        api_visibility=UI_ONLY,
     )
-    start.change(_start_changed, inputs=[start], outputs=[style, seed_note, primer])
-    primer.upload(_primer_uploaded, inputs=[primer], outputs=[primer, start])
+    start.change(
+        _start_changed,
+        inputs=[start],
+        outputs=[style, seed_note, primer],
+        api_visibility=UI_ONLY,
+    )
+    primer.upload(
+        _primer_uploaded, inputs=[primer], outputs=[primer, start], api_visibility=UI_ONLY
+    )
     outputs = [status] + [c for slot in slots for c in slot]
     generate.click(
         functools.partial(_compose, settings),
@@ -270,6 +282,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
         functools.partial(handlers.harmony_model_text, settings),
         inputs=[model],
         outputs=[model_info],
+        api_visibility=UI_ONLY,
     )
     harmonize.click(
         functools.partial(_harmonize, settings),
@@ -332,7 +345,10 @@ def _write_tab(settings) -> gr.Dropdown:
                 buttons=["copy"], elem_id="written",
             )  # fmt: skip
     model.change(
-        functools.partial(_text_model_changed, settings), inputs=[model], outputs=[model_info]
+        functools.partial(_text_model_changed, settings),
+        inputs=[model],
+        outputs=[model_info],
+        api_visibility=UI_ONLY,
     )
     writing = write.click(
         functools.partial(_write, settings),
@@ -432,6 +448,7 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
             inputs=[files, kind, tokenizer],
             outputs=[upload_hint, style, tokenizer, vocab],
             show_progress="hidden",
+            api_visibility=UI_ONLY,
         )
     start.click(
         functools.partial(_train, settings, jobs),
@@ -439,9 +456,14 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
         outputs=[job, status, report, curve, start, stop, compose_model, write_model],
         concurrency_limit=1,
         concurrency_id="train",
+        api_visibility=UI_ONLY,
     )
     stop.click(
-        functools.partial(_stop, jobs), inputs=[job], outputs=[status], concurrency_limit=None
+        functools.partial(_stop, jobs),
+        inputs=[job],
+        outputs=[status],
+        concurrency_limit=None,
+        api_visibility=UI_ONLY,
     )
 
 
