@@ -383,7 +383,7 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
                 value=handlers.KIND_AUTO,
                 label="What to train",
                 info="From the files: MIDI files train music, text files train text. Pick one to "
-                "skip files of the other kind",
+                "skip files of the other kind; a piano roll learns whole chords from MIDI",
             )
             upload_hint = gr.Markdown(UPLOAD_HINT, elem_classes="status", elem_id="upload-kind")
             style = gr.Textbox(
@@ -559,9 +559,9 @@ def _upload_changed(files, kind_choice, tokenizer):
         line = UPLOAD_HINT
     return (
         line,
-        gr.update(visible=kind != "text"),
-        gr.update(visible=kind != "music"),
-        gr.update(visible=kind != "music" and handlers.TOKENIZERS[tokenizer] != "char"),
+        gr.update(visible=kind not in ("text", handlers.PIANOROLL)),  # style: music only
+        gr.update(visible=kind in (None, "text")),  # tokenizer: text only
+        gr.update(visible=kind in (None, "text") and handlers.TOKENIZERS[tokenizer] != "char"),
     )
 
 

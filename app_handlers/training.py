@@ -1,8 +1,9 @@
 """Train: stage uploads, train in a worker process, stream progress, save a listed model.
 
 The uploads decide what is trained (``upload_kind``): MIDI files make a music model (listed in
-Compose), text files a text model (listed in Write); the user may also say which. Both go through
-the package's corpus readers and trainer (generator.training.background)."""
+Compose), text files a text model (listed in Write); the user may also say which, or pick a
+piano-roll model of MIDI files (whole chords per frame, listed in Compose). All go through the
+package's corpus readers and trainer (generator.training.background)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from app_handlers.models import PIANOROLL
 from app_handlers.settings import AppSettings, UserErrors, safe_name
 from app_handlers.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
 from generator.config import TrainConfig
@@ -28,7 +30,13 @@ MAX_TRAIN_STEPS = 5_000
 MAX_TRAIN_MINUTES = 30.0
 
 KIND_AUTO = "From the files"
-KIND_CHOICES = {KIND_AUTO: None, "Music (MIDI)": MUSIC, "Text": TEXT}  # label → kind
+KIND_CHOICES = {  # label → kind
+    KIND_AUTO: None,
+    "Music (MIDI)": MUSIC,
+    "Text": TEXT,
+    "Piano roll (MIDI, chords)": PIANOROLL,
+}
+PIANOROLL_FRAMES_PER_BEAT = 4  # the grid uploaded MIDI files are quantized to (sixteenths)
 TOKENIZERS = {"Characters": "char", "SentencePiece subwords": "sentencepiece"}  # text only
 DEFAULT_SUBWORDS = 1_000  # SentencePiece vocabulary (an upper bound: small texts give fewer)
 MIN_SUBWORDS = 500  # its 256 byte pieces, the specials and the characters must fit
@@ -46,6 +54,32 @@ PRESETS: dict[str, dict] = {
         cell="lstm", embedding_size=128, hidden_size=384, num_layers=2, dropout=0.1
     ),
 }
+
+
+def pianoroll_preset(fields: dict) -> dict:
+    """A PRESETS entry as a piano-roll model of the same cell and size, with the NADE head and
+    the pitch skip (the recipe of checkpoints/pianoroll.pt and the JSB benchmark)."""
+    hidden = fields["hidden_size"]
+    return dict(
+        cell=fields["cell"],
+        hidden_size=hidden,
+        num_layers=fields["num_layers"],
+        dropout=max(fields["dropout"], 0.3),
+        head="nade",
+        nade_hidden=max(32, hidden // 2),
+        pitch_span=12,
+        pitch_channels=16,
+    )
+
+
+def _files_kind(kind: str) -> str:
+    """What files a kind trains on: piano-roll models read MIDI files, like music models."""
+    return MUSIC if kind == PIANOROLL else kind
+
+
+def _picker(kind: str) -> str:
+    """The picker a trained model appears in: Compose ("music") or Write ("text")."""
+    return TEXT if kind == TEXT else MUSIC
 
 
 class TrainingJobs:
@@ -86,7 +120,7 @@ class TrainProgress:
     curve: list[dict]  # {"step", "loss", "split"} points of the loss curve
     running: bool
     new_model_key: str | None = None  # set when a model was saved
-    kind: str = MUSIC  # what is trained: "music" (listed in Compose) or "text" (in Write)
+    kind: str = MUSIC  # the picker of the model: "music" (Compose, piano rolls too) or "text"
 
 
 def train_config_for(steps: int) -> TrainConfig:
@@ -148,7 +182,8 @@ def _names(names: list[str], limit: int = 5) -> str:
 
 
 def training_kind(files: list[str] | None, choice: str = KIND_AUTO) -> str:
-    """What the uploads train, "music" or "text": the user's choice, else what the files are.
+    """What the uploads train, "music", "text" or "pianoroll": the user's choice, else what the
+    files are ("music" or "text").
 
     A gr.Error when the files decide and they mix MIDI and text (naming both), or hold
     neither."""
@@ -182,17 +217,19 @@ def describe_upload(files: list[str] | None, choice: str = KIND_AUTO) -> tuple[s
         gr.Warning(error.message)
         return None, f"⚠ {error.message}"
     _, names = upload_kind(files)
-    count = len(names[kind])
+    files_kind = _files_kind(kind)
+    count = len(names[files_kind])
     if not count:
-        return None, f"⚠ None of the uploads is a {WHAT[kind]} or a zip holding some."
-    where = "the Compose tab" if kind == MUSIC else "the Write tab"
-    other = names[TEXT if kind == MUSIC else MUSIC]
+        return None, f"⚠ None of the uploads is a {WHAT[files_kind]} or a zip holding some."
+    where = "the Compose tab" if _picker(kind) == MUSIC else "the Write tab"
+    other = names[TEXT if files_kind == MUSIC else MUSIC]
+    what = "piano-roll" if kind == PIANOROLL else kind
     line = (
-        f"{count} {'MIDI' if kind == MUSIC else 'text'} upload{'s' if count != 1 else ''}: "
-        f"trains a **{kind}** model (it appears in {where})."
+        f"{count} {'MIDI' if files_kind == MUSIC else 'text'} upload{'s' if count != 1 else ''}: "
+        f"trains a **{what}** model (it appears in {where})."
     )
     if other:
-        line += f" Skipped as not {kind}: {_names(other)}."
+        line += f" Skipped as not {files_kind}: {_names(other)}."
     return kind, line
 
 
@@ -231,27 +268,34 @@ def start_training(
     kind = training_kind(files, kind)
     model_name = safe_name(name or "", f"my-{kind}")
     job_dir = settings.training_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    staged = stage_uploads(files, job_dir / "data", style or "", kind)
+    files_kind = _files_kind(kind)
+    staged = stage_uploads(files, job_dir / "data", style or "", files_kind)
     if staged.files == 0:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise gr.Error(
-            f"None of the uploads is a {WHAT[kind]} or a zip holding some.\n" + staged.summary()
+            f"None of the uploads is a {WHAT[files_kind]} or a zip holding some.\n"
+            + staged.summary()
         )
-    text_options = {}
+    options, model = {}, dict(PRESETS[preset])
     if kind == TEXT:
-        text_options = dict(tokenizer=TOKENIZERS[tokenizer], vocab_size=vocab_size)
+        options = dict(tokenizer=TOKENIZERS[tokenizer], vocab_size=vocab_size)
+    elif kind == PIANOROLL:
+        options = dict(frames_per_beat=PIANOROLL_FRAMES_PER_BEAT)
+        model = pianoroll_preset(model)
     spec = TrainingSpec(
         data=job_dir / "data",
         out=job_dir / "model.pt",
-        model=dict(PRESETS[preset]),
+        model=model,
         train=train_config_for(steps),
         # text: fewer than 10 files hold out the last 10% of each, so one file is enough
         valid_fraction=0.1 if staged.files >= 2 or kind == TEXT else 0.0,
         cache_dir=settings.cache_dir,
         info={"trained_in": "app", "preset": preset, "name": model_name},
         kind=kind,
-        **text_options,
+        **options,
     )
+    unit = "frame" if kind == PIANOROLL else "token"
+    kind = _picker(kind)  # from here on: where the model is listed
     job = TrainingJob(spec).start()
     job_id = jobs.add(job)
     finished = False
@@ -276,7 +320,7 @@ def start_training(
         status = (
             f"Saved **{target.stem}**: trained {result['steps']} steps in "
             f"{_clock(result['wall_seconds'])} ({result['stop_reason']})"
-            + (f"; kept the best, valid loss {valid:.3f} nats/token" if valid is not None else "")
+            + (f"; kept the best, valid loss {valid:.3f} nats/{unit}" if valid is not None else "")
             + f". It is selected in the {'Compose' if kind == MUSIC else 'Write'} tab."
         )
         key = f"trained:{target.stem}"

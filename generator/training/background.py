@@ -1,7 +1,7 @@
 """Training in a worker process, for programs that must stay responsive while a model trains.
 
     parent (e.g. the app)                     child (spawned, lower priority, few torch threads)
-    job = TrainingJob(...); job.start()  ──►  load_{midi,text}_corpus(data) → train(..., on_step)
+    job = TrainingJob(...); job.start()  ──►  read the corpus of data → train(..., on_step)
     job.poll()   ◄── events on a queue ─────  {"kind": "corpus" | "log" | "step" | "done" | "error"}
     job.stop()   ── stop flag (an Event) ──►  on_step returns True: both checkpoints are written
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.config import ModelConfig, TrainConfig
+from generator.config import ModelConfig, PianoRollConfig, TrainConfig
 
 
 @dataclass
@@ -29,16 +29,18 @@ class TrainingSpec:
 
     data: Path  # folder of MIDI files (style = first-level subfolder), or of .txt/.md files
     out: Path  # best checkpoint; the resumable state goes next to it
-    model: dict[str, Any]  # ModelConfig fields except those the data sets (vocab, styles, seeds)
+    model: dict[str, Any]  # config fields except those the data sets (vocabulary, styles, keys):
+    # ModelConfig's for music and text, PianoRollConfig's for piano rolls
     train: TrainConfig = field(default_factory=TrainConfig)
     valid_fraction: float = 0.1  # share of files held out for validation
     cache_dir: Path | None = None  # token cache; None = no cache
     threads: int = 1  # torch threads in the worker
     nice: int = 10  # scheduling priority added to the worker (0 = same as the parent)
     info: dict[str, Any] = field(default_factory=dict)  # extra facts stored in the checkpoint
-    kind: str = "music"  # "music" (MIDI folder) or "text" (text files, bad ones skipped)
+    kind: str = "music"  # "music" (MIDI folder), "text" (text files) or "pianoroll" (MIDI folder)
     tokenizer: str = "char"  # text only: "char" or "sentencepiece" (trained on the data)
     vocab_size: int = 4000  # text only: SentencePiece's vocabulary (an upper bound)
+    frames_per_beat: int = 4  # piano roll only: the grid the MIDI files are quantized to
 
 
 def _run(spec: TrainingSpec, events, stop) -> None:
@@ -46,7 +48,11 @@ def _run(spec: TrainingSpec, events, stop) -> None:
     import torch
 
     from generator.data.midi_corpus import load_midi_corpus
+    from generator.data.piano_roll import load_piano_roll_midi
     from generator.data.text_corpus import TextCorpusError, load_text_corpus
+    from generator.tokenizers.piano_roll import PianoRollTokenizer
+    from generator.training.frame_task import FRAME_TASK
+    from generator.training.tasks import TOKEN_TASK
     from generator.training.trainer import train
 
     if spec.nice:
@@ -65,6 +71,12 @@ def _run(spec: TrainingSpec, events, stop) -> None:
                 valid_fraction=spec.valid_fraction,
                 segment_len=16 * spec.train.seq_len - 1,
             )
+        elif spec.kind == "pianoroll":
+            corpus = load_piano_roll_midi(
+                spec.data,
+                PianoRollTokenizer(frames_per_beat=spec.frames_per_beat),
+                valid_fraction=spec.valid_fraction,
+            )
         else:
             corpus = load_midi_corpus(
                 spec.data,
@@ -74,15 +86,20 @@ def _run(spec: TrainingSpec, events, stop) -> None:
             )
         report = corpus.report
         events.put({"kind": "corpus", "summary": report.summary(), "report": report.to_dict()})
-        if not corpus.train:
+        if not corpus.train or (spec.kind == "pianoroll" and not corpus.num_train_frames):
             what = "text files" if spec.kind == "text" else "MIDI files"
             events.put({"kind": "error", "message": f"no usable {what}: nothing to train on"})
             return
-        tokenizer = corpus.tokenizer
-        conditioning = {}  # text models start from nothing: no styles, no seed notes
-        if spec.kind != "text":
-            conditioning = dict(num_styles=len(tokenizer.styles), num_seed_tokens=128)
-        model_config = ModelConfig(**spec.model, vocab_size=tokenizer.vocab_size, **conditioning)
+        tokenizer, task = corpus.tokenizer, TOKEN_TASK
+        if spec.kind == "pianoroll":
+            model_config = PianoRollConfig(**spec.model, num_keys=tokenizer.num_keys)
+            task = FRAME_TASK
+        else:
+            conditioning = {}  # text models start from nothing: no styles, no seed notes
+            if spec.kind == "music":
+                conditioning = dict(num_styles=len(tokenizer.styles), num_seed_tokens=128)
+            vocab = tokenizer.vocab_size
+            model_config = ModelConfig(**spec.model, vocab_size=vocab, **conditioning)
 
         def on_step(progress: dict[str, float]) -> bool:
             events.put({"kind": "step", **progress})
@@ -97,6 +114,7 @@ def _run(spec: TrainingSpec, events, stop) -> None:
             log=lambda message: events.put({"kind": "log", "message": message}),
             info={**spec.info, "corpus": report.to_dict()},
             on_step=on_step,
+            task=task,
         )
         events.put(
             {

@@ -131,3 +131,38 @@ def test_chord_start_is_refused_by_token_models(settings):
 def test_missing_shipped_pianoroll_is_simply_not_listed(tmp_path, music_checkpoint):
     settings = h.AppSettings(tmp_path / "app", (tmp_path / "none",), (Path(music_checkpoint),))
     assert [key for _, key in h.model_choices(settings)[0]] == ["added:music"]
+
+
+def test_train_tab_trains_a_pianoroll_model_that_compose_offers(settings, tmp_path):
+    """'Piano roll (MIDI, chords)' in the Train tab: the uploaded MIDI files become frames on a
+    sixteenth-note grid, a NADE piano-roll model trains on them, and Compose lists it."""
+    folder = tmp_path / "upload"
+    for i in range(3):
+        chords = [(48 + i, 52 + i, 55 + i), (50, 53, 57), (47, 50, 55), (48, 52, 55)]
+        notes = [Note(b * 1.0, 1.0, p, 80) for b, chord in enumerate(chords * 4) for p in chord]
+        write_midi(notes, folder / f"chords {i}.mid")
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06 not MIDI")
+    files = [str(p) for p in sorted(folder.iterdir())]
+    kind = "Piano roll (MIDI, chords)"
+    assert h.describe_upload(files, kind) == (
+        h.PIANOROLL,
+        "4 MIDI uploads: trains a **piano-roll** model (it appears in the Compose tab).",
+    )
+
+    updates = list(
+        h.start_training(
+            settings, h.TrainingJobs(), files, steps=20, name="chords", kind=kind, poll_seconds=0.2
+        )
+    )
+    last = updates[-1]
+    assert all(u.kind == "music" for u in updates)  # listed in Compose
+    assert not last.running and last.new_model_key == "trained:chords"
+    assert "nats/frame" in last.status and "selected in the Compose tab" in last.status
+    assert "piano roll your uploads: 4 pieces found, 1 skipped" in last.report
+    assert "broken.mid: not a readable MIDI file" in last.report
+    assert ("chords (trained here, piano roll)", "trained:chords") in h.model_choices(settings)[0]
+    assert h.model_family(settings, "trained:chords") == h.PIANOROLL
+    _, _, text = h.model_styles(settings, "trained:chords")
+    assert "piano roll, nade head, 4 frames per beat" in text
+    result = h.compose(settings, "trained:chords", start=h.START_CHORD, bars=1, variations=1)
+    assert len(result.variations) == 1 and result.variations[0].midi.is_file()
