@@ -6,9 +6,13 @@ import inspect
 import re
 from dataclasses import asdict, dataclass, fields
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 CELLS = ("rnn", "lstm", "gru")
+# The models shipped with the project: checkpoints/ beside the package (a clone, or an editable
+# install). The CLI's sample commands and the app default to them.
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 @dataclass

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from generator.config import field_help
+from generator.config import SHIPPED_DIR, field_help
 
 FLAG_ALIASES = {"num_layers": ["--layers"], "embedding_size": ["--embed"]}  # short spellings
 
@@ -74,12 +74,19 @@ def add_tokenizer_flags(parser) -> None:
     )
 
 
-def add_model_flags(parser: argparse.ArgumentParser, checkpoint: Path | None = None) -> None:
-    """--checkpoint (required unless it has a default) and --device, for reading a model."""
-    if checkpoint is None:
+def add_model_flags(parser: argparse.ArgumentParser, shipped: str | None = None) -> None:
+    """--checkpoint and --device, for reading a model; --checkpoint is required unless
+    ``shipped`` names a shipped model (``music`` → checkpoints/music.pt) to default to."""
+    if shipped is None:
         parser.add_argument("--checkpoint", type=Path, required=True, help="a .pt checkpoint")
     else:
-        parser.add_argument("--checkpoint", type=Path, default=checkpoint, help="a .pt checkpoint")
+        default = SHIPPED_DIR / f"{shipped}.pt"
+        parser.add_argument(
+            "--checkpoint",
+            type=Path,
+            default=default,
+            help=f"a .pt checkpoint ({shipped}.pt: the shipped model)",
+        )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
 
 

@@ -57,7 +57,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--primer continues a MIDI file; --null (the default when nothing else is given) "
         "feeds the zero vector.",
     )
-    add_model_flags(sample)
+    add_model_flags(sample, shipped="music")
     sample.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     start = sample.add_argument_group("how to start")
     start.add_argument("--style", default=None, help="a style the model was trained with")

@@ -76,7 +76,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         "note for the JSON benchmarks); keys held over consecutive frames become one note "
         "(--restrike strikes them again every frame).",
     )
-    add_model_flags(sample)
+    add_model_flags(sample, shipped="pianoroll")
     sample.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     sample.add_argument("--frames", type=int, default=64, help="frames to generate")
     sample.add_argument("--num", type=int, default=1, help="variations (one batch)")

@@ -26,7 +26,6 @@ from generator.cli.common import (
 )
 from generator.config import Seq2SeqConfig, TrainConfig
 
-DEFAULT_HARMONIZER = Path("checkpoints/harmonizer.pt")
 DATA_HELP = (
     "a folder of multi-track MIDI files (melody → other voices) or a TSV file of "
     "source<TAB>target lines"
@@ -129,7 +128,7 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "model's time grid. Sampling at --temperature 0.7 by default (--seed makes it "
         "repeatable); beam search and --greedy favour long held notes. " + MELODY_RULE,
     )
-    add_model_flags(harmonize, checkpoint=DEFAULT_HARMONIZER)
+    add_model_flags(harmonize, shipped="harmonizer")
     harmonize.add_argument("--melody", type=Path, required=True, help="MIDI file with the melody")
     harmonize.add_argument("--out", type=Path, required=True, help="MIDI file to write")
     harmonize.add_argument("--melody-track", default=None, help="name of the melody's track")

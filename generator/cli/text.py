@@ -78,7 +78,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         "with --num > 1 the samples follow one another, separated by a line of dashes. "
         "Prime characters the model does not know are dropped (with a warning).",
     )
-    add_model_flags(sample)
+    add_model_flags(sample, shipped="text")
     sample.add_argument("--prime", default="", help='text to continue; "-" reads it from stdin')
     sample.add_argument(
         "--length", type=int, default=500, help="new text to generate (0 = until end of text)"
