@@ -304,3 +304,15 @@ def test_module_entry_point_reports_errors_without_a_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {missing}: no such checkpoint file"
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command", [["sample", "music"], ["sample", "text"], ["sample", "pianoroll"], ["harmonize"]]
+)
+def test_sampling_commands_default_to_a_shipped_model_that_exists(command):
+    from generator.cli import build_parser
+    from generator.config import SHIPPED_DIR
+
+    extra = ["--melody", "m.mid", "--out", "o.mid"] if command == ["harmonize"] else []
+    args = build_parser().parse_args(command + extra)
+    assert args.checkpoint.parent == SHIPPED_DIR and args.checkpoint.is_file()
