@@ -33,7 +33,7 @@ DEFAULT_HARMONIZER = "harmonizer"  # checkpoints/harmonizer.pt, picked by defaul
 MAX_MELODY_BYTES = 1_000_000
 MAX_MELODY_NOTES = 2_000
 MAX_MELODY_BEATS = 512.0  # 32 windows of 16 beats: a few seconds on a small CPU
-CHORALE_DIR = PROJECT_DIR / "datasets" / "music" / "chorale"
+CHORALE_DIR = PROJECT_DIR / "datasets" / "music" / "chorale"  # when built; else from music21
 # Held out by the shipped harmonizer's split by melody (generator.data.harmony.melody_key).
 HELD_OUT_CHORALES = ("bach-bwv245.22.mid", "bach-bwv144.3.mid", "bach-bwv113.8.mid")
 
@@ -70,17 +70,14 @@ class HarmonizeResult:
 
 
 def example_choices() -> list[str]:
-    """The bundled examples' names: tunes made here, then held-out chorales when present."""
-    names = list(_TUNES)
-    names += [_chorale_label(f) for f in HELD_OUT_CHORALES if (CHORALE_DIR / f).is_file()]
-    return names
+    """The bundled examples' names: tunes made here, then chorales the harmonizer never saw."""
+    return list(_TUNES) + [_chorale_label(f) for f in HELD_OUT_CHORALES]
 
 
 def default_example() -> str:
-    """The example the page starts with: a held-out chorale when present (a melody like those
-    the harmonizer learned from), else the first tune."""
-    names = example_choices()
-    return next((n for n in names if n.startswith("Chorale")), names[0])
+    """The example the page starts with: a held-out chorale (a melody like those the
+    harmonizer learned from)."""
+    return _chorale_label(HELD_OUT_CHORALES[0])
 
 
 def _chorale_label(file_name: str) -> str:
@@ -101,14 +98,31 @@ def example_path(settings: AppSettings, name: str) -> Path:
         parts = {"Melody": notes}
     else:
         chorale = next((f for f in HELD_OUT_CHORALES if _chorale_label(f) == name), None)
-        if chorale is None or not (CHORALE_DIR / chorale).is_file():
+        if chorale is None:
             raise gr.Error(f"Unknown example {name!r}; pick one from the list.")
-        melody, _ = read_melody(CHORALE_DIR / chorale)
+        melody, _ = read_melody(_chorale_file(settings, chorale))
         parts = {melody.name or "Soprano": melody.notes}
     tmp = out.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
     write_parts(parts, tmp, bpm=90)
     tmp.replace(out)  # atomic: two first requests never read a half-written file
     return out
+
+
+def _chorale_file(settings: AppSettings, file_name: str) -> Path:
+    """A held-out chorale's MIDI file: from datasets/music when it is built, else converted
+    once from music21's corpus (the same conversion) into the app's folder."""
+    if (CHORALE_DIR / file_name).is_file():
+        return CHORALE_DIR / file_name
+    cached = settings.app_dir / "examples" / "chorales" / file_name
+    if not cached.is_file():
+        from generator.data.music21_corpus import write_chorale  # imports music21: only here
+
+        stem = file_name.removeprefix("bach-").removesuffix(".mid")
+        try:
+            write_chorale(stem, cached)
+        except (OSError, ValueError) as error:
+            raise gr.Error(f"This example is not available here: {error}") from None
+    return cached
 
 
 def harmony_choices(settings: AppSettings) -> tuple[list[tuple[str, str]], str]:

@@ -208,6 +208,25 @@ def build_music_corpus(
     return report
 
 
+def write_chorale(stem: str, out: str | Path) -> Path:
+    """One Bach chorale of music21's corpus (``stem`` like "bwv245.22") as the four-track MIDI
+    file the corpus build writes for it (datasets/music/chorale/bach-<stem>.mid)."""
+    folder = _corpus_dir() / "bach"
+    path = next(
+        (
+            folder / f"{stem}{ext}"
+            for ext in (".mxl", ".xml")
+            if (folder / f"{stem}{ext}").is_file()
+        ),
+        None,
+    )
+    if path is None:
+        raise FileNotFoundError(f"music21's corpus has no chorale {stem!r} (looked in {folder})")
+    item = WorkItem("bach", _safe_name(stem), CHORALE_STYLE, stem, path=str(path))
+    _write_midi_atomic(_score_to_midi(_parse(item), CHORALE_STYLE), Path(out))
+    return Path(out)
+
+
 def normalise_rhythm(raw: str | None) -> str | None:
     """An ABC ``R:`` value as a folder-safe style name ("Slip Jig" -> "slip-jig"); None if empty."""
     text = re.sub(r"[^a-z0-9 -]+", " ", (raw or "").lower())

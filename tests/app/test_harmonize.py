@@ -84,3 +84,23 @@ def test_no_melody_and_unknown_example_are_clear_errors(settings):
         h.harmonize_melody(settings, key, None, None)
     with pytest.raises(gr.Error, match="Unknown example"):
         h.harmonize_melody(settings, key, None, "../../etc/passwd")
+
+
+def test_held_out_chorales_come_from_music21_when_the_corpus_is_not_built(settings, monkeypatch):
+    """A fresh clone has no datasets/music: the default example (a chorale the harmonizer never
+    saw) is converted from music21's bundled corpus once, then read from the app's folder."""
+    import app_handlers.harmonize as harmonize_module
+
+    monkeypatch.setattr(harmonize_module, "CHORALE_DIR", settings.app_dir / "not-built")
+    name = h.default_example()
+    assert name in h.example_choices() and name.startswith("Chorale bwv245.22")
+    path = harmonize_module.example_path(settings, name)
+    converted = settings.app_dir / "examples" / "chorales" / "bach-bwv245.22.mid"
+    assert converted.is_file()
+    parts = read_parts(converted)
+    assert [p.name for p in parts] == ["Soprano", "Alto", "Tenor", "Bass"]
+    melody = read_parts(path)
+    assert len(melody) == 1 and melody[0].notes == parts[0].notes  # the soprano, as written
+    stamp = converted.stat().st_mtime_ns
+    harmonize_module.example_path(settings, h.example_choices()[-1])  # another chorale: converted too
+    assert converted.stat().st_mtime_ns == stamp  # the first one is not converted again
