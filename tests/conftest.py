@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,3 +127,62 @@ def tiny_model() -> tuple[RNNGenerator, MidiEventTokenizer]:
     tokenizer = MidiEventTokenizer(styles=["chorale", "reel"])
     torch.manual_seed(0)
     return RNNGenerator(tiny_model_config(tokenizer)).eval(), tokenizer
+
+
+# -- the app in a subprocess ------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+APP_START_SECONDS = 120  # a busy 2-core machine may take a while to import gradio and torch
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="module")
+def serve_app():
+    """A factory: ``serve_app(folder, *args, env={...})`` runs ``python app.py ARGS`` on a free
+    loopback port (its log in ``folder/app.log``), waits until it answers and returns its URL;
+    every server it started is stopped when the module's tests end."""
+    started: list[subprocess.Popen] = []
+
+    def start(folder: Path, *args: str, env: dict[str, str] | None = None) -> str:
+        port = _free_port()
+        log_path = folder / "app.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), *args],
+                cwd=ROOT,
+                env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(process)
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + APP_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"app.py exited ({process.returncode}):\n{_tail(log_path)}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return url
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"app.py did not answer in {APP_START_SECONDS} s:\n{_tail(log_path)}"
+                    )
+                time.sleep(0.25)  # polling a starting server; no test logic waits on this
+
+    yield start
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

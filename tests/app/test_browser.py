@@ -5,12 +5,6 @@ stream text into its box."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,7 +20,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ROOT = Path(__file__).resolve().parents[2]
 SLOW = 60_000  # ms: a busy 2-core machine may take a while for the first page and click
 
 pytestmark = pytest.mark.skipif(
@@ -36,56 +29,22 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(
-    music_checkpoint: Path, text_checkpoint: Path, pianoroll_checkpoint: Path, tmp_path_factory
-):
+    serve_app,
+    music_checkpoint: Path,
+    text_checkpoint: Path,
+    pianoroll_checkpoint: Path,
+    tmp_path_factory,
+) -> str:
     """`python app.py` on a free loopback port, offering the tiny test models."""
     folder = tmp_path_factory.mktemp("browser")
-    port = _free_port()
-    log = (folder / "app.log").open("w")
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "RNN_GENERATOR_CHECKPOINTS": ""}
-    server = subprocess.Popen(
-        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--checkpoint", str(music_checkpoint), "--checkpoint", str(text_checkpoint)]
-        + ["--checkpoint", str(pianoroll_checkpoint)]
-        + ["--app-dir", str(folder / "app")],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    return serve_app(
+        folder,
+        *("--checkpoint", str(music_checkpoint), "--checkpoint", str(text_checkpoint)),
+        *("--checkpoint", str(pianoroll_checkpoint), "--app-dir", str(folder / "app")),
+        env={"RNN_GENERATOR_CHECKPOINTS": ""},
     )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"app.py exited ({server.returncode}):\n{_tail(folder / 'app.log')}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"app.py did not answer in 120 s:\n{_tail(folder / 'app.log')}")
-                time.sleep(0.25)  # polling a starting server; no test logic waits on this
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
-def _tail(path: Path) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-30:])
 
 
 @pytest.fixture(scope="module")

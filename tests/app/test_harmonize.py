@@ -102,5 +102,7 @@ def test_held_out_chorales_come_from_music21_when_the_corpus_is_not_built(settin
     melody = read_parts(path)
     assert len(melody) == 1 and melody[0].notes == parts[0].notes  # the soprano, as written
     stamp = converted.stat().st_mtime_ns
-    harmonize_module.example_path(settings, h.example_choices()[-1])  # another chorale: converted too
+    harmonize_module.example_path(
+        settings, h.example_choices()[-1]
+    )  # another chorale: converted too
     assert converted.stat().st_mtime_ns == stamp  # the first one is not converted again

@@ -6,20 +6,14 @@ server is stopped when the module's tests end (or start-up fails after 120 s).""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 32  # concurrent users; the app's queue holds QUEUE_SIZE = 64 waiting requests
 REQUEST_BOUND_S = 120.0  # each request, from submission to answer, on a busy 2-core machine
 BATCH_BOUND_S = 180.0  # all 32
@@ -27,59 +21,21 @@ UPLOAD_CAP = 25 * 1024 * 1024  # app.py: launch(max_file_size="25mb")
 MODEL_NAME = "reliability-music"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(trained_checkpoint: Path, tmp_path_factory):
+def server(serve_app, trained_checkpoint: Path, tmp_path_factory):
     """The app on loopback, offering the session's tiny model; its folder and Gradio's upload
     folder are both under one temporary folder, so every file it writes can be checked."""
     base = tmp_path_factory.mktemp("server")
     model = base / "models" / f"{MODEL_NAME}.pt"
     model.parent.mkdir()
     shutil.copyfile(trained_checkpoint, model)
-    port = _free_port()
-    log_path = base / "app.log"
     env = {
-        **os.environ,
-        "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(base / "gradio"),
         "RNN_GENERATOR_CHECKPOINTS": "",
         "OMP_NUM_THREADS": "1",
     }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--checkpoint", str(model), "--app-dir", str(base / "app")],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited ({process.returncode}):\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"app.py did not answer in 120 s:\n{log_path.read_text()}")
-                time.sleep(0.25)  # polling a starting server; no test logic waits on this
-        yield {"url": url, "base": base, "app_dir": base / "app", "uploads": base / "gradio"}
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    url = serve_app(base, "--checkpoint", str(model), "--app-dir", str(base / "app"), env=env)
+    return {"url": url, "base": base, "app_dir": base / "app", "uploads": base / "gradio"}
 
 
 def compose_endpoint(client) -> tuple[str, dict[str, object]]:
