@@ -156,12 +156,7 @@ def compose(
         raise gr.Error(
             f"This model knows no style {style!r}; it knows {', '.join(styles) or 'none'}."
         )
-    primer_path = None
-    if start == START_PRIMER:
-        if primer is None:
-            raise gr.Error("Start is 'Primer MIDI' but no primer is uploaded; upload a MIDI file.")
-        check_primer(primer)
-        primer_path = Path(primer)
+    primer_path = _primer_path(start, primer)
     if start == START_SEED_NOTE and seed_note:
         with UserErrors("Seed note"):
             seed_note = pretty_midi.note_number_to_name(note_number(seed_note))
@@ -247,13 +242,8 @@ def _compose_pianoroll(
     Style, seed note, the null input, top-k and top-p do not apply (every key is its own
     yes/no draw) and are ignored; any start but the primer means the opening chord."""
     started = time.perf_counter()
-    primer_path = None
-    if start == START_PRIMER:
-        if primer is None:
-            raise gr.Error("Start is 'Primer MIDI' but no primer is uploaded; upload a MIDI file.")
-        check_primer(primer)
-        primer_path = Path(primer)
-    elif start not in (*START_CHOICES, START_CHORD):
+    primer_path = _primer_path(start, primer)
+    if start not in (*START_CHOICES, START_CHORD):
         raise gr.Error(f"Start must be one of {', '.join(PIANOROLL_START_CHOICES)}.")
     tokenizer = loaded.tokenizer
     frames = max(1, round(bars * BEATS_PER_BAR * tokenizer.frames_per_beat))
@@ -283,3 +273,13 @@ def _compose_pianoroll(
         f"{time.perf_counter() - started:.1f} s"
     )
     return ComposeResult(shown, status)
+
+
+def _primer_path(start: str, primer: str | None) -> Path | None:
+    """The uploaded primer when the piece starts from one (checked), else None."""
+    if start != START_PRIMER:
+        return None
+    if primer is None:
+        raise gr.Error("Start is 'Primer MIDI' but no primer is uploaded; upload a MIDI file.")
+    check_primer(primer)
+    return Path(primer)
