@@ -4,7 +4,7 @@ from generator.data import python_docs
 def test_reference_text_is_the_language_reference():
     text = python_docs.reference_text()
     assert len(text) > 300_000
-    assert "The \"if\" statement" in text or "if_stmt" in text
+    assert 'The "if" statement' in text or "if_stmt" in text
 
 
 def test_stdlib_docstrings_are_long_unique_english(monkeypatch):
