@@ -61,3 +61,16 @@ class Tokenizer(ABC):
             cost[[self.pad_id, self.bos_id, self.eos_id]] = 0
             return cost
         raise ValueError(f"{self.kind} tokenizer cannot measure length in {unit!r}")
+
+
+def shift_notes(ids: np.ndarray, is_note: np.ndarray, note_offset: int, semitones: int):
+    """``ids`` with the note ids under ``is_note`` moved ``semitones`` up (a copy), or None if
+    a pitch would leave MIDI's 0-127; the same array when there is nothing to move."""
+    if semitones == 0 or not is_note.any():
+        return ids
+    pitches = ids[is_note] - note_offset + semitones
+    if pitches.min() < 0 or pitches.max() >= 128:
+        return None
+    out = ids.copy()
+    out[is_note] += semitones
+    return out

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from generator.midi.notes import Note
-from generator.tokenizers.base import Tokenizer
+from generator.tokenizers.base import Tokenizer, shift_notes
 
 NUM_PITCHES = 128
 
@@ -192,14 +192,7 @@ class MidiEventTokenizer(Tokenizer):
     def transpose(self, ids: np.ndarray, semitones: int) -> np.ndarray | None:
         """Shift every NOTE by ``semitones``; None if a note would leave 0-127."""
         is_note = (ids >= self.note_offset) & (ids < self.duration_offset)
-        if not is_note.any() or semitones == 0:
-            return ids
-        pitches = ids[is_note] - self.note_offset + semitones
-        if pitches.min() < 0 or pitches.max() >= NUM_PITCHES:
-            return None
-        out = ids.copy()
-        out[is_note] += semitones
-        return out
+        return shift_notes(ids, is_note, self.note_offset, semitones)
 
     def condition_ids(self, ids: np.ndarray, style: str | None) -> tuple[int, int]:
         """Style id (unknown styles count as none) and first pitch + 1 (0 if no note)."""

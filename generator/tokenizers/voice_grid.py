@@ -32,7 +32,7 @@ import pretty_midi
 
 from generator.midi.notes import Note
 from generator.tokenizers import register
-from generator.tokenizers.base import Tokenizer
+from generator.tokenizers.base import Tokenizer, shift_notes
 
 NUM_PITCHES = 128
 
@@ -136,15 +136,7 @@ class VoiceGridTokenizer(Tokenizer):
         """Every NOTE shifted by ``semitones``; None if a note would leave MIDI's 0-127."""
         if semitones == 0:
             return ids
-        is_note = ids >= self.note_offset
-        if not is_note.any():
-            return ids
-        pitches = ids[is_note] - self.note_offset + semitones
-        if pitches.min() < 0 or pitches.max() >= NUM_PITCHES:
-            return None
-        out = ids.copy()
-        out[is_note] += semitones
-        return out
+        return shift_notes(ids, ids >= self.note_offset, self.note_offset, semitones)
 
     # -- the grid ------------------------------------------------------------------------------
     def sounding(self, ids: Any, num_voices: int) -> np.ndarray:
