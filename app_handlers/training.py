@@ -181,17 +181,21 @@ def _names(names: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def training_kind(files: list[str] | None, choice: str = KIND_AUTO) -> str:
+def training_kind(
+    files: list[str] | None,
+    choice: str = KIND_AUTO,
+    found: tuple[str | None, dict[str, list[str]]] | None = None,
+) -> str:
     """What the uploads train, "music", "text" or "pianoroll": the user's choice, else what the
     files are ("music" or "text").
 
     A gr.Error when the files decide and they mix MIDI and text (naming both), or hold
-    neither."""
+    neither. ``found``: ``upload_kind(files)`` when the caller has it already (zips are read)."""
     if choice not in KIND_CHOICES:
         raise gr.Error(f"Pick what to train from the list, not {choice!r}.")
     if KIND_CHOICES[choice]:
         return KIND_CHOICES[choice]
-    kind, names = upload_kind(files)
+    kind, names = found or upload_kind(files)
     if kind:
         return kind
     if names[MUSIC] and names[TEXT]:
@@ -211,12 +215,13 @@ def describe_upload(files: list[str] | None, choice: str = KIND_AUTO) -> tuple[s
     mixed upload gets a warning now, and an error only if the user presses Train."""
     if not files:
         return None, ""
+    found = upload_kind(files)
     try:
-        kind = training_kind(files, choice)
+        kind = training_kind(files, choice, found)
     except gr.Error as error:
         gr.Warning(error.message)
         return None, f"⚠ {error.message}"
-    _, names = upload_kind(files)
+    _, names = found
     files_kind = _files_kind(kind)
     count = len(names[files_kind])
     if not count:
