@@ -151,9 +151,9 @@ class NADEHead(nn.Module):
         key = torch.arange(keys, device=key_bias.device)
         undecided = torch.zeros(n, 1, dtype=torch.long, device=key_bias.device)  # lowest open key
         rows = torch.arange(n, device=key_bias.device)
+        scale = 1.0 if greedy else temperature
         while len(rows):
             logits = key_bias[rows] + torch.sigmoid(running[rows]) @ out_weight.t()
-            scale = 1.0 if greedy else temperature
             on = (torch.sigmoid(logits / scale) > uniform[rows]) & (key >= undecided[rows])
             found = on.any(dim=1)
             rows, first = rows[found], on[found].float().argmax(dim=1)  # the next key that is on
