@@ -11,10 +11,9 @@ from pathlib import Path
 import gradio as gr
 
 from generator.checkpoint import CheckpointError
-from generator.config import SHIPPED_DIR
+from generator.config import PROJECT_DIR, SHIPPED_DIR
 from generator.validation import check_range
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 APP_DIR_ENV = "RNN_GENERATOR_APP_DIR"  # where the app writes (default: runs/app)
 CHECKPOINTS_ENV = "RNN_GENERATOR_CHECKPOINTS"  # more checkpoint files or folders, os.pathsep
 MAX_SEED = 2**31 - 1

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 CELLS = ("rnn", "lstm", "gru")
-# The models shipped with the project: checkpoints/ beside the package (a clone, or an editable
-# install). The CLI's sample commands and the app default to them.
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+# The project folder holding the package (a clone, or an editable install), and the models
+# shipped in it; the CLI's sample commands and the app default to them.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SHIPPED_DIR = PROJECT_DIR / "checkpoints"
 
 
 @dataclass
