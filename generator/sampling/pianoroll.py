@@ -21,7 +21,7 @@ import torch
 from generator.checkpoint import Loaded
 from generator.midi.notes import note_number, read_notes, write_midi
 from generator.models.pianoroll import PianoRollRNN
-from generator.sampling.sampler import SamplingOptions
+from generator.sampling.sampler import SamplingOptions, seeded_generator
 from generator.tokenizers.piano_roll import PianoRollTokenizer
 from generator.validation import check_bpm, check_program, check_range, check_variations
 
@@ -61,11 +61,7 @@ def sample_frames(
 
     Returns (batch, p + num_frames, keys) 0/1 frames, the starting frames included."""
     model.eval()
-    generator = torch.Generator(device=start.device)
-    if options.seed is not None:
-        generator.manual_seed(options.seed)
-    else:
-        generator.seed()
+    generator = seeded_generator(options.seed, start.device)
     features, state = model(start.float())  # read the starting frames from a zero state
     features = features[:, -1]  # (batch, hidden): predicts the next frame
     frames = [start.float()]

@@ -33,6 +33,16 @@ class SamplingOptions:
         check_sampling(self.temperature, self.top_k, self.top_p)
 
 
+def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A random generator on ``device``: seeded with ``seed`` (repeatable), or from the OS."""
+    generator = torch.Generator(device=device)
+    if seed is not None:
+        generator.manual_seed(seed)
+    else:
+        generator.seed()
+    return generator
+
+
 def filter_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
     """Temperature, then top-k, then top-p (nucleus) on (batch, vocab) logits."""
     return truncate_logits(logits / options.temperature, options)
@@ -118,11 +128,7 @@ def sample_tokens(
     pad_id = never[0]
     device = cond.device
     batch = cond.shape[0]
-    generator = torch.Generator(device=device)
-    if options.seed is not None:
-        generator.manual_seed(options.seed)
-    else:
-        generator.seed()
+    generator = seeded_generator(options.seed, device)
 
     logits, state = model.start(cond)
     if prefix is not None and prefix.shape[1] > 0:
