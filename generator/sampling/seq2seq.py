@@ -31,8 +31,13 @@ import torch
 
 from generator.data.pairs import collate
 from generator.models.seq2seq import Memory, Seq2Seq
-from generator.sampling.sampler import LogitsProcessor, SamplingOptions, filter_logits
-from generator.tokenizers import Tokenizer
+from generator.sampling.sampler import (
+    LogitsProcessor,
+    SamplingOptions,
+    filter_logits,
+    seeded_generator,
+)
+from generator.tokenizers import TextTokenizer, Tokenizer
 
 
 @dataclass
@@ -111,11 +116,7 @@ def _one_at_a_time(
 ) -> list[Decoded]:
     """Greedy or sampled decoding, all sources side by side."""
     batch, device = memory.mask.shape[0], memory.mask.device
-    generator = torch.Generator(device=device)
-    if options.seed is not None:
-        generator.manual_seed(options.seed)
-    else:
-        generator.seed()
+    generator = seeded_generator(options.seed, device)
     eos = tokenizer.eos_id
     state = model.start(memory)
     tokens = torch.full((batch,), tokenizer.bos_id, dtype=torch.long, device=device)
@@ -124,9 +125,10 @@ def _one_at_a_time(
     for t in range(int(limits.max()) + 1):
         logits, state, weights = model.step(tokens, state, memory)
         logits = _forbid(logits, never)
-        history = torch.stack(chosen, 1) if chosen else tokens.new_zeros(batch, 0)
-        for process in processors:
-            logits = process(logits, history)
+        if processors:  # the history is built only for those that read it
+            history = torch.stack(chosen, 1) if chosen else tokens.new_zeros(batch, 0)
+            for process in processors:
+                logits = process(logits, history)
         logits = _length_rules(logits, t, limits, exact, eos)
         log_probs = torch.log_softmax(logits, dim=-1)
         if options.greedy:
@@ -186,15 +188,16 @@ def _beam_search(
     ]
     done = [False] * batch
     source_lengths = memory.mask.sum(1)[::width].tolist()
+    row_limits = limits.repeat_interleave(width)  # the limit of each beam's row
     for t in range(int(limits.max()) + 1):
         logits, state, weights = model.step(tokens, state, memory)
         logits = _forbid(logits, never)
         for process in processors:
             logits = process(logits, history)
-        logits = _length_rules(logits, t, limits.repeat_interleave(width), exact, eos)
+        logits = _length_rules(logits, t, row_limits, exact, eos)
         log_probs = torch.log_softmax(logits, dim=-1).view(batch, width, -1)
         candidates = (scores.unsqueeze(2) + log_probs).view(batch, -1)  # (batch, width·vocab)
-        top_scores, top_index = candidates.topk(2 * width, dim=1)
+        top_scores, top_index = (x.tolist() for x in candidates.topk(2 * width, dim=1))
         vocab = log_probs.shape[-1]
         if weights is not None:
             weights = weights.float().unsqueeze(1)  # (rows, 1, src)
@@ -205,8 +208,8 @@ def _beam_search(
         for b in range(batch):
             kept = 0
             for rank in range(2 * width):
-                score = float(top_scores[b, rank])
-                beam, token = divmod(int(top_index[b, rank]), vocab)
+                score = top_scores[b][rank]
+                beam, token = divmod(top_index[b][rank], vocab)
                 row = b * width + beam
                 if done[b] or score == float("-inf"):
                     break
@@ -259,7 +262,6 @@ class Translation:
     source: str
     text: str
     decoded: Decoded
-    source_tokens: list[str]  # the names of the source ids the model read (EOS last)
 
 
 def translate(
@@ -273,8 +275,6 @@ def translate(
 ) -> list[Translation]:
     """Map each source text to a target text with a text seq2seq checkpoint (one batch).
     Unknown source characters are read as UNK; UNK is never generated."""
-    from generator.tokenizers import TextTokenizer
-
     tokenizer = loaded.tokenizer
     if not isinstance(tokenizer, TextTokenizer) or loaded.family != "seq2seq":
         raise ValueError(f"{loaded.path}: this checkpoint is not a text sequence-to-sequence model")
@@ -292,11 +292,6 @@ def translate(
         never=(tokenizer.unk_id,),
     )
     return [
-        Translation(
-            text,
-            tokenizer.decode(result.tokens),
-            result,
-            [tokenizer.token_name(int(t)) for t in source] + ["EOS"],
-        )
-        for text, source, result in zip(sources, ids, results, strict=True)
+        Translation(text, tokenizer.decode(result.tokens), result)
+        for text, result in zip(sources, results, strict=True)
     ]
