@@ -248,6 +248,3 @@ class PianoRollRNN(nn.Module):
     ) -> torch.Tensor:
         """Draw the next frame from the head: (batch, hidden) → (batch, keys) 0/1."""
         return self.head.sample(*self._split(features), temperature, greedy, generator)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())

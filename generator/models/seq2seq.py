@@ -254,6 +254,3 @@ class Seq2Seq(nn.Module):
     def detach_state(state: None) -> None:
         """Pairs are independent: no state is carried from one batch to the next."""
         return None
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
