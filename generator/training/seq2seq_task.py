@@ -17,6 +17,7 @@ from torch import nn
 from generator.data.pairs import Pair, PairBatch, PairCorpus, PairPlan
 from generator.models.seq2seq import Seq2Seq
 from generator.tokenizers import Tokenizer
+from generator.training.tasks import sequence_unigram_nll
 
 
 class Seq2SeqTask:
@@ -74,15 +75,12 @@ SEQ2SEQ_TASK = Seq2SeqTask()
 
 def target_unigram_nll(corpus: PairCorpus) -> float:
     """Baseline: NLL (nats/token) on valid targets (+EOS) of train target frequencies."""
-    vocab, eos = corpus.tokenizer.vocab_size, corpus.tokenizer.eos_id
-    counts = np.ones(vocab, dtype=np.float64)
-    for pair in corpus.train:
-        counts += np.bincount(pair.target, minlength=vocab)[:vocab]
-        counts[eos] += 1
-    log_p = np.log(counts / counts.sum())
-    pairs = corpus.valid or corpus.train
-    total = sum(-log_p[p.target].sum() - log_p[eos] for p in pairs)
-    return float(total / sum(len(p.target) + 1 for p in pairs))
+    return sequence_unigram_nll(
+        [(p.target, True) for p in corpus.train],
+        [(p.target, True) for p in corpus.valid],
+        corpus.tokenizer.vocab_size,
+        corpus.tokenizer.eos_id,
+    )
 
 
 @dataclass

@@ -86,16 +86,25 @@ class TokenTask:
 
 def unigram_nll(corpus: TokenCorpus) -> float:
     """Baseline: NLL (nats/token) on valid of token frequencies counted on train (add-one)."""
-    vocab = corpus.tokenizer.vocab_size
-    eos = corpus.tokenizer.eos_id
+    return sequence_unigram_nll(
+        [(p.tokens, p.ends) for p in corpus.train],
+        [(p.tokens, p.ends) for p in corpus.valid],
+        corpus.tokenizer.vocab_size,
+        corpus.tokenizer.eos_id,
+    )
+
+
+def sequence_unigram_nll(train, valid, vocab: int, eos: int) -> float:
+    """NLL (nats/token) on ``valid`` (train when empty) of add-one token frequencies counted on
+    ``train``; both are lists of (ids, ends) with ``ends`` true where an EOS follows the ids."""
     counts = np.ones(vocab, dtype=np.float64)
-    for piece in corpus.train:
-        counts += np.bincount(piece.tokens, minlength=vocab)[:vocab]
-        counts[eos] += piece.ends
+    for ids, ends in train:
+        counts += np.bincount(ids, minlength=vocab)[:vocab]
+        counts[eos] += ends
     log_p = np.log(counts / counts.sum())
-    pieces = corpus.valid or corpus.train
-    total = sum(-log_p[p.tokens].sum() - p.ends * log_p[eos] for p in pieces)
-    return float(total / sum(len(p.tokens) + p.ends for p in pieces))
+    evaluated = valid or train
+    total = sum(-log_p[ids].sum() - ends * log_p[eos] for ids, ends in evaluated)
+    return float(total / sum(len(ids) + ends for ids, ends in evaluated))
 
 
 TOKEN_TASK = TokenTask()
