@@ -23,7 +23,7 @@ from generator.loader import load_cached
 from generator.midi import Note
 from generator.midi.parts import Part, write_parts
 from generator.render import RenderError, draw_pianoroll, write_audio
-from generator.render.attention import draw_attention
+from generator.render.attention import attention_labels, draw_attention
 from generator.sampling import SamplingOptions
 from generator.sampling.harmonize import harmonize, harmony_tokenizer, read_melody, write_harmony
 from generator.validation import check_range
@@ -238,14 +238,7 @@ def harmonize_melody(
 def _draw_attention(tokenizer, result, out: Path) -> Path:
     """The first window's attention: each output step (voice and token) against the melody."""
     first = result.decoded[0]
-    voices = list(tokenizer.voices)
-    source_labels = [tokenizer.token_name(int(t)) for t in result.sources[0]] + ["EOS"]
-    target_labels = []
-    for i, token in enumerate([*first.tokens, tokenizer.eos_id]):
-        name = tokenizer.token_name(int(token))
-        if token != tokenizer.eos_id:
-            name = f"{i // len(voices)} {voices[i % len(voices)][0]} {name}"
-        target_labels.append(name)
+    source_labels, target_labels = attention_labels(tokenizer, result.sources[0], first.tokens)
     return draw_attention(
         first.attention,
         out,

@@ -317,16 +317,9 @@ def _heatmap_of_pair(loaded, pair, out: Path) -> None:
 
 
 def _draw(tokenizer, source, result, out: Path, title: str) -> None:
-    from generator.render.attention import draw_attention
+    from generator.render.attention import attention_labels, draw_attention
 
-    voices = list(getattr(tokenizer, "voices", []))
-    source_labels = [tokenizer.token_name(int(t)) for t in source] + ["EOS"]
-    target_labels = []
-    for i, token in enumerate([*result.tokens, tokenizer.eos_id]):
-        name = tokenizer.token_name(int(token))
-        if voices and token != tokenizer.eos_id:
-            name = f"{i // len(voices)} {voices[i % len(voices)][0]} {name}"
-        target_labels.append(name)
+    source_labels, target_labels = attention_labels(tokenizer, source, result.tokens)
     draw_attention(
         result.attention,
         out,

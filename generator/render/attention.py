@@ -17,6 +17,20 @@ from matplotlib.figure import Figure
 MAX_LABELS = 60  # more tick labels than this on an axis are thinned out
 
 
+def attention_labels(tokenizer, source, target) -> tuple[list[str], list[str]]:
+    """Axis labels of a heat map: the source ids' names, and each output step's name (for a
+    harmonizer, "bar-step voice-initial name"), both ending with EOS."""
+    voices = list(getattr(tokenizer, "voices", []))
+    source_labels = [tokenizer.token_name(int(t)) for t in source] + ["EOS"]
+    target_labels = []
+    for i, token in enumerate([*target, tokenizer.eos_id]):
+        name = tokenizer.token_name(int(token))
+        if voices and token != tokenizer.eos_id:
+            name = f"{i // len(voices)} {voices[i % len(voices)][0]} {name}"
+        target_labels.append(name)
+    return source_labels, target_labels
+
+
 def draw_attention(
     weights: np.ndarray,
     out: str | Path | None = None,
