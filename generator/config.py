@@ -25,7 +25,8 @@ class ModelConfig:
     embedding_size: int = 128  # size of token embeddings and of the conditioning vector
     hidden_size: int = 512  # units per recurrent layer
     num_layers: int = 2  # stacked recurrent layers
-    dropout: float = 0.1  # dropout between layers and before the output head
+    dropout: float = 0.1  # dropout between layers (and on embeddings and outputs with io_dropout)
+    io_dropout: bool = True  # also drop out the input embeddings and the recurrent output
     tie_weights: bool = False  # share input embedding and output weights (needs a projection)
     num_styles: int = 0  # style labels the first step can be conditioned on (0 = none)
     num_seed_tokens: int = 0  # first notes the first step can be conditioned on (128 for MIDI)

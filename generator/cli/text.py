@@ -102,6 +102,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
     from generator.sampling.text import bits_per_character, prediction_count
     from generator.tokenizers import tokenizer_from_dict
     from generator.training import train
+    from generator.training.tasks import TEXT_TASK
     from generator.training.trainer import last_path_for
 
     tokenizer = args.tokenizer
@@ -131,6 +132,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         args.out,
         resume=args.resume,
         progress=not args.no_progress,
+        task=TEXT_TASK,
         info={
             "command": command_line(args),
             "corpus": report.to_dict(),
@@ -159,10 +161,16 @@ def _cmd_evaluate_text(args: argparse.Namespace) -> int:
     )
     print(corpus.report.summary(), file=sys.stderr)
     score = evaluate_text(loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len)
+    files = corpus.report.files_read
     print(
         f"NLL {score.nats_per_token:.4f} nats/token, {score.bits_per_character:.4f} "
-        f"bits/character on {corpus.report.files_read} files ({score.tokens:,} tokens, "
-        f"{score.characters:,} characters)"
+        f"bits/character on {files} file{'s' * (files != 1)} ({score.tokens:,} tokens, "
+        f"{score.characters:,} characters), state carried through each file"
+    )
+    print(
+        f"    {score.segment_nats_per_token:.4f} nats/token, "
+        f"{score.segment_bits_per_character:.4f} bits/character with the state reset every "
+        f"{_segment_len(args):,} tokens"
     )
     return 0
 

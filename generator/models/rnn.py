@@ -160,7 +160,7 @@ class RNNGenerator(nn.Module):
         self.style_embed = nn.Embedding(config.num_styles + 1, e, padding_idx=0)
         self.seed_embed = nn.Embedding(config.num_seed_tokens + 1, e, padding_idx=0)
         self.rnn = recurrent_layer(config.cell, e, h, config.num_layers, config.dropout)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = nn.Dropout(config.dropout if config.io_dropout else 0.0)
         if config.tie_weights:
             # Output logits reuse the input embedding: hidden → embedding space → vocabulary.
             self.project = nn.Linear(h, e)

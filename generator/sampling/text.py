@@ -24,6 +24,7 @@ import torch
 
 from generator.checkpoint import Loaded
 from generator.data.pieces import Piece, TokenCorpus
+from generator.data.streams import StreamPlan
 from generator.data.windows import EpochPlan
 from generator.sampling.sampler import SamplingOptions, sample_tokens
 from generator.tokenizers import TextTokenizer
@@ -195,12 +196,16 @@ class SequentialPrinter:
 
 @dataclass
 class TextScore:
-    """Loss of a text model on some text, per token and per character."""
+    """Loss of a text model on some text, per token and per character: read as contiguous
+    streams with the state carried through each file (as training reads text), and per segment
+    with the state reset every ``segment_len`` tokens (how it was scored before)."""
 
-    nats_per_token: float
+    nats_per_token: float  # streams, state carried
     bits_per_character: float
     tokens: int  # predicted tokens (text tokens plus one EOS per file)
     characters: int
+    segment_nats_per_token: float = float("nan")  # state reset at every segment
+    segment_bits_per_character: float = float("nan")
 
 
 def prediction_count(pieces: list[Piece]) -> int:
@@ -216,15 +221,24 @@ def bits_per_character(nats_per_token: float, pieces: list[Piece], characters: i
 def evaluate_text(
     loaded: Loaded, corpus: TokenCorpus, *, batch_size: int = 16, seq_len: int = 256
 ) -> TextScore:
-    """Score every segment of ``corpus`` (train and valid alike) with the loaded model."""
+    """Score all of ``corpus`` (train and valid alike) with the loaded model, both ways."""
     text_tokenizer(loaded)
     pieces = corpus.train + corpus.valid
-    plan = EpochPlan(pieces, loaded.tokenizer, min(batch_size, len(pieces)), seq_len, shuffle=False)
-    nll = evaluate(loaded.model, plan, next(loaded.model.parameters()).device)
+    device = next(loaded.model.parameters()).device
+    streams = StreamPlan(
+        pieces, loaded.tokenizer, batch_size, seq_len, shuffle=False, min_lane_windows=16
+    )
+    nll = evaluate(loaded.model, streams, device)
+    per_segment = EpochPlan(
+        pieces, loaded.tokenizer, min(batch_size, len(pieces)), seq_len, shuffle=False
+    )
+    segment_nll = evaluate(loaded.model, per_segment, device)
     characters = corpus.report.characters
     return TextScore(
         nats_per_token=nll,
         bits_per_character=bits_per_character(nll, pieces, characters),
         tokens=prediction_count(pieces),
         characters=characters,
+        segment_nats_per_token=segment_nll,
+        segment_bits_per_character=bits_per_character(segment_nll, pieces, characters),
     )

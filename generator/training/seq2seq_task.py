@@ -29,6 +29,10 @@ class Seq2SeqTask:
     def build_model(self, config) -> nn.Module:
         return Seq2Seq(config)
 
+    def valid_lanes(self, batch_size: int, num_pieces: int) -> int:
+        """One piece per lane at most: more lanes than pieces would only pad."""
+        return max(1, min(batch_size, num_pieces))
+
     def plan(
         self,
         pieces: list[Pair],

@@ -6,11 +6,14 @@ NaN handling, validation, checkpoints, resume. A Task supplies the family-specif
     build_model(config)            the family's nn.Module
     plan(pieces, ..., epoch)       an epoch of batches: ``len(plan)``, ``plan.batch(i)``
     loss(model, batch, state)      (summed NLL in nats, number of predictions, carried state)
+    valid_lanes(batch_size, n)     lanes of the validation plan over n validation pieces
     baseline(corpus)               a simple model's valid NLL in the same units, or None
     units                          what one prediction is ("token", "frame", ...)
 
-``TokenTask`` is next-token prediction with RNNGenerator over truncated-BPTT windows; other
-families (piano-roll frames, encoder-decoder pairs) add their own Task.
+``TokenTask`` is next-token prediction with RNNGenerator over truncated-BPTT windows, a piece
+per lane slot (MIDI files); ``TextTask`` reads text as contiguous streams with the state
+carried through whole files. Other families (piano-roll frames, encoder-decoder pairs) add
+their own Task.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from generator.data.pieces import TokenCorpus
+from generator.data.streams import StreamPlan
 from generator.data.windows import Batch, EpochPlan
 from generator.models import RNNGenerator
 
@@ -61,6 +65,10 @@ class TokenTask:
             cond_dropout=cond_dropout,
         )
 
+    def valid_lanes(self, batch_size: int, num_pieces: int) -> int:
+        """A piece per lane at most: more lanes than pieces would only pad."""
+        return max(1, min(batch_size, num_pieces))
+
     def loss(self, model: RNNGenerator, batch: Batch, state) -> tuple[torch.Tensor, Any, Any]:
         """Summed NLL (nats) over non-padding targets, their count, and the new carried state."""
         cond = model.condition(batch.style_ids, batch.seed_ids)
@@ -82,6 +90,23 @@ class TokenTask:
             f"train {corpus.num_train_tokens:,} tokens in {len(corpus.train)} pieces, "
             f"valid {corpus.num_valid_tokens:,} tokens in {len(corpus.valid)} pieces"
         )
+
+
+VALID_LANE_WINDOWS = 16  # a validation lane starts cold: give it this many windows at least
+
+
+class TextTask(TokenTask):
+    """Next-token prediction on text read as contiguous streams (generator/data/streams.py):
+    the state is carried across every window of a file, in training and in validation."""
+
+    def plan(self, pieces, tokenizer, batch_size: int, seq_len: int, **options) -> StreamPlan:
+        if not options.get("shuffle", True):  # validation: lanes with 16+ windows of context
+            options.setdefault("min_lane_windows", VALID_LANE_WINDOWS)
+        return StreamPlan(pieces, tokenizer, batch_size, seq_len, **options)
+
+    def valid_lanes(self, batch_size: int, num_pieces: int) -> int:
+        """The stream is cut into lanes whatever the number of files."""
+        return batch_size
 
 
 def unigram_nll(corpus: TokenCorpus) -> float:
@@ -108,3 +133,4 @@ def sequence_unigram_nll(train, valid, vocab: int, eos: int) -> float:
 
 
 TOKEN_TASK = TokenTask()
+TEXT_TASK = TextTask()

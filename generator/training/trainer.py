@@ -251,7 +251,7 @@ def _train(
         valid_plan = task.plan(
             corpus.valid,
             tokenizer,
-            min(config.batch_size, len(corpus.valid)),
+            task.valid_lanes(config.batch_size, len(corpus.valid)),
             config.seq_len,
             shuffle=False,
         )

@@ -1,0 +1,324 @@
+"""Text training: the project's trainer against a plain PyTorch loop (and a small GPT).
+
+Everything reads the same corpus, split the way ``train text`` splits it (``--valid-fraction``
+of each file's end held out when there are fewer than 10 files, else whole files), as the
+same character ids. Each case trains the same model for the same steps on the same batch and
+window, and all of them are scored by one function: NLL in nats per character on the held-out
+text read as contiguous streams with the state carried (``--eval-lanes`` lanes), plus, for
+the project's models, the figure ``evaluate text`` prints (per segment of ``--segment-len``).
+
+Cases (``--cases``, in this order, one after the other in one process):
+    plain      the 30-line reference loop: LSTM, dropout between layers only, Adam, cosine to
+               10% with no warmup, clip 1.0, ``--batch-size`` contiguous streams with the state
+               carried through the whole text
+    segments   the trainer as it was: text cut into segments of 16 windows, one segment per
+               lane slot, state reset at each segment, dropout also on embeddings and outputs
+    streams    the trainer reading text as streams (generator/data/streams.py), io dropout
+    streams-between   streams, dropout between layers only
+    streams-between-nowarmup   the same with no warmup: the reference's exact recipe
+    gpt        nanoGPT's CPU recipe for characters (4 layers, 4 heads, 128 wide, context 64,
+               batch 12, no dropout, lr 1e-3), built from torch.nn, trained for the wall time
+               the plain loop took (or ``--gpt-seconds``)
+
+    python benchmarks/text_vs_plain.py --data datasets/text --threads 2
+    python benchmarks/text_vs_plain.py --data book.txt --steps 944 --threads 2 --curves curves.json
+    python benchmarks/text_vs_plain.py --hidden-size 256 --steps 300 --cases plain,segments,streams
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import common  # noqa: I001  (puts the repository on sys.path)
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generator.config import ModelConfig, TrainConfig
+from generator.data.pieces import TokenCorpus
+from generator.data.streams import StreamPlan, token_stream
+from generator.data.text_corpus import load_text_corpus
+from generator.data.windows import EpochPlan
+from generator.training import train
+from generator.training.tasks import TEXT_TASK, TOKEN_TASK
+from generator.training.trainer import evaluate
+
+CASES = ("plain", "segments", "streams", "streams-between", "streams-between-nowarmup", "gpt")
+
+
+def flags():
+    p = common.parser(__doc__.split("\n")[0], repeats=1)
+    p.add_argument("--data", type=Path, default=common.ROOT / "datasets" / "text")
+    p.add_argument(
+        "--cases", default=",".join(CASES), help="comma-separated, from: " + ", ".join(CASES)
+    )
+    p.add_argument("--steps", type=int, default=944)
+    p.add_argument("--hidden-size", type=int, default=512)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--embedding-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--valid-fraction", type=float, default=0.1)
+    p.add_argument("--segment-len", type=int, default=0, help="0 = 16 windows of --seq-len")
+    p.add_argument("--eval-lanes", type=int, default=32)
+    p.add_argument("--gpt-seconds", type=float, default=0.0, help="0 = the plain loop's time")
+    p.add_argument("--curves", type=Path, help="write every case's per-step losses as JSON")
+    return p.parse_args()
+
+
+# -- one scale for everything: nats per character on the held-out streams ------------------------
+def stream_nll(model_step, corpus: TokenCorpus, lanes: int, seq_len: int) -> float:
+    """Mean NLL of the held-out text read as ``lanes`` contiguous streams, state carried."""
+    plan = StreamPlan(corpus.valid, corpus.tokenizer, lanes, seq_len, shuffle=False)
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for index in range(len(plan)):
+            batch = plan.batch(index)
+            logits, state = model_step(batch, state)
+            total += float(
+                F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),
+                    batch.targets.reshape(-1),
+                    ignore_index=0,
+                    reduction="sum",
+                )
+            )
+            count += int((batch.targets != 0).sum())
+    return total / count
+
+
+def train_stream(corpus: TokenCorpus) -> np.ndarray:
+    """The training text as one id stream, files in order, EOS at each real end."""
+    return token_stream(corpus.train, corpus.tokenizer)
+
+
+# -- the reference: a plain loop ------------------------------------------------------------------
+class PlainLSTM(nn.Module):
+    def __init__(self, vocab: int, args):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, args.embedding_size)
+        self.rnn = nn.LSTM(
+            args.embedding_size,
+            args.hidden_size,
+            args.layers,
+            batch_first=True,
+            dropout=args.dropout if args.layers > 1 else 0.0,
+        )
+        self.head = nn.Linear(args.hidden_size, vocab)
+
+    def forward(self, x, state=None):
+        output, state = self.rnn(self.embed(x), state)
+        return self.head(output), state
+
+
+def run_plain(corpus: TokenCorpus, args) -> dict:
+    torch.manual_seed(args.seed)
+    vocab = corpus.tokenizer.vocab_size
+    model = PlainLSTM(vocab, args)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    stream = torch.from_numpy(train_stream(corpus).astype(np.int64))
+    per_lane = (len(stream) - 1) // args.batch_size
+    inputs = stream[: per_lane * args.batch_size].view(args.batch_size, per_lane)
+    targets = stream[1 : per_lane * args.batch_size + 1].view(args.batch_size, per_lane)
+    windows = per_lane // args.seq_len
+    losses, state, started = [], None, time.perf_counter()
+    for step in range(args.steps):
+        w = step % windows
+        if w == 0:
+            state = None
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+        x = inputs[:, w * args.seq_len : (w + 1) * args.seq_len]
+        y = targets[:, w * args.seq_len : (w + 1) * args.seq_len]
+        logits, state = model(x, state)
+        state = tuple(s.detach() for s in state)
+        loss = F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    seconds = time.perf_counter() - started
+    model.eval()
+    valid = stream_nll(
+        lambda batch, state: model(batch.inputs, state), corpus, args.eval_lanes, args.seq_len
+    )
+    return {"valid_streams": valid, "seconds": seconds, "losses": losses}
+
+
+# -- the project's trainer ---------------------------------------------------------------------
+def run_project(corpus: TokenCorpus, args, case: str) -> dict:
+    streams = case.startswith("streams")
+    model_config = ModelConfig(
+        vocab_size=corpus.tokenizer.vocab_size,
+        cell="lstm",
+        embedding_size=args.embedding_size,
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        dropout=args.dropout,
+        io_dropout="between" not in case,
+    )
+    train_config = TrainConfig(
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        lr=args.lr,
+        warmup_steps=0 if "nowarmup" in case else 100,
+        clip_norm=1.0,
+        max_steps=args.steps,
+        eval_every=args.steps,
+        save_every=args.steps,
+        log_every=args.steps,
+        seed=args.seed,
+        style_dropout=0.0,
+        device="cpu",
+    )
+    losses: list[float] = []
+
+    def on_step(event: dict) -> None:
+        losses.append(event["loss"])
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = train(
+            model_config,
+            train_config,
+            corpus,
+            Path(folder) / "model.pt",
+            progress=False,
+            log=lambda message: None,
+            task=TEXT_TASK if streams else TOKEN_TASK,
+            on_step=on_step,
+        )
+        from generator.checkpoint import load_checkpoint
+
+        model = load_checkpoint(Path(folder) / "model.pt").model  # best = last: one validation
+    model.eval()
+
+    def step(batch, state):
+        cond = model.condition(batch.style_ids, batch.seed_ids)
+        return model(batch.inputs, state, cond=cond, starts=batch.starts)
+
+    segments = EpochPlan(
+        corpus.valid,
+        corpus.tokenizer,
+        max(1, min(16, len(corpus.valid))),
+        256,
+        shuffle=False,
+    )
+    return {
+        "valid_streams": stream_nll(step, corpus, args.eval_lanes, args.seq_len),
+        "valid_segments": evaluate(model, segments, torch.device("cpu")),
+        "seconds": result.wall_seconds,
+        "losses": losses,
+    }
+
+
+# -- a small GPT, as a user would pick instead --------------------------------------------------
+class TinyGPT(nn.Module):
+    def __init__(self, vocab: int, width=128, layers=4, heads=4, context=64):
+        super().__init__()
+        self.context = context
+        self.embed = nn.Embedding(vocab, width)
+        self.position = nn.Embedding(context, width)
+        layer = nn.TransformerEncoderLayer(
+            width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab)
+
+    def forward(self, x):
+        t = x.shape[1]
+        mask = nn.Transformer.generate_square_subsequent_mask(t)
+        h = self.embed(x) + self.position(torch.arange(t))
+        return self.head(self.norm(self.blocks(h, mask=mask, is_causal=True)))
+
+
+def run_gpt(corpus: TokenCorpus, args, seconds: float) -> dict:
+    torch.manual_seed(args.seed)
+    vocab = corpus.tokenizer.vocab_size
+    model = TinyGPT(vocab)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    stream = torch.from_numpy(train_stream(corpus).astype(np.int64))
+    rng = torch.Generator().manual_seed(args.seed)
+    losses, started = [], time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        starts = torch.randint(len(stream) - 65, (12,), generator=rng)
+        x = torch.stack([stream[s : s + 64] for s in starts])
+        y = torch.stack([stream[s + 1 : s + 65] for s in starts])
+        loss = F.cross_entropy(model(x).reshape(-1, vocab), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    seconds = time.perf_counter() - started
+    model.eval()
+    # held-out NLL with a sliding context: each character predicted from up to 63 before it
+    valid = torch.from_numpy(token_stream(corpus.valid, corpus.tokenizer).astype(np.int64))
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for begin in range(0, len(valid) - 1, 32):
+            lo = max(0, begin - 32)
+            x = valid[lo : begin + 32].unsqueeze(0)[:, :64]
+            y = valid[lo + 1 : begin + 33].unsqueeze(0)[:, :64]
+            n = y.shape[1]
+            logits = model(x[:, :n])
+            keep = slice(begin - lo, n)
+            total += float(F.cross_entropy(logits[0, keep], y[0, keep], reduction="sum"))
+            count += n - (begin - lo)
+    return {
+        "valid_streams": total / count,
+        "seconds": time.perf_counter() - started,
+        "losses": losses,
+        "steps": len(losses),
+    }
+
+
+def main() -> None:
+    args = flags()
+    common.setup(args)
+    segment_len = args.segment_len or 16 * args.seq_len - 1
+    corpus = load_text_corpus(
+        args.data, tokenizer="char", valid_fraction=args.valid_fraction, segment_len=segment_len
+    )
+    report = corpus.report
+    print(common.machine(args.threads), flush=True)
+    print(
+        f"corpus {args.data}: {report.train_characters:,} train, {report.valid_characters:,} "
+        f"held-out characters ({report.split}); model LSTM {args.layers}x{args.hidden_size}, "
+        f"embedding {args.embedding_size}, batch {args.batch_size} x {args.seq_len}, "
+        f"{args.steps} steps, lr {args.lr}, {args.threads} threads",
+        flush=True,
+    )
+    results: dict[str, dict] = {}
+    for case in args.cases.split(","):
+        if case not in CASES:
+            raise SystemExit(f"unknown case {case!r}; choose from {', '.join(CASES)}")
+        if case == "plain":
+            results[case] = run_plain(corpus, args)
+        elif case == "gpt":
+            budget = args.gpt_seconds or results.get("plain", {}).get("seconds", 60.0)
+            results[case] = run_gpt(corpus, args, budget)
+        else:
+            results[case] = run_project(corpus, args, case)
+        r = results[case]
+        extra = f", per segment {r['valid_segments']:.4f}" if "valid_segments" in r else ""
+        tail = np.mean(r["losses"][-50:])
+        print(
+            f"{case:26s} held-out {r['valid_streams']:.4f} nats/char (streams{extra}); "
+            f"train loss last 50 steps {tail:.4f}; {r['seconds']:.0f} s"
+            + (f", {r['steps']} steps" if "steps" in r else ""),
+            flush=True,
+        )
+    if args.curves:
+        args.curves.write_text(json.dumps({k: v["losses"] for k, v in results.items()}))
+
+
+if __name__ == "__main__":
+    main()
