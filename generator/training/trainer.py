@@ -208,11 +208,33 @@ def _train(
         )
     launch.check_same("corpus", lambda: distributed.fingerprint(corpus))
     model.to(device).train()
+    autocast, scaler = _mixed_precision(config.amp, device)
+    # where the run starts: from scratch, or where the interrupted run stopped
+    first_step, first_epoch, first_index = (
+        (resumed["step"], resumed["epoch"], resumed["batch_index"]) if resumed else (0, 0, 0)
+    )
+    plan = task.plan(
+        corpus.train,
+        tokenizer,
+        config.batch_size,
+        config.seq_len,
+        seed=config.seed,
+        epoch=first_epoch,
+        transpose=config.transpose,
+        cond_dropout=config.style_dropout,
+    )
+    # Measure a step before training (and before DDP wraps the model: a backward outside it
+    # would disturb its gradient hooks); the projection is logged with the model's summary.
+    step_seconds, projection = 0.0, []
+    if first_step < config.max_steps:
+        probe = launch.take(plan, min(first_index, len(plan) - 1))[0].to(device)
+        step_seconds = _probe_step_seconds(model, task, probe, None, autocast, device)
+        elapsed = resumed["elapsed"] if resumed else 0.0
+        projection = _projection(config, first_step, step_seconds, elapsed)
     model_loss = launch.wrap(model, task)  # task.loss(model, ...), through DDP when distributed
     if launch.world_size > 1:  # dropout masks: each rank its own stream
         torch.manual_seed(distributed.rank_seed(config.seed, launch.rank))
     optimizer = _make_optimizer(model, config)
-    autocast, scaler = _mixed_precision(config.amp, device)
     plateau_scale = 1.0
 
     step, epoch, batch_index = 0, 0, 0
@@ -333,6 +355,11 @@ def _train(
     if baseline is not None:
         log(f"baseline (unigram): valid NLL {baseline:.3f} nats/{task.units}")
 
+    stop_reason, interrupted = "max steps", False
+    recent_loss, recent_tokens = 0.0, 0
+    window_started, window_tokens = time.perf_counter(), 0
+    for line in projection:
+        log(line)
     bar = tqdm(
         total=config.max_steps,
         initial=step,
@@ -341,19 +368,8 @@ def _train(
         dynamic_ncols=True,
         file=sys.stderr,
     )
-    stop_reason, interrupted = "max steps", False
-    recent_loss, recent_tokens = 0.0, 0
-    window_started, window_tokens = time.perf_counter(), 0
-    plan = task.plan(
-        corpus.train,
-        tokenizer,
-        config.batch_size,
-        config.seq_len,
-        seed=config.seed,
-        epoch=epoch,
-        transpose=config.transpose,
-        cond_dropout=config.style_dropout,
-    )
+    speed_average = 0.0  # tokens/s, moving average over about the last 20 steps
+    step_started = time.perf_counter()
     try:
         while step < config.max_steps:
             if batch_index >= len(plan):
@@ -415,13 +431,25 @@ def _train(
             window_tokens += n_tokens
             recent_loss += loss_value * n_tokens
             recent_tokens += n_tokens
+            now = time.perf_counter()
+            seconds_per_step, step_started = now - step_started, now
+            rate = n_tokens / max(seconds_per_step, 1e-9)
+            speed_average = rate if step == 1 else 0.95 * speed_average + 0.05 * rate
+            step_seconds = 0.95 * step_seconds + 0.05 * seconds_per_step
+            if config.max_minutes:  # the bar ends where the clock will stop the run
+                left = config.max_minutes * 60 - (now - started)
+                bar.total = min(config.max_steps, step + max(0, int(left / step_seconds)))
             bar.update(1)
+            bar.set_postfix(
+                loss=f"{recent_loss / max(recent_tokens, 1):.3f}",
+                tok_s=f"{speed_average:,.0f}",
+                refresh=False,
+            )
 
             if step % config.log_every == 0 or step == config.max_steps:
                 seconds = time.perf_counter() - window_started
                 speed = window_tokens / max(seconds, 1e-9)
                 train_nll = recent_loss / max(recent_tokens, 1)
-                bar.set_postfix(loss=f"{train_nll:.3f}", tok_s=f"{speed:,.0f}")
                 if not progress:
                     log(
                         f"step {step}: train {train_nll:.3f} nats/{task.units}, grad norm "
@@ -525,6 +553,63 @@ def _train(
         f"{_fmt(result.best_valid_nll)} nats/{task.units}; best model {out}, resumable state {last}"
     )
     return result
+
+
+def _probe_step_seconds(model, task, batch, carry, autocast, device: torch.device) -> float:
+    """Seconds of one forward and backward pass on ``batch`` (the second of two: the first
+    allocates), leaving the random streams and the gradients as they were."""
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    seconds = 0.0
+    for _ in range(2):
+        started = time.perf_counter()
+        with torch.enable_grad(), autocast():
+            loss_sum, count, _ = task.loss(model, batch, carry)
+        (loss_sum / max(int(count), 1)).backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - started
+    model.zero_grad(set_to_none=True)
+    torch.set_rng_state(rng)
+    if cuda_rng is not None:
+        torch.cuda.set_rng_state(cuda_rng, device)
+    return seconds
+
+
+LONG_RUN_MINUTES = 60  # a projection above this, with no --max-minutes, gets a warning
+
+
+def _projection(config: TrainConfig, step: int, step_seconds: float, elapsed: float) -> list[str]:
+    """What the measured step time means for this run: its wall time, and where it stops."""
+    steps_left = config.max_steps - step
+    minutes = steps_left * step_seconds / 60
+    lines = [
+        f"measured {step_seconds:.3f} s per step (forward and backward on one batch): "
+        f"{steps_left:,} steps ≈ {_duration(minutes)}"
+    ]
+    budget = config.max_minutes - elapsed / 60 if config.max_minutes else 0.0
+    if config.max_minutes and minutes > budget:
+        reach = step + int(max(budget, 0) * 60 / step_seconds)
+        lines.append(
+            f"--max-minutes {config.max_minutes:g} will stop the run at about step {reach:,} "
+            f"of {config.max_steps:,}; the progress bar, its ETA and the learning-rate schedule "
+            f"follow the clock"
+        )
+    elif not config.max_minutes and minutes > LONG_RUN_MINUTES:
+        lines.append(
+            f"warning: this run is projected to take {_duration(minutes)}; set --max-minutes "
+            f"to bound it (the schedule then follows the clock), or train a smaller model "
+            f"(--hidden-size, --layers) or fewer --max-steps"
+        )
+    return lines
+
+
+def _duration(minutes: float) -> str:
+    if minutes < 1:
+        return f"{minutes * 60:.0f} s"
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    return f"{minutes // 60:.0f} h {minutes % 60:02.0f} min"
 
 
 def _fmt(value: float | None) -> str:

@@ -188,7 +188,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, monkeypatch):
 
     def interrupt_after_four(self, index):
         calls["n"] += 1
-        if calls["n"] > 4:
+        if calls["n"] > 5:  # the first batch is read twice: the step-time probe, then step 1
             raise KeyboardInterrupt
         return real_batch(self, index)
 
@@ -232,7 +232,7 @@ def test_nan_steps_are_skipped_and_training_goes_on(tmp_path):
         train_config(max_steps=6),
         tmp_path / "m.pt",
         log=messages.append,
-        task=PoisonedTask({3, 5}),
+        task=PoisonedTask({5, 7}),  # calls 1-2 are the step-time probe
     )
     assert result.steps == 6 and result.skipped_steps == 2
     assert sum("step skipped" in m for m in messages) == 2
@@ -249,7 +249,7 @@ def test_persistent_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_pa
             model_config(corpus),
             train_config(max_steps=50, save_every=2, eval_every=2, max_bad_steps=3),
             out,
-            task=PoisonedTask(set(range(5, 100))),
+            task=PoisonedTask(set(range(7, 100))),  # calls 1-2: the step-time probe
         )
     assert "3 steps in a row" in str(error.value) and str(out) in str(error.value)
     last = load_checkpoint(trainer.last_path_for(out))
@@ -298,3 +298,31 @@ def test_device_choice():
     assert trainer.resolve_device("auto").type in ("cpu", "cuda", "mps")
     assert trainer.last_path_for(trainer.Path("ck/model.pt")).name == "model.last.pt"
     assert trainer.last_path_for(trainer.Path("ck/model")).name == "model.last.pt"
+
+
+def test_the_projection_says_where_the_clock_stops_the_run_and_warns_of_long_runs():
+    timed = trainer._projection(TrainConfig(max_steps=5000, max_minutes=10), 0, 0.5, 0.0)
+    assert "2,500 steps" not in timed[0] and "5,000 steps ≈ 42 min" in timed[0]
+    assert "stop the run at about step 1,200 of 5,000" in timed[1]  # 600 s / 0.5 s
+    assert "follow the clock" in timed[1]
+    long = trainer._projection(TrainConfig(max_steps=5000), 0, 1.5, 0.0)
+    assert "2 h 05 min" in long[0] and long[1].startswith("warning:")
+    short = trainer._projection(TrainConfig(max_steps=100, max_minutes=10), 0, 0.5, 0.0)
+    assert len(short) == 1  # the steps end first: nothing to warn about
+    resumed = trainer._projection(TrainConfig(max_steps=5000, max_minutes=10), 4000, 0.5, 300.0)
+    assert "1,000 steps" in resumed[0] and "about step 4,600" in resumed[1]
+
+
+def test_training_logs_the_measured_step_time_before_the_first_step(tmp_path):
+    corpus = toy_corpus()
+    messages = []
+    run(
+        corpus,
+        model_config(corpus),
+        train_config(max_steps=3),
+        tmp_path / "m.pt",
+        log=messages.append,
+    )
+    probe = next(i for i, m in enumerate(messages) if m.startswith("measured "))
+    first_step = next(i for i, m in enumerate(messages) if m.startswith("step "))
+    assert probe < first_step and "s per step" in messages[probe]
