@@ -1,24 +1,37 @@
 """Read a folder of MIDI files into a token corpus, skipping bad files with a reason.
 
-Rules (also in README "Data"):
-- Every ``.mid`` / ``.midi`` file under the folder, recursively, in sorted order.
-- Style of a file: its first-level subfolder's name (``jazz/tune.mid`` → ``jazz``); files at the
-  top level have no style. The built-in corpus is laid out this way (``reel/``, ``chorale/`` ...).
+Rules (also in README "Training on your own MIDI files"):
+- Every ``.mid`` / ``.midi`` file under the folder, recursively, in sorted order, except those
+  whose path (relative to the folder) matches an ``exclude`` glob (``melody/*``, ``*-draft.mid``).
+- Style of a file (``styles``): ``folders`` (default) takes its first-level subfolder's name
+  (``jazz/tune.mid`` → ``jazz``; top-level files have none, and the report counts them);
+  ``none`` gives no file a style; a CSV file with ``path,style`` columns (paths relative to the
+  folder, as in the built corpus's manifest.csv) names each file's style.
 - Skipped, with the reason in the report: files over ``max_file_bytes``, files that do not
   parse, files with no non-drum notes, files over ``max_notes`` notes or ``max_beats`` beats.
-- Multi-track files are merged and drum tracks dropped (see generator.midi.notes).
-- Tokenized results are cached per file, keyed by the file's SHA-256 and the tokenizer's
-  settings, in ``cache_dir`` (default ``~/.cache/rnn-generator``); a changed file is re-read.
-- Train/valid split by a hash of the relative path: stable when files are added.
+- Exact duplicates (the same bytes under another name) are read once; the report lists them.
+- Versions of one piece stay on one side of the train/valid split (``group_by``): ``name``
+  (default) groups files with the same file name in different folders (``tune.mid``,
+  ``melody/tune.mid``, ``chords/Tune.MID``); ``none`` splits file by file. A file alone in its
+  group is split by a hash of its relative path, so a corpus without versions splits as before;
+  a group by a hash of its name. The split is deterministic and stable when files are added.
+- Multi-track files are merged and drum tracks dropped (see generator.midi.notes). Parser
+  warnings are counted in the report, not printed.
+- Tokenized results are cached per corpus (one file per folder and tokenizer setting, in
+  ``cache_dir``, default ``~/.cache/rnn-generator``), keyed by each file's SHA-256: a changed
+  file is re-read, a run loads only its own corpus's entries, and the cache file is replaced
+  atomically, so runs reading at the same time never see half a file.
 """
 
 from __future__ import annotations
 
+import csv
+import fnmatch
 import hashlib
 import os
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +41,14 @@ import pretty_midi
 import torch
 from tqdm import tqdm
 
-from generator.data.pieces import Piece, TokenCorpus, skipped_lines, split_pieces
-from generator.midi.notes import MidiReadError, notes_from_pretty_midi, parse_midi
+from generator.data.pieces import Piece, TokenCorpus, is_valid_split, skipped_lines
+from generator.midi.notes import MidiReadError, notes_from_bytes
 from generator.tokenizers import MidiEventTokenizer
 
 MIDI_SUFFIXES = {".mid", ".midi"}
-CACHE_VERSION = 2  # 2: skip reasons from generator.midi.parse_midi
+CACHE_VERSION = 3  # 3: symusic reading, one cache file per corpus
+STYLE_RULES = ("folders", "none")  # or the path of a CSV file
+GROUP_RULES = ("name", "none")
 
 
 def default_cache_dir() -> Path:
@@ -59,22 +74,33 @@ class CorpusReport:
     files_found: int = 0
     files_read: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, same bytes as)
+    excluded: int = 0  # files matching an exclude pattern
     notes: int = 0
     seconds: float = 0.0  # total duration at the files' own tempos
     tokens: int = 0
     min_pitch: int = 127
     max_pitch: int = 0
     styles: Counter = field(default_factory=Counter)
+    style_rule: str = "folders"
+    unstyled: int = 0  # files read without a style
+    group_rule: str = "name"
+    groups: int = 0  # versions of one piece: groups of 2+ files (split together)
+    grouped_files: int = 0
+    warnings: Counter = field(default_factory=Counter)  # parser warnings, by message
     train_pieces: int = 0
     valid_pieces: int = 0
-    cached_files: int = 0
+    cached_files: int = 0  # files whose tokens came from the cache
     read_seconds: float = 0.0
 
-    def summary(self) -> str:
+    def summary(self, *, split: bool = True) -> str:
+        """The report in lines; ``split`` adds the train/valid line (training, not evaluation)."""
         lines = [
-            f"corpus {self.folder}: {self.files_found} MIDI files found, {self.files_read} read, "
-            f"{len(self.skipped)} skipped ({self.cached_files} from cache, "
-            f"{self.read_seconds:.1f} s)",
+            f"corpus {self.folder}: {_count(self.files_found, 'MIDI file')} found, "
+            f"{self.files_read} read, {len(self.skipped)} skipped, "
+            f"{_count(len(self.duplicates), 'duplicate')}"
+            + (f", {self.excluded} excluded" if self.excluded else "")
+            + f" ({self.cached_files} from cache, {self.read_seconds:.1f} s)",
         ]
         if self.files_read:
             hours, rest = divmod(int(self.seconds), 3600)
@@ -84,9 +110,33 @@ class CorpusReport:
                 f"–{pretty_midi.note_number_to_name(self.max_pitch)}"
             )
             styles = ", ".join(f"{name} {count}" for name, count in self.styles.most_common())
-            lines.append(f"  styles: {styles or 'none (files are not in style subfolders)'}")
-            lines.append(f"  split: {self.train_pieces} train, {self.valid_pieces} valid pieces")
+            if self.style_rule == "none":
+                lines.append("  styles: none (--styles none)")
+            else:
+                none = "none (files are not in style subfolders)"
+                if self.style_rule != "folders":
+                    none = f"none (no file is listed in {self.style_rule})"
+                lines.append(f"  styles ({self.style_rule}): {styles or none}")
+                if self.unstyled:
+                    where = "top-level files" if self.style_rule == "folders" else "not listed"
+                    lines.append(f"  {_count(self.unstyled, 'file')} without a style ({where})")
+            if self.group_rule != "none":
+                lines.append(
+                    f"  versions (same file name in several folders): "
+                    f"{_count(self.groups, 'group')} of 2+ files ({self.grouped_files} files), "
+                    f"each kept on one side of the split"
+                )
+            if split:
+                lines.append(
+                    f"  split: {self.train_pieces} train, {self.valid_pieces} valid pieces"
+                )
+        for message, count in self.warnings.most_common(5):
+            lines.append(f"  parser warning ×{count}: {message}")
         lines += skipped_lines(self.skipped)
+        for name, original in self.duplicates[:5]:
+            lines.append(f"  duplicate: {name} has the same bytes as {original} (read once)")
+        if len(self.duplicates) > 5:
+            lines.append(f"    ... and {len(self.duplicates) - 5} more duplicates")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,28 +145,80 @@ class CorpusReport:
             "files_found": self.files_found,
             "files_read": self.files_read,
             "skipped": [list(s) for s in self.skipped],
+            "duplicates": [list(d) for d in self.duplicates],
+            "excluded": self.excluded,
             "notes": self.notes,
             "seconds": round(self.seconds, 1),
             "tokens": self.tokens,
             "pitch_range": [self.min_pitch, self.max_pitch] if self.files_read else None,
             "styles": dict(self.styles),
+            "style_rule": self.style_rule,
+            "unstyled": self.unstyled,
+            "group_rule": self.group_rule,
+            "groups": self.groups,
+            "grouped_files": self.grouped_files,
+            "warnings": dict(self.warnings),
             "train_pieces": self.train_pieces,
             "valid_pieces": self.valid_pieces,
         }
 
 
-def find_midi_files(folder: Path) -> list[Path]:
-    """All MIDI files under a folder (or the file itself), recursively, sorted."""
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"
+
+
+def find_midi_files(folder: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """All MIDI files under a folder (or the file itself), recursively, sorted, less those
+    whose relative path matches an ``exclude`` glob."""
+    return _find_midi_files(folder, exclude)[0]
+
+
+def _find_midi_files(folder: Path, exclude: tuple[str, ...]) -> tuple[list[Path], int]:
+    """(the files, how many an ``exclude`` glob left out)."""
     if folder.is_file():
-        return [folder]
+        return [folder], 0
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder or file")
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    found = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+    )
+    kept = [p for p in found if not _excluded(p.relative_to(folder).as_posix(), exclude)]
+    return kept, len(found) - len(kept)
+
+
+def _excluded(relative: str, patterns: tuple[str, ...]) -> bool:
+    """A pattern matches the relative path, or (for ``melody`` or ``melody/``) a folder in it."""
+    for pattern in patterns:
+        pattern = pattern.strip().rstrip("/")
+        if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern + "/*"):
+            return True
+        if "/" not in pattern and any(
+            fnmatch.fnmatch(part, pattern) for part in relative.split("/")[:-1]
+        ):
+            return True
+    return False
 
 
 def style_of(relative: Path) -> str | None:
-    """The style rule: a file's first-level subfolder, or None at the top level."""
+    """The folder rule: a file's first-level subfolder, or None at the top level."""
     return relative.parts[0] if len(relative.parts) > 1 else None
+
+
+def style_table(path: Path) -> dict[str, str]:
+    """A ``path,style`` CSV (paths relative to the corpus folder) → {path: style}."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"--styles {path}: cannot read the style table ({error})") from None
+    if not rows or not {"path", "style"} <= set(rows[0]):
+        raise ValueError(f"--styles {path}: a CSV file with 'path' and 'style' columns is needed")
+    return {row["path"].strip(): row["style"].strip() for row in rows if row["style"].strip()}
+
+
+def group_of(relative: Path, rule: str) -> str:
+    """The group a file belongs to: its lower-cased file name (``name``) or itself (``none``)."""
+    return relative.stem.lower() if rule == "name" else relative.as_posix()
 
 
 def read_midi_file(
@@ -128,13 +230,12 @@ def read_midi_file(
     if len(data) > limits.max_file_bytes:
         return {"skip": f"too large: {len(data):,} bytes > cap {limits.max_file_bytes:,}"}
     try:
-        midi = parse_midi(data, max_notes=limits.max_notes, max_beats=limits.max_beats)
+        read = notes_from_bytes(data, max_notes=limits.max_notes, max_beats=limits.max_beats)
     except MidiReadError as error:
         return {"skip": error.reason}
-    notes = notes_from_pretty_midi(midi)
-    seconds = float(midi.get_end_time())
+    notes = read.notes
     if not notes:
-        return {"skip": "no notes: the file has no non-drum notes"}
+        return {"skip": "no notes: the file has no non-drum notes", "warnings": read.warnings}
     if len(notes) > limits.max_notes:
         return {"skip": f"too long: {len(notes):,} notes > cap {limits.max_notes:,}"}
     beats = max(n.end for n in notes)
@@ -144,41 +245,94 @@ def read_midi_file(
     return {
         "tokens": torch.from_numpy(tokenizer.encode(notes)),
         "notes": len(notes),
-        "seconds": seconds,
+        "seconds": read.seconds,
         "min_pitch": min(pitches),
         "max_pitch": max(pitches),
+        "warnings": read.warnings,
     }
 
 
-class _FileCache:
-    """Per-file results keyed by content hash, one file per tokenizer setting."""
+class _CorpusCache:
+    """The tokenized files of one corpus folder at one tokenizer setting: a single ``.npz``
+    (no pickles) holding every entry by content digest, replaced atomically when it changes."""
 
-    def __init__(self, cache_dir: Path | None, settings: str):
-        key = hashlib.sha256(f"{CACHE_VERSION}|{settings}".encode()).hexdigest()[:16]
-        self.path = None if cache_dir is None else cache_dir / f"midi-tokens-{key}.pt"
+    def __init__(self, cache_dir: Path | None, settings: str, folder: Path):
+        key = hashlib.sha256(f"{CACHE_VERSION}|{settings}|{folder.resolve()}".encode()).hexdigest()[
+            :20
+        ]
+        self.path = None if cache_dir is None else cache_dir / f"midi-corpus-{key}.npz"
         self.entries: dict[str, dict[str, Any]] = {}
-        self.dirty = False
+        self.used: dict[str, dict[str, Any]] = {}  # what this read needed: what is written
         if self.path is not None and self.path.exists():
             try:
-                self.entries = torch.load(self.path, weights_only=True)
+                self.entries = _load_entries(self.path)
             except Exception:
                 self.entries = {}  # a damaged cache is rebuilt, never trusted
 
     def get(self, digest: str) -> dict[str, Any] | None:
-        return self.entries.get(digest)
+        entry = self.entries.get(digest)
+        if entry is not None:
+            self.used[digest] = entry
+        return entry
 
     def put(self, digest: str, entry: dict[str, Any]) -> None:
-        self.entries[digest] = entry
-        self.dirty = True
+        self.used[digest] = entry
 
     def save(self) -> None:
-        if self.path is None or not self.dirty:
+        if self.path is None or self.used.keys() == self.entries.keys():
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(self.entries, handle)
-        os.replace(tmp, self.path)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp.npz")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **_pack_entries(self.used))
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+_STATS = ("notes", "min_pitch", "max_pitch")
+
+
+def _pack_entries(entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+    digests = list(entries)
+    tokens = [
+        entries[d]["tokens"].numpy() if "tokens" in entries[d] else np.zeros(0) for d in digests
+    ]
+    return {
+        "digests": np.array(digests, dtype="U64"),
+        "skips": np.array([entries[d].get("skip", "") for d in digests], dtype=str),
+        "warnings": np.array(
+            ["\n".join(entries[d].get("warnings", [])) for d in digests], dtype=str
+        ),
+        "lengths": np.array([len(t) for t in tokens], dtype=np.int64),
+        "tokens": np.concatenate(tokens).astype(np.int32) if tokens else np.zeros(0, np.int32),
+        "seconds": np.array([entries[d].get("seconds", 0.0) for d in digests], dtype=np.float64),
+        **{
+            name: np.array([entries[d].get(name, 0) for d in digests], dtype=np.int64)
+            for name in _STATS
+        },
+    }
+
+
+def _load_entries(path: Path) -> dict[str, dict[str, Any]]:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    ends = np.cumsum(arrays["lengths"])
+    tokens = torch.from_numpy(arrays["tokens"])
+    entries = {}
+    for i, digest in enumerate(arrays["digests"].tolist()):
+        warnings = arrays["warnings"][i]
+        entry: dict[str, Any] = {"warnings": warnings.split("\n") if warnings else []}
+        if arrays["skips"][i]:
+            entry["skip"] = str(arrays["skips"][i])
+        else:
+            entry["tokens"] = tokens[ends[i] - arrays["lengths"][i] : ends[i]]
+            entry["seconds"] = float(arrays["seconds"][i])
+            entry.update({name: int(arrays[name][i]) for name in _STATS})
+        entries[digest] = entry
+    return entries
 
 
 def load_midi_corpus(
@@ -189,31 +343,48 @@ def load_midi_corpus(
     limits: ReadLimits | None = None,
     cache_dir: Path | None | str = "default",
     progress: bool = True,
+    styles: str | Path = "folders",
+    exclude: tuple[str, ...] | list[str] = (),
+    group_by: str = "name",
 ) -> TokenCorpus:
-    """Read, tokenize (with cache) and split a MIDI folder. The style list comes from the data
-    unless ``tokenizer`` already has one (e.g. when fine-tuning a model)."""
+    """Read, tokenize (with cache) and split a MIDI folder by the rules above. The style list
+    comes from the data unless ``tokenizer`` already has one (e.g. when fine-tuning a model)."""
     started = time.perf_counter()
     folder = Path(folder).expanduser()
     limits = limits or ReadLimits()
     tokenizer = tokenizer or MidiEventTokenizer()
-    cache = _FileCache(
+    if group_by not in GROUP_RULES:
+        raise ValueError(f"--group-by must be one of {', '.join(GROUP_RULES)}, got {group_by!r}")
+    table = None if str(styles) in STYLE_RULES else style_table(Path(styles))
+    files, excluded = _find_midi_files(folder, tuple(exclude))
+    root = folder if folder.is_dir() else folder.parent
+    cache = _CorpusCache(
         default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None),
         tokenizer.settings_key() + repr(sorted(vars(limits).items())),
+        folder,
     )
-    files = find_midi_files(folder)
-    root = folder if folder.is_dir() else folder.parent
-    report = CorpusReport(folder=str(folder), files_found=len(files))
+    report = CorpusReport(
+        folder=str(folder),
+        files_found=len(files),
+        excluded=excluded,
+        style_rule=str(styles) if table is None else Path(styles).name,
+        group_rule=group_by,
+    )
     pieces: list[Piece] = []
+    first_of: dict[str, str] = {}  # content digest → the first file with those bytes
     for path in tqdm(files, desc="reading MIDI", unit="file", disable=not progress, leave=False):
         relative = path.relative_to(root)
         try:
             size = path.stat().st_size
             if size > limits.max_file_bytes:
                 entry = {"skip": f"too large: {size:,} bytes > cap {limits.max_file_bytes:,}"}
-                digest = None
             else:
                 data = path.read_bytes()
                 digest = hashlib.sha256(data).hexdigest()
+                if digest in first_of:
+                    report.duplicates.append((relative.as_posix(), first_of[digest]))
+                    continue
+                first_of[digest] = relative.as_posix()
                 entry = cache.get(digest)
                 if entry is None:
                     entry = read_midi_file(data, tokenizer, limits)
@@ -222,10 +393,14 @@ def load_midi_corpus(
                     report.cached_files += 1
         except OSError as error:
             entry = {"skip": f"cannot read file: {error.strerror or error}"}
+        report.warnings.update(entry.get("warnings", []))
         if "skip" in entry:
             report.skipped.append((str(relative), entry["skip"]))
             continue
-        style = style_of(relative)
+        if table is not None:
+            style = table.get(relative.as_posix())
+        else:
+            style = style_of(relative) if styles == "folders" else None
         pieces.append(Piece(str(relative), entry["tokens"].numpy().astype(np.int32), style))
         report.files_read += 1
         report.notes += entry["notes"]
@@ -235,10 +410,40 @@ def load_midi_corpus(
         report.max_pitch = max(report.max_pitch, entry["max_pitch"])
         if style:
             report.styles[style] += 1
+        else:
+            report.unstyled += 1
     cache.save()
     if not tokenizer.styles:
         tokenizer.styles = sorted(report.styles)
-    train, valid = split_pieces(pieces, valid_fraction)
+    train, valid = split_groups(pieces, valid_fraction, group_by, report)
     report.train_pieces, report.valid_pieces = len(train), len(valid)
     report.read_seconds = time.perf_counter() - started
     return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
+
+
+def split_groups(
+    pieces: list[Piece], valid_fraction: float, group_by: str, report: CorpusReport
+) -> tuple[list[Piece], list[Piece]]:
+    """Train/valid split with every group of versions on one side (see the module rules)."""
+    members: dict[str, list[Piece]] = defaultdict(list)
+    for piece in pieces:
+        members[group_of(Path(piece.name), group_by)].append(piece)
+    side: dict[str, bool] = {}  # group → valid?
+    for group, found in members.items():
+        key = found[0].name if len(found) == 1 else f"group:{group}"
+        side[group] = is_valid_split(key, valid_fraction)
+        if len(found) > 1:
+            report.groups += 1
+            report.grouped_files += len(found)
+    train = [p for p in pieces if not side[group_of(Path(p.name), group_by)]]
+    valid = [p for p in pieces if side[group_of(Path(p.name), group_by)]]
+    if valid_fraction > 0 and len(members) >= 2:  # both sides get a group at least
+        if not valid:
+            last = group_of(Path(train[-1].name), group_by)
+            valid = [p for p in train if group_of(Path(p.name), group_by) == last]
+            train = [p for p in train if group_of(Path(p.name), group_by) != last]
+        elif not train:
+            first = group_of(Path(valid[0].name), group_by)
+            train = [p for p in valid if group_of(Path(p.name), group_by) == first]
+            valid = [p for p in valid if group_of(Path(p.name), group_by) != first]
+    return train, valid

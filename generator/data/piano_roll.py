@@ -24,7 +24,7 @@ import numpy as np
 
 from generator.data.midi_corpus import ReadLimits, find_midi_files
 from generator.data.pieces import skipped_lines, split_pieces
-from generator.midi.notes import read_notes
+from generator.midi.notes import MidiReadError, read_notes
 from generator.tokenizers.piano_roll import PianoRollTokenizer
 
 
@@ -226,9 +226,8 @@ def _read_midi_roll(
         return f"too large: {size:,} bytes > cap {limits.max_file_bytes:,}", None
     try:
         notes = read_notes(path)
-    except Exception as error:  # pretty_midi and mido raise many kinds on bad bytes
-        message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        return f"not a readable MIDI file: {message}", None
+    except MidiReadError as error:
+        return error.reason, None
     if not notes:
         return "no notes: the file has no non-drum notes", None
     if len(notes) > limits.max_notes:

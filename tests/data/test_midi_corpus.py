@@ -70,7 +70,7 @@ def test_second_load_comes_from_the_cache_and_a_changed_file_is_reread(midi_fold
     cache = tmp_path / "cache"
     first = load(midi_folder.path, cache)
     assert first.report.cached_files == 0
-    assert list(cache.glob("*.pt"))
+    assert list(cache.glob("midi-corpus-*.npz"))
 
     second = load(midi_folder.path, cache)
     assert second.report.cached_files == midi_folder.good_files + 2  # skips are remembered too
@@ -101,7 +101,7 @@ def test_cache_is_keyed_by_tokenizer_settings(midi_folder, tmp_path):
 def test_a_damaged_cache_is_rebuilt(midi_folder, tmp_path):
     cache = tmp_path / "cache"
     load(midi_folder.path, cache)
-    for path in cache.glob("*.pt"):
+    for path in cache.glob("midi-corpus-*.npz"):
         path.write_bytes(b"garbage")
     again = load(midi_folder.path, cache)
     assert again.report.cached_files == 0

@@ -83,15 +83,17 @@ def assert_read_or_skipped(entry: dict) -> str:
 
 
 def assert_file_readers_agree(data: bytes, path: Path, entry: dict) -> None:
-    """read_notes and read_parts (primers, melodies) return notes or a MidiReadError that
-    names the file; never another exception."""
+    """read_notes (primers) reads what the corpus reads, by the same parser; read_parts
+    (melodies, read track by track with pretty_midi, which is stricter than symusic) returns
+    parts or a MidiReadError that names the file. Never another exception."""
     path.write_bytes(data)
     for reader in (read_notes, read_parts):
         try:
             reader(path)
         except MidiReadError as error:
             assert str(path) in str(error)
-            assert "tokens" not in entry or "too long" in error.reason
+            if reader is read_notes:
+                assert "tokens" not in entry or "too long" in error.reason
 
 
 @settings(
@@ -177,7 +179,8 @@ def timing_cases() -> dict[str, tuple[bytes, str]]:
         "tempo 1 µs per beat": (midi_bytes(song(1, tempos=(1,))), "read"),
         "tempo 16.7 s per beat": (midi_bytes(song(1, tempos=(0xFFFFFF,))), "read"),
         "1,000 tempo changes": (midi_bytes(song(1, tempos=many)), "read"),
-        "tempo 0": (midi_bytes(song(1, tempos=(500_000, 0))), "not a readable MIDI file"),
+        # notes are read in beats (ticks), so a tempo of 0 harms nothing: symusic reads them
+        "tempo 0": (midi_bytes(song(1, tempos=(500_000, 0))), "read"),
         "1 tick per beat": (midi_bytes(song(1, ticks_per_beat=1)), "read"),
         "32,767 ticks per beat": (midi_bytes(song(1, ticks_per_beat=32_767)), "read"),
         "0 ticks per beat": (with_header(plain, b"\x00\x00"), "not a readable MIDI file"),
@@ -265,13 +268,18 @@ def test_a_folder_of_10000_tiny_files(tmp_path):
     corpus = load_midi_corpus(folder, cache_dir=tmp_path / "cache", progress=False)
     seconds = time.perf_counter() - started
     report = corpus.report
-    outcomes = {"read": report.files_read}
-    for _, reason in report.skipped:
-        outcomes[reason.split(":")[0]] = outcomes.get(reason.split(":")[0], 0) + 1
-    assert report.files_found == 10_000 and outcomes == expected
+    # identical bytes are read once: the 2,500 empty files are one file and 2,499 duplicates
+    empty = [name for name, reason in report.skipped if reason.startswith("empty file")]
+    assert len(empty) == 1
+    assert sum(original == empty[0] for _, original in report.duplicates) == 2_499
+    assert report.files_found == 10_000 and report.files_read == expected["read"]
+    assert report.files_read + len(report.skipped) + len(report.duplicates) == 10_000
+    for _, reason in report.skipped:  # symusic finds a valid, empty file in some random bytes
+        assert reason.startswith(("empty file", "not a readable MIDI file", "no notes")), reason
     assert len(corpus.train) + len(corpus.valid) == expected["read"]
     assert len(report.styles) == 100 and "... and" in report.summary()
     assert seconds < 60, f"reading 10,000 tiny files took {seconds:.1f} s"
 
     again = load_midi_corpus(folder, cache_dir=tmp_path / "cache", progress=False)
-    assert again.report.cached_files == 10_000 and again.report.skipped == report.skipped
+    unique = 10_000 - len(report.duplicates)
+    assert again.report.cached_files == unique and again.report.skipped == report.skipped
