@@ -233,21 +233,21 @@ def read_midi_file(
         read = notes_from_bytes(data, max_notes=limits.max_notes, max_beats=limits.max_beats)
     except MidiReadError as error:
         return {"skip": error.reason}
-    notes = read.notes
-    if not notes:
+    if not len(read):
         return {"skip": "no notes: the file has no non-drum notes", "warnings": read.warnings}
-    if len(notes) > limits.max_notes:
-        return {"skip": f"too long: {len(notes):,} notes > cap {limits.max_notes:,}"}
-    beats = max(n.end for n in notes)
+    if len(read) > limits.max_notes:
+        return {"skip": f"too long: {len(read):,} notes > cap {limits.max_notes:,}"}
+    beats = float(read.end.max())
     if beats > limits.max_beats:
         return {"skip": f"too long: {beats:,.0f} beats > cap {limits.max_beats:,.0f}"}
-    pitches = [n.pitch for n in notes]
     return {
-        "tokens": torch.from_numpy(tokenizer.encode(notes)),
-        "notes": len(notes),
+        "tokens": torch.from_numpy(
+            tokenizer.encode_arrays(read.start, read.end, read.pitch, read.velocity)
+        ),
+        "notes": len(read),
         "seconds": read.seconds,
-        "min_pitch": min(pitches),
-        "max_pitch": max(pitches),
+        "min_pitch": int(read.pitch.min()),
+        "max_pitch": int(read.pitch.max()),
         "warnings": read.warnings,
     }
 

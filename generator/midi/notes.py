@@ -134,11 +134,36 @@ def _check_events(parsed: mido.MidiFile, max_notes: int | None, max_beats: float
 
 @dataclass
 class FileNotes:
-    """A file's notes by the reading rule, and what a corpus report says about it."""
+    """A file's notes by the reading rule, as columns (no Python object per note until
+    ``notes`` is asked for), and what a corpus report says about the file."""
 
-    notes: list[Note]
+    start: np.ndarray  # beats, float64
+    end: np.ndarray  # beats, float64, > start
+    pitch: np.ndarray  # int64 MIDI pitches
+    velocity: np.ndarray  # int64, 1-127
     seconds: float  # length at the file's own tempo map
     warnings: list[str]  # what the parser warned about (folded into reports, never printed)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @property
+    def notes(self) -> list[Note]:
+        """The notes, sorted by onset, then duration, pitch and velocity."""
+        notes = [
+            Note(float(b), float(f - b), int(p), int(v))
+            for b, f, p, v in zip(self.start, self.end, self.pitch, self.velocity, strict=True)
+        ]
+        notes.sort()
+        return notes
+
+    @classmethod
+    def from_notes(cls, notes: list[Note], seconds: float, warnings: list[str]) -> FileNotes:
+        start = np.array([n.start for n in notes], dtype=np.float64)
+        duration = np.array([n.duration for n in notes], dtype=np.float64)
+        pitch = np.array([n.pitch for n in notes], dtype=np.int64)
+        velocity = np.array([n.velocity for n in notes], dtype=np.int64)
+        return cls(start, start + duration, pitch, velocity, seconds, warnings)
 
 
 def notes_from_bytes(
@@ -159,25 +184,28 @@ def notes_from_bytes(
         return _notes_by_pretty_midi(data, name, max_notes, max_beats)
     columns = [t.notes.numpy() for t in score.tracks if not t.is_drum and len(t.notes)]
     if not columns:
-        return FileNotes([], 0.0, [])
+        return FileNotes.from_notes([], 0.0, [])
     start = np.concatenate([c["time"] for c in columns]).astype(np.int64)
     end = start + np.concatenate([c["duration"] for c in columns])
-    pitch = np.concatenate([c["pitch"] for c in columns]).astype(np.int64)
-    velocity = np.concatenate([c["velocity"] for c in columns]).astype(np.int64)
     if max_notes is not None and len(start) > max_notes:
         raise MidiReadError(name, f"too long: {len(start):,} notes > cap {max_notes:,}")
     last = max(int(end.max()), int(score.end())) / ticks
     if max_beats is not None and last > max_beats:
         raise MidiReadError(name, f"too long: {last:,.0f} beats > cap {max_beats:,.0f}")
     keep = end > start  # notes that last no tick are dropped, as pretty_midi's reading does
-    begin, finish = start[keep] / ticks, end[keep] / ticks  # beats, as pretty_midi computes them
-    notes = [
-        Note(float(b), float(f - b), int(p), max(1, int(v)))
-        for b, f, p, v in zip(begin, finish, pitch[keep], velocity[keep], strict=True)
-    ]
-    notes.sort()
+    begin = start[keep] / ticks  # beats, computed as pretty_midi computes them
+    finish = begin + (end[keep] / ticks - begin)  # = Note.end of a Note(begin, end - begin)
+    pitch = np.concatenate([c["pitch"] for c in columns]).astype(np.int64)[keep]
+    velocity = np.concatenate([c["velocity"] for c in columns]).astype(np.int64)[keep]
     seconds = float(score.to("second").end())
-    return FileNotes(notes, seconds if math.isfinite(seconds) else 0.0, [])
+    return FileNotes(
+        begin,
+        finish,
+        pitch,
+        np.maximum(velocity, 1),
+        seconds if math.isfinite(seconds) else 0.0,
+        [],
+    )
 
 
 def _notes_by_pretty_midi(
@@ -188,7 +216,8 @@ def _notes_by_pretty_midi(
         midi = parse_midi(data, name, max_notes=max_notes, max_beats=max_beats)
         notes = notes_from_pretty_midi(midi)
         seconds = float(midi.get_end_time())
-    return FileNotes(notes, seconds, [str(w.message).splitlines()[0][:120] for w in caught])
+    messages = [str(w.message).splitlines()[0][:120] for w in caught]
+    return FileNotes.from_notes(notes, seconds, messages)
 
 
 def read_midi(path: str | Path) -> pretty_midi.PrettyMIDI:
