@@ -170,20 +170,44 @@ def _count(n: int, noun: str) -> str:
 def find_midi_files(folder: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     """All MIDI files under a folder (or the file itself), recursively, sorted, less those
     whose relative path matches an ``exclude`` glob."""
-    return _find_midi_files(folder, exclude)[0]
+    return [found.path for found in _scan_midi_files(Path(folder), exclude)[0]]
 
 
-def _find_midi_files(folder: Path, exclude: tuple[str, ...]) -> tuple[list[Path], int]:
-    """(the files, how many an ``exclude`` glob left out)."""
+@dataclass(frozen=True)
+class _Found:
+    path: Path
+    relative: str  # POSIX path relative to the corpus folder
+    size: int
+    mtime_ns: int
+
+
+def _scan_midi_files(folder: Path, exclude: tuple[str, ...]) -> tuple[list[_Found], int]:
+    """(the files in sorted order with their size and time stamp, how many ``exclude`` left
+    out). os.scandir's entries carry the stat, so a folder of 100,000 files is listed fast."""
     if folder.is_file():
-        return [folder], 0
+        stat = folder.stat()
+        return [_Found(folder, folder.name, stat.st_size, stat.st_mtime_ns)], 0
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder or file")
-    found = sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
-    )
-    kept = [p for p in found if not _excluded(p.relative_to(folder).as_posix(), exclude)]
-    return kept, len(found) - len(kept)
+    found, excluded, pending = [], 0, [(str(folder), "")]
+    while pending:
+        directory, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.is_dir():
+                pending.append((entry.path, relative + "/"))
+            elif os.path.splitext(entry.name)[1].lower() in MIDI_SUFFIXES and entry.is_file():
+                if _excluded(relative, exclude):
+                    excluded += 1
+                    continue
+                stat = entry.stat()
+                found.append(_Found(Path(entry.path), relative, stat.st_size, stat.st_mtime_ns))
+    found.sort(key=lambda f: f.relative.split("/"))  # the order of sorted Path objects
+    return found, excluded
 
 
 def _excluded(relative: str, patterns: tuple[str, ...]) -> bool:
@@ -254,7 +278,9 @@ def read_midi_file(
 
 class _CorpusCache:
     """The tokenized files of one corpus folder at one tokenizer setting: a single ``.npz``
-    (no pickles) holding every entry by content digest, replaced atomically when it changes."""
+    (no pickles) holding every entry by content digest, and each file's stamp (relative path,
+    size, modification time) → digest, so an unchanged file is not even read again. It is
+    replaced atomically when it changes."""
 
     def __init__(self, cache_dir: Path | None, settings: str, folder: Path):
         key = hashlib.sha256(f"{CACHE_VERSION}|{settings}|{folder.resolve()}".encode()).hexdigest()[
@@ -262,34 +288,54 @@ class _CorpusCache:
         ]
         self.path = None if cache_dir is None else cache_dir / f"midi-corpus-{key}.npz"
         self.entries: dict[str, dict[str, Any]] = {}
+        self.stamps: dict[tuple[str, int, int], str] = {}
         self.used: dict[str, dict[str, Any]] = {}  # what this read needed: what is written
+        self.used_stamps: dict[tuple[str, int, int], str] = {}
         if self.path is not None and self.path.exists():
             try:
-                self.entries = _load_entries(self.path)
+                self.entries, self.stamps = _load_entries(self.path)
             except Exception:
-                self.entries = {}  # a damaged cache is rebuilt, never trusted
+                self.entries, self.stamps = {}, {}  # a damaged cache is rebuilt, never trusted
 
-    def get(self, digest: str) -> dict[str, Any] | None:
+    def digest_of(self, stamp: tuple[str, int, int]) -> str | None:
+        """The digest of a file seen before with this stamp (and still in the cache)."""
+        digest = self.stamps.get(stamp)
+        return digest if digest in self.entries else None
+
+    def get(self, digest: str, stamp: tuple[str, int, int]) -> dict[str, Any] | None:
         entry = self.entries.get(digest)
         if entry is not None:
             self.used[digest] = entry
+            self.used_stamps[stamp] = digest
         return entry
 
-    def put(self, digest: str, entry: dict[str, Any]) -> None:
+    def put(self, digest: str, stamp: tuple[str, int, int], entry: dict[str, Any]) -> None:
         self.used[digest] = entry
+        self.used_stamps[stamp] = digest
 
     def save(self) -> None:
-        if self.path is None or self.used.keys() == self.entries.keys():
+        if self.path is None:
+            return
+        if self.used.keys() == self.entries.keys() and self.used_stamps == self.stamps:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp.npz")
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **_pack_entries(self.used))
+                np.savez(handle, **_pack_entries(self.used), **_pack_stamps(self.used_stamps))
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _pack_stamps(stamps: dict[tuple[str, int, int], str]) -> dict[str, np.ndarray]:
+    return {
+        "stamp_names": np.array([s[0] for s in stamps], dtype=str),
+        "stamp_sizes": np.array([s[1] for s in stamps], dtype=np.int64),
+        "stamp_times": np.array([s[2] for s in stamps], dtype=np.int64),
+        "stamp_digests": np.array(list(stamps.values()), dtype="U64"),
+    }
 
 
 _STATS = ("notes", "min_pitch", "max_pitch")
@@ -316,23 +362,38 @@ def _pack_entries(entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
     }
 
 
-def _load_entries(path: Path) -> dict[str, dict[str, Any]]:
+def _load_entries(path: Path) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, int, int], str]]:
     with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
-    ends = np.cumsum(arrays["lengths"])
+    lengths = arrays["lengths"]
+    ends = np.cumsum(lengths)
     tokens = torch.from_numpy(arrays["tokens"])
+    skips, warnings = arrays["skips"].tolist(), arrays["warnings"].tolist()
+    seconds = arrays["seconds"].tolist()
+    stats = {name: arrays[name].tolist() for name in _STATS}
     entries = {}
     for i, digest in enumerate(arrays["digests"].tolist()):
-        warnings = arrays["warnings"][i]
-        entry: dict[str, Any] = {"warnings": warnings.split("\n") if warnings else []}
-        if arrays["skips"][i]:
-            entry["skip"] = str(arrays["skips"][i])
+        entry: dict[str, Any] = {"warnings": warnings[i].split("\n") if warnings[i] else []}
+        if skips[i]:
+            entry["skip"] = skips[i]
         else:
-            entry["tokens"] = tokens[ends[i] - arrays["lengths"][i] : ends[i]]
-            entry["seconds"] = float(arrays["seconds"][i])
-            entry.update({name: int(arrays[name][i]) for name in _STATS})
+            entry["tokens"] = tokens[int(ends[i] - lengths[i]) : int(ends[i])]
+            entry["seconds"] = seconds[i]
+            entry.update({name: stats[name][i] for name in _STATS})
         entries[digest] = entry
-    return entries
+    stamps = dict(
+        zip(
+            zip(
+                arrays["stamp_names"].tolist(),
+                arrays["stamp_sizes"].tolist(),
+                arrays["stamp_times"].tolist(),
+                strict=True,
+            ),
+            arrays["stamp_digests"].tolist(),
+            strict=True,
+        )
+    )
+    return entries, stamps
 
 
 def load_midi_corpus(
@@ -356,8 +417,7 @@ def load_midi_corpus(
     if group_by not in GROUP_RULES:
         raise ValueError(f"--group-by must be one of {', '.join(GROUP_RULES)}, got {group_by!r}")
     table = None if str(styles) in STYLE_RULES else style_table(Path(styles))
-    files, excluded = _find_midi_files(folder, tuple(exclude))
-    root = folder if folder.is_dir() else folder.parent
+    files, excluded = _scan_midi_files(folder, tuple(exclude))
     cache = _CorpusCache(
         default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None),
         tokenizer.settings_key() + repr(sorted(vars(limits).items())),
@@ -372,40 +432,52 @@ def load_midi_corpus(
     )
     pieces: list[Piece] = []
     first_of: dict[str, str] = {}  # content digest → the first file with those bytes
-    for path in tqdm(files, desc="reading MIDI", unit="file", disable=not progress, leave=False):
-        relative = path.relative_to(root)
-        try:
-            size = path.stat().st_size
-            if size > limits.max_file_bytes:
-                entry = {"skip": f"too large: {size:,} bytes > cap {limits.max_file_bytes:,}"}
-            else:
-                data = path.read_bytes()
-                digest = hashlib.sha256(data).hexdigest()
-                if digest in first_of:
-                    report.duplicates.append((relative.as_posix(), first_of[digest]))
+    for found in tqdm(files, desc="reading MIDI", unit="file", disable=not progress, leave=False):
+        relative = found.relative
+        stamp = (relative, found.size, found.mtime_ns)
+        if found.size > limits.max_file_bytes:
+            entry = {"skip": f"too large: {found.size:,} bytes > cap {limits.max_file_bytes:,}"}
+        else:
+            digest = cache.digest_of(stamp)
+            data = None
+            if digest is None:
+                try:
+                    data = found.path.read_bytes()
+                except OSError as error:
+                    report.skipped.append(
+                        (relative, f"cannot read file: {error.strerror or error}")
+                    )
                     continue
-                first_of[digest] = relative.as_posix()
-                entry = cache.get(digest)
-                if entry is None:
-                    entry = read_midi_file(data, tokenizer, limits)
-                    cache.put(digest, entry)
-                else:
-                    report.cached_files += 1
-        except OSError as error:
-            entry = {"skip": f"cannot read file: {error.strerror or error}"}
-        report.warnings.update(entry.get("warnings", []))
+                digest = hashlib.sha256(data).hexdigest()
+            if digest in first_of:
+                report.duplicates.append((relative, first_of[digest]))
+                continue
+            first_of[digest] = relative
+            entry = cache.get(digest, stamp)
+            if entry is None:
+                if data is None:
+                    data = found.path.read_bytes()
+                entry = read_midi_file(data, tokenizer, limits)
+                cache.put(digest, stamp, entry)
+            else:
+                report.cached_files += 1
+        if entry.get("warnings"):
+            report.warnings.update(entry["warnings"])
         if "skip" in entry:
-            report.skipped.append((str(relative), entry["skip"]))
+            report.skipped.append((relative, entry["skip"]))
             continue
         if table is not None:
-            style = table.get(relative.as_posix())
+            style = table.get(relative)
+        elif styles == "folders":
+            style = relative.split("/", 1)[0] if "/" in relative else None
         else:
-            style = style_of(relative) if styles == "folders" else None
-        pieces.append(Piece(str(relative), entry["tokens"].numpy().astype(np.int32), style))
+            style = None
+        tokens = entry["tokens"].numpy()
+        pieces.append(Piece(relative, tokens.astype(np.int32, copy=False), style))
         report.files_read += 1
         report.notes += entry["notes"]
         report.seconds += entry["seconds"]
-        report.tokens += len(entry["tokens"])
+        report.tokens += len(tokens)
         report.min_pitch = min(report.min_pitch, entry["min_pitch"])
         report.max_pitch = max(report.max_pitch, entry["max_pitch"])
         if style:

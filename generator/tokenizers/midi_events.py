@@ -92,9 +92,12 @@ class MidiEventTokenizer(Tokenizer):
         order = np.lexsort((vbin, length, pitch, onset))
         onset, pitch, length, vbin = onset[order], pitch[order], length[order], vbin[order]
 
-        gap = np.diff(onset, prepend=0)
+        gap = onset.copy()
+        gap[1:] -= onset[:-1]
         shifts = -(-gap // self.max_shift)  # tokens per gap (0 for a chord's later notes)
-        changes = np.diff(vbin, prepend=-1) != 0
+        changes = np.empty(len(vbin), dtype=bool)
+        changes[0] = True
+        np.not_equal(vbin[1:], vbin[:-1], out=changes[1:])
         durations = -(-length // self.max_duration)
         counts = shifts + changes + 1 + durations
         first = np.cumsum(counts) - counts  # where each note's tokens begin
@@ -244,9 +247,11 @@ def _fill_repeated(
 ) -> None:
     """Write each amount as ``counts`` tokens from ``at`` on: ``largest`` steps each, the
     remainder last (amount 100, largest 48: 48, 48, 4)."""
-    total = int(counts.sum())
-    if not total:
+    if counts.max(initial=0) <= 1:  # the common case: one token or none per note
+        one = counts == 1
+        ids[at[one]] = offset + amounts[one] - 1
         return
+    total = int(counts.sum())
     group_start = np.repeat(np.cumsum(counts) - counts, counts)
     within = np.arange(total) - group_start  # 0, 1, ... inside each note's run
     positions = np.repeat(at, counts) + within
