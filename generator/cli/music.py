@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from generator.cli.common import (
@@ -38,6 +39,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         train, "folder of MIDI files", "share of files held out", data_default=DEFAULT_MUSIC_DATA
     )
     train.add_argument("--cache-dir", type=Path, default=None, help=CACHE_HELP)
+    add_corpus_rule_flags(train)
     add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
     add_config_flags(train, TrainConfig, set())
 
@@ -47,6 +49,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--seq-len", type=int, default=256)
     evaluate.add_argument("--cache-dir", type=Path, default=None, help=CACHE_HELP)
+    add_corpus_rule_flags(evaluate, groups=False)
 
     sample = add_command(
         sample_kinds,
@@ -74,6 +77,41 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
 
 
+def add_corpus_rule_flags(parser: argparse.ArgumentParser, groups: bool = True) -> None:
+    """How files become pieces: styles, excluded paths, versions of one tune."""
+    rules = parser.add_argument_group("which files, which styles")
+    rules.add_argument(
+        "--styles",
+        default="folders",
+        metavar="folders|none|FILE.csv",
+        help="where styles come from: a file's first-level subfolder, nothing, or a CSV file "
+        "with path,style columns (paths relative to --data)",
+    )
+    rules.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out files whose path under --data matches (repeatable): 'melody' or "
+        "'melody/*' (a folder), '*-draft.mid'",
+    )
+    if groups:
+        rules.add_argument(
+            "--group-by",
+            choices=("name", "none"),
+            default="name",
+            help="keep versions of a tune on one side of the train/valid split: 'name' groups "
+            "files with the same file name in different folders; 'none' splits file by file",
+        )
+
+
+def _corpus_rules(args: argparse.Namespace) -> dict:
+    rules = {"styles": args.styles, "exclude": tuple(args.exclude)}
+    if hasattr(args, "group_by"):
+        rules["group_by"] = args.group_by
+    return rules
+
+
 def _cmd_train_music(args: argparse.Namespace) -> int:
     from generator.data.midi_corpus import load_midi_corpus
     from generator.training import train
@@ -83,6 +121,7 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
         valid_fraction=args.valid_fraction,
         cache_dir=args.cache_dir or "default",
         progress=not args.no_progress,
+        **_corpus_rules(args),
     )
     note(corpus.report.summary())
     if not corpus.train:
@@ -122,24 +161,46 @@ def _cmd_evaluate_music(args: argparse.Namespace) -> int:
     from generator.data.midi_corpus import load_midi_corpus
     from generator.data.windows import EpochPlan
     from generator.training import evaluate
+    from generator.training.tasks import sequence_unigram_nll
 
     loaded = load_model(args)
+    tokenizer = loaded.tokenizer
     corpus = load_midi_corpus(
         args.data,
-        tokenizer=loaded.tokenizer,
+        tokenizer=tokenizer,
         valid_fraction=0.0,
         cache_dir=args.cache_dir or "default",
+        **_corpus_rules(args),
     )
-    print(corpus.report.summary(), file=sys.stderr)
+    print(corpus.report.summary(split=False), file=sys.stderr)
     pieces = corpus.train + corpus.valid
     if not pieces:
         print(f"error: no usable MIDI files in {args.data}", file=sys.stderr)
         return 2
+    unknown = Counter(p.style for p in pieces if p.style and p.style not in tokenizer.styles)
+    if unknown:
+        names = ", ".join(f"{style} ({count} files)" for style, count in unknown.most_common())
+        known = ", ".join(tokenizer.styles) or "none"
+        print(
+            f"note: styles this model does not know, scored with no style: {names}; "
+            f"it knows: {known}",
+            file=sys.stderr,
+        )
     plan = EpochPlan(
-        pieces, loaded.tokenizer, min(args.batch_size, len(pieces)), args.seq_len, shuffle=False
+        pieces, tokenizer, min(args.batch_size, len(pieces)), args.seq_len, shuffle=False
     )
     nll = evaluate(loaded.model, plan, next(loaded.model.parameters()).device)
-    print(f"NLL {nll:.4f} nats/token ({nll / math.log(2):.4f} bits/token) on {len(pieces)} files")
+    ids = [(p.tokens, p.ends) for p in pieces]
+    unigram = sequence_unigram_nll(ids, ids, tokenizer.vocab_size, tokenizer.eos_id)
+    files = len(pieces)
+    print(
+        f"NLL {nll:.4f} nats/token ({nll / math.log(2):.4f} bits/token) on {files} "
+        f"file{'s' * (files != 1)}"
+    )
+    print(
+        f"  unigram baseline {unigram:.4f} nats/token (token frequencies of these very files, "
+        f"which favours the baseline): the model is {unigram - nll:+.4f} nats/token better"
+    )
     return 0
 
 

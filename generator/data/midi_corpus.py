@@ -120,7 +120,9 @@ class CorpusReport:
                 if self.unstyled:
                     where = "top-level files" if self.style_rule == "folders" else "not listed"
                     lines.append(f"  {_count(self.unstyled, 'file')} without a style ({where})")
-            if self.group_rule != "none":
+            if self.group_rule != "none" and not self.groups:
+                lines.append("  versions: none found (no file name is in two folders)")
+            elif self.group_rule != "none":
                 lines.append(
                     f"  versions (same file name in several folders): "
                     f"{_count(self.groups, 'group')} of 2+ files ({self.grouped_files} files), "
