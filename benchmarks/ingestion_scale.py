@@ -44,15 +44,19 @@ def build_folder(source: Path, target: Path, count: int) -> list[Path]:
             continue
     written = []
     index = 0
-    while len(written) < count:
-        for score in pieces:
+    for round_ in range(10**6):
+        if len(written) >= count:
+            break
+        for number, score in enumerate(pieces):
             if len(written) >= count:
                 break
+            # round r: transposed by r % 12 - 5, cut from bar (r // 12 + number) % bars, so
+            # no two files are the same until a piece has run out of distinct cuts
             tpq = score.ticks_per_quarter
             bars = max(1, score.end() // (4 * tpq))
-            offset = (index % bars) * 4 * tpq
+            offset = ((round_ // 12 + number) % bars) * 4 * tpq
             cut = score.clip(offset, offset + 32 * tpq, clip_end=True)
-            cut = cut.shift_time(-offset).shift_pitch(index % 12 - 5)
+            cut = cut.shift_time(-offset).shift_pitch(round_ % 12 - 5)
             folder = target / f"style{index % 100:02d}"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"piece{index:06d}.mid"

@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import pretty_midi
-import torch
 from tqdm import tqdm
 
 from generator.data.pieces import Piece, TokenCorpus, is_valid_split, skipped_lines
@@ -172,12 +171,12 @@ def _count(n: int, noun: str) -> str:
 def find_midi_files(folder: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     """All MIDI files under a folder (or the file itself), recursively, sorted, less those
     whose relative path matches an ``exclude`` glob."""
-    return [found.path for found in _scan_midi_files(Path(folder), exclude)[0]]
+    return [Path(found.path) for found in _scan_midi_files(Path(folder), exclude)[0]]
 
 
 @dataclass(frozen=True)
 class _Found:
-    path: Path
+    path: str
     relative: str  # POSIX path relative to the corpus folder
     size: int
     mtime_ns: int
@@ -188,7 +187,7 @@ def _scan_midi_files(folder: Path, exclude: tuple[str, ...]) -> tuple[list[_Foun
     out). os.scandir's entries carry the stat, so a folder of 100,000 files is listed fast."""
     if folder.is_file():
         stat = folder.stat()
-        return [_Found(folder, folder.name, stat.st_size, stat.st_mtime_ns)], 0
+        return [_Found(str(folder), folder.name, stat.st_size, stat.st_mtime_ns)], 0
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder or file")
     found, excluded, pending = [], 0, [(str(folder), "")]
@@ -207,7 +206,7 @@ def _scan_midi_files(folder: Path, exclude: tuple[str, ...]) -> tuple[list[_Foun
                     excluded += 1
                     continue
                 stat = entry.stat()
-                found.append(_Found(Path(entry.path), relative, stat.st_size, stat.st_mtime_ns))
+                found.append(_Found(entry.path, relative, stat.st_size, stat.st_mtime_ns))
     found.sort(key=lambda f: f.relative.split("/"))  # the order of sorted Path objects
     return found, excluded
 
@@ -242,15 +241,24 @@ def style_table(path: Path) -> dict[str, str]:
     return {row["path"].strip(): row["style"].strip() for row in rows if row["style"].strip()}
 
 
-def group_of(relative: Path, rule: str) -> str:
-    """The group a file belongs to: its lower-cased file name (``name``) or itself (``none``)."""
-    return relative.stem.lower() if rule == "name" else relative.as_posix()
+def group_of(relative: str, rule: str) -> str:
+    """The group a file belongs to: its lower-cased file name without the suffix (``name``),
+    or its own path (``none``)."""
+    if rule != "name":
+        return relative
+    return relative.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def read_midi_file(
     data: bytes, tokenizer: MidiEventTokenizer, limits: ReadLimits
 ) -> dict[str, Any]:
-    """Parse and tokenize one file's bytes. Returns {"tokens", stats} or {"skip": reason}."""
+    """Parse and tokenize one file's bytes. Returns {"tokens" (int32 ids), stats} or
+    {"skip": reason}."""
     if not data:
         return {"skip": "empty file: 0 bytes"}
     if len(data) > limits.max_file_bytes:
@@ -267,9 +275,7 @@ def read_midi_file(
     if beats > limits.max_beats:
         return {"skip": f"too long: {beats:,.0f} beats > cap {limits.max_beats:,.0f}"}
     return {
-        "tokens": torch.from_numpy(
-            tokenizer.encode_arrays(read.start, read.end, read.pitch, read.velocity)
-        ),
+        "tokens": tokenizer.encode_arrays(read.start, read.end, read.pitch, read.velocity),
         "notes": len(read),
         "seconds": read.seconds,
         "min_pitch": int(read.pitch.min()),
@@ -345,9 +351,7 @@ _STATS = ("notes", "min_pitch", "max_pitch")
 
 def _pack_entries(entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
     digests = list(entries)
-    tokens = [
-        entries[d]["tokens"].numpy() if "tokens" in entries[d] else np.zeros(0) for d in digests
-    ]
+    tokens = [entries[d]["tokens"] if "tokens" in entries[d] else np.zeros(0) for d in digests]
     return {
         "digests": np.array(digests, dtype="U64"),
         "skips": np.array([entries[d].get("skip", "") for d in digests], dtype=str),
@@ -369,7 +373,7 @@ def _load_entries(path: Path) -> tuple[dict[str, dict[str, Any]], dict[tuple[str
         arrays = {name: data[name] for name in data.files}
     lengths = arrays["lengths"]
     ends = np.cumsum(lengths)
-    tokens = torch.from_numpy(arrays["tokens"])
+    tokens = arrays["tokens"]
     skips, warnings = arrays["skips"].tolist(), arrays["warnings"].tolist()
     seconds = arrays["seconds"].tolist()
     stats = {name: arrays[name].tolist() for name in _STATS}
@@ -444,7 +448,7 @@ def load_midi_corpus(
             data = None
             if digest is None:
                 try:
-                    data = found.path.read_bytes()
+                    data = _read_bytes(found.path)
                 except OSError as error:
                     report.skipped.append(
                         (relative, f"cannot read file: {error.strerror or error}")
@@ -458,7 +462,7 @@ def load_midi_corpus(
             entry = cache.get(digest, stamp)
             if entry is None:
                 if data is None:
-                    data = found.path.read_bytes()
+                    data = _read_bytes(found.path)
                 entry = read_midi_file(data, tokenizer, limits)
                 cache.put(digest, stamp, entry)
             else:
@@ -474,8 +478,8 @@ def load_midi_corpus(
             style = relative.split("/", 1)[0] if "/" in relative else None
         else:
             style = None
-        tokens = entry["tokens"].numpy()
-        pieces.append(Piece(relative, tokens.astype(np.int32, copy=False), style))
+        tokens = entry["tokens"]
+        pieces.append(Piece(relative, tokens, style))
         report.files_read += 1
         report.notes += entry["notes"]
         report.seconds += entry["seconds"]
@@ -499,9 +503,10 @@ def split_groups(
     pieces: list[Piece], valid_fraction: float, group_by: str, report: CorpusReport
 ) -> tuple[list[Piece], list[Piece]]:
     """Train/valid split with every group of versions on one side (see the module rules)."""
+    groups = [group_of(piece.name, group_by) for piece in pieces]
     members: dict[str, list[Piece]] = defaultdict(list)
-    for piece in pieces:
-        members[group_of(Path(piece.name), group_by)].append(piece)
+    for group, piece in zip(groups, pieces, strict=True):
+        members[group].append(piece)
     side: dict[str, bool] = {}  # group → valid?
     for group, found in members.items():
         key = found[0].name if len(found) == 1 else f"group:{group}"
@@ -509,15 +514,11 @@ def split_groups(
         if len(found) > 1:
             report.groups += 1
             report.grouped_files += len(found)
-    train = [p for p in pieces if not side[group_of(Path(p.name), group_by)]]
-    valid = [p for p in pieces if side[group_of(Path(p.name), group_by)]]
     if valid_fraction > 0 and len(members) >= 2:  # both sides get a group at least
-        if not valid:
-            last = group_of(Path(train[-1].name), group_by)
-            valid = [p for p in train if group_of(Path(p.name), group_by) == last]
-            train = [p for p in train if group_of(Path(p.name), group_by) != last]
-        elif not train:
-            first = group_of(Path(valid[0].name), group_by)
-            train = [p for p in valid if group_of(Path(p.name), group_by) == first]
-            valid = [p for p in valid if group_of(Path(p.name), group_by) != first]
+        if not any(side.values()):
+            side[groups[-1]] = True
+        elif all(side.values()):
+            side[groups[0]] = False
+    train = [p for p, g in zip(pieces, groups, strict=True) if not side[g]]
+    valid = [p for p, g in zip(pieces, groups, strict=True) if side[g]]
     return train, valid

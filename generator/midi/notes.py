@@ -138,7 +138,7 @@ class FileNotes:
     ``notes`` is asked for), and what a corpus report says about the file."""
 
     start: np.ndarray  # beats, float64
-    end: np.ndarray  # beats, float64, > start
+    duration: np.ndarray  # beats, float64, > 0
     pitch: np.ndarray  # int64 MIDI pitches
     velocity: np.ndarray  # int64, 1-127
     seconds: float  # length at the file's own tempo map
@@ -148,11 +148,16 @@ class FileNotes:
         return len(self.start)
 
     @property
+    def end(self) -> np.ndarray:
+        """Ends in beats, computed as ``Note.end`` computes them."""
+        return self.start + self.duration
+
+    @property
     def notes(self) -> list[Note]:
         """The notes, sorted by onset, then duration, pitch and velocity."""
+        columns = (self.start, self.duration, self.pitch, self.velocity)
         notes = [
-            Note(float(b), float(f - b), int(p), int(v))
-            for b, f, p, v in zip(self.start, self.end, self.pitch, self.velocity, strict=True)
+            Note(float(b), float(d), int(p), int(v)) for b, d, p, v in zip(*columns, strict=True)
         ]
         notes.sort()
         return notes
@@ -163,7 +168,7 @@ class FileNotes:
         duration = np.array([n.duration for n in notes], dtype=np.float64)
         pitch = np.array([n.pitch for n in notes], dtype=np.int64)
         velocity = np.array([n.velocity for n in notes], dtype=np.int64)
-        return cls(start, start + duration, pitch, velocity, seconds, warnings)
+        return cls(start, duration, pitch, velocity, seconds, warnings)
 
 
 def notes_from_bytes(
@@ -194,13 +199,13 @@ def notes_from_bytes(
         raise MidiReadError(name, f"too long: {last:,.0f} beats > cap {max_beats:,.0f}")
     keep = end > start  # notes that last no tick are dropped, as pretty_midi's reading does
     begin = start[keep] / ticks  # beats, computed as pretty_midi computes them
-    finish = begin + (end[keep] / ticks - begin)  # = Note.end of a Note(begin, end - begin)
+    duration = end[keep] / ticks - begin
     pitch = np.concatenate([c["pitch"] for c in columns]).astype(np.int64)[keep]
     velocity = np.concatenate([c["velocity"] for c in columns]).astype(np.int64)[keep]
     seconds = float(score.to("second").end())
     return FileNotes(
         begin,
-        finish,
+        duration,
         pitch,
         np.maximum(velocity, 1),
         seconds if math.isfinite(seconds) else 0.0,

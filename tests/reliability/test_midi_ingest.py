@@ -72,7 +72,7 @@ def assert_read_or_skipped(entry: dict) -> str:
     if "skip" in entry:
         assert entry["skip"].startswith(SKIP_REASONS), entry["skip"]
         return entry["skip"].split(":")[0]
-    tokens = entry["tokens"].numpy()
+    tokens = np.asarray(entry["tokens"])
     assert tokens.ndim == 1 and len(tokens) > 0
     assert 0 <= tokens.min() and tokens.max() < TOKENIZER.vocab_size
     assert 0 < entry["notes"] <= LIMITS.max_notes
