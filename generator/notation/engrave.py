@@ -1,0 +1,64 @@
+"""Engraving: MusicXML → SVG with Verovio (the ``verovio`` wheel; no system libraries).
+
+The page is ``width`` CSS pixels wide at 100% and as tall as the music needs: Verovio breaks
+the music into systems that fit the width, so a long piece grows downwards, never sideways.
+The SVG has a viewBox, so a page narrower than ``width`` shrinks it evenly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from generator.notation.score import Music, Notation, notate
+
+DEFAULT_WIDTH = 900  # CSS pixels: about four bars of a folk tune per system
+STAFF_SCALE = 40  # Verovio's zoom in percent: staves of about 7 px between lines
+MAX_PAGE_HEIGHT = 60_000  # Verovio's limit, in its units (one page holds ~80 systems)
+
+
+def score_svg(music: Music | Notation, *, width: int = DEFAULT_WIDTH, **options) -> str:
+    """The engraved score of ``music`` (options as for ``notate``) as one SVG document,
+    ``width`` pixels wide, all systems one under the other."""
+    import verovio
+
+    notation = notate(music, **options)
+    toolkit = verovio.toolkit()  # one per call: a toolkit is not safe to share between threads
+    toolkit.setOptions(
+        {
+            "pageWidth": int(width * 100 / STAFF_SCALE),
+            "pageHeight": MAX_PAGE_HEIGHT,
+            "adjustPageHeight": True,
+            "scale": STAFF_SCALE,
+            "breaks": "auto",
+            "pageMarginLeft": 20,
+            "pageMarginRight": 20,
+            "pageMarginTop": 20,
+            "pageMarginBottom": 20,
+            "svgViewBox": True,
+            "footer": "none",
+            "header": "auto" if notation.score.metadata.title else "none",
+        }
+    )
+    if not toolkit.loadData(notation.musicxml()):
+        raise ValueError("Verovio could not read the MusicXML it was given")
+    pages = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
+    return pages[0] if len(pages) == 1 else _stack(pages)
+
+
+_SIZE = re.compile(r'<svg[^>]*?\swidth="([\d.]+)px"\s+height="([\d.]+)px"')
+
+
+def _stack(pages: list[str]) -> str:
+    """Several Verovio pages as one SVG, one page under the other."""
+    sizes = [tuple(float(x) for x in _SIZE.search(page).groups()) for page in pages]
+    width = max(w for w, _ in sizes)
+    height = sum(h for _, h in sizes)
+    body, y = [], 0.0
+    for page, (_, h) in zip(pages, sizes, strict=True):
+        inner = page[page.index("<svg") :]
+        body.append(f'<g transform="translate(0 {y})">{inner}</g>')
+        y += h
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}px" height="{height}px" '
+        f'viewBox="0 0 {width} {height}">' + "".join(body) + "</svg>"
+    )
