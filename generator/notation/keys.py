@@ -54,7 +54,7 @@ class Key:
 
     @classmethod
     def parse(cls, text: str) -> Key:
-        """ "D", "D major", "Eb minor", "f#m", "Bb" → Key; ValueError for anything else.
+        """Key from text: "D", "D major", "Eb minor", "f#m", "Bb"; ValueError for anything else.
         A lone lower-case letter with no mode ("e") is minor, as in music21."""
         match = _KEY_TEXT.match(str(text).strip())
         if not match:

@@ -44,7 +44,7 @@ class Meter:
 
     @classmethod
     def parse(cls, text: str) -> Meter:
-        """ "6/8" → Meter(6, 8); ValueError for anything else."""
+        """Meter.parse("6/8") == Meter(6, 8); ValueError for anything else."""
         parts = str(text).strip().split("/")
         try:
             numerator, denominator = (int(p) for p in parts)
@@ -52,7 +52,7 @@ class Meter:
             raise ValueError(f"invalid meter {text!r}: write it like 4/4, 3/4 or 6/8") from None
         if not 1 <= numerator <= 32 or denominator not in (1, 2, 4, 8, 16):
             raise ValueError(
-                f"invalid meter {text!r}: 1-32 beats over a note value of 1, 2, 4, 8 or 16"
+                f"invalid meter {text!r}: 1-32 beats of 1, 2, 4, 8 or 16 (like 4/4 or 6/8)"
             )
         return cls(numerator, denominator)
 

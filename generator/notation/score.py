@@ -342,21 +342,25 @@ def _written_notes(part) -> list[tuple[Fraction, Fraction, int, str, str | None]
 
 
 def _join_ties(found) -> list[Note]:
-    """Noteheads joined into notes along their ties (per voice and pitch)."""
+    """Noteheads joined into notes along their ties: a tie continues a held note of the same
+    pitch that ends where the notehead starts, in the same voice if there is one (a bar
+    with one voice has no voice number when read back)."""
     notes: list[Note] = []
-    open_ties: dict[tuple, list] = {}  # (voice, pitch) → [start, end] of a tied note
+    held: dict[int, list[list]] = {}  # pitch → [start, end, voice] of notes tied onwards
     for start, length, midi, voice, tie_type in found:
-        held = open_ties.get((voice, midi))
-        if held is not None and tie_type in ("stop", "continue") and held[1] == start:
-            held[1] = start + length
+        chain = None
+        if tie_type in ("stop", "continue"):
+            ending = [c for c in held.get(midi, []) if c[1] == start]
+            chain = next((c for c in ending if c[2] == voice), ending[0] if ending else None)
+        if chain is not None:
+            chain[1], chain[2] = start + length, voice
             if tie_type == "stop":
-                notes.append(Note(float(held[0]), float(held[1] - held[0]), midi, 64))
-                del open_ties[voice, midi]
-            continue
-        if tie_type in ("start", "continue"):
-            open_ties[voice, midi] = [start, start + length]
+                held[midi].remove(chain)
+                notes.append(Note(float(chain[0]), float(chain[1] - chain[0]), midi, 64))
+        elif tie_type in ("start", "continue"):
+            held.setdefault(midi, []).append([start, start + length, voice])
         else:
             notes.append(Note(float(start), float(length), midi, 64))
-    for (_, midi), (begin, end) in open_ties.items():  # a tie that never stops ends there
-        notes.append(Note(float(begin), float(end - begin), midi, 64))
+    for midi, chains in held.items():  # a tie that never stops ends where its last note does
+        notes.extend(Note(float(a), float(b - a), midi, 64) for a, b, _ in chains)
     return sorted(notes)
