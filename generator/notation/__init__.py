@@ -12,7 +12,7 @@ Tenor, Bass), a pretty_midi.PrettyMIDI or the path of a MIDI file. The rules (gr
 voices, ties, rests, key and spelling) are in layout.py and keys.py.
 """
 
-from generator.notation.engrave import score_svg
+from generator.notation.engrave import score_svg, write_svg
 from generator.notation.keys import Key, analyze_key
 from generator.notation.layout import LAYOUTS, Meter, quantize, readable_divisions
 from generator.notation.score import (
@@ -38,4 +38,5 @@ __all__ = [
     "readable_divisions",
     "score_svg",
     "write_musicxml",
+    "write_svg",
 ]

@@ -8,8 +8,9 @@ The SVG has a viewBox, so a page narrower than ``width`` shrinks it evenly.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from generator.notation.score import Music, Notation, notate
+from generator.notation.score import Music, Notation, notate, write_atomic
 
 DEFAULT_WIDTH = 900  # CSS pixels: about four bars of a folk tune per system
 STAFF_SCALE = 40  # Verovio's zoom in percent: staves of about 7 px between lines
@@ -43,6 +44,17 @@ def score_svg(music: Music | Notation, *, width: int = DEFAULT_WIDTH, **options)
         raise ValueError("Verovio could not read the MusicXML it was given")
     pages = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
     return pages[0] if len(pages) == 1 else _stack(pages)
+
+
+def write_svg(
+    music: Music | Notation, path: str | Path, *, width: int = DEFAULT_WIDTH, **options
+) -> Path:
+    """Write the engraved score of ``music`` (options as for ``notate``) as an SVG file."""
+    path = Path(path)
+    if path.suffix.lower() != ".svg":
+        raise ValueError(f"{path}: an SVG file ends in .svg")
+    write_atomic(path, score_svg(music, width=width, **options).encode("utf-8"))
+    return path
 
 
 _SIZE = re.compile(r'<svg[^>]*?\swidth="([\d.]+)px"\s+height="([\d.]+)px"')

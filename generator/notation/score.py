@@ -75,19 +75,21 @@ def notate(
 
     steps_per_beat: the model's grid (12 for the music model, 2 for the piano roll and the
     harmonizer); meter: "6/8" etc. (default: the MIDI file's, else 4/4); key: "D major",
-    "Eb minor" (default: the MIDI file's key signature, else key analysis); layout: "auto",
+    "Eb minor", or "auto" for key analysis (default: the MIDI file's key signature,
+    else key analysis); layout: "auto",
     "staff", "grand" or "parts" (see layout.make_staves); bpm: a metronome mark (default:
     the MIDI file's first tempo, else none); title: printed above the music when given."""
     if isinstance(music, Notation):
         return music
+    where = f"{music}: " if isinstance(music, (str, Path)) else ""
     parts, found = _parts_and_marks(music)
     meter_ = Meter.parse(meter or found.get("meter") or DEFAULT_METER)
     grid = {name: quantize(notes, steps_per_beat) for name, notes in parts.items()}
     if not any(grid.values()):
-        raise ValueError("no notes to notate")
-    if key:
+        raise ValueError(f"{where}no notes to notate")
+    if key and key != "auto":
         key_ = Key.parse(key)
-    elif "key" in found:
+    elif "key" in found and key != "auto":
         key_ = found["key"]
     else:
         key_ = analyze_key((n.pitch, n.duration) for notes in grid.values() for n in notes)
@@ -103,7 +105,7 @@ def _parts_and_marks(music: Music) -> tuple[dict[str, list[Note]], dict]:
     if isinstance(music, (str, Path)):
         music = read_midi(music)
     if isinstance(music, pretty_midi.PrettyMIDI):
-        return _midi_parts(music), _midi_marks(music)
+        return _midi_parts(music), midi_marks(music)
     if isinstance(music, Mapping):
         return {str(name): list(notes) for name, notes in music.items()}, {}
     return {"": list(music)}, {}
@@ -125,7 +127,7 @@ def _midi_parts(midi: pretty_midi.PrettyMIDI) -> dict[str, list[Note]]:
     return parts
 
 
-def _midi_marks(midi: pretty_midi.PrettyMIDI) -> dict:
+def midi_marks(midi: pretty_midi.PrettyMIDI) -> dict:
     """The first time signature, key signature and tempo of a MIDI file, where it has them."""
     marks: dict = {}
     if midi.time_signature_changes:
@@ -272,7 +274,7 @@ def write_musicxml(music: Music | Notation, path: str | Path, **options) -> Path
     data = notation.musicxml().encode("utf-8")
     if path.suffix.lower() == ".mxl":
         data = _compressed(data, path.stem)
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return path
 
 
@@ -294,7 +296,8 @@ def _compressed(xml: bytes, stem: str) -> bytes:
     return buffer.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
