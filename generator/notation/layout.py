@@ -133,26 +133,33 @@ def readable_divisions(steps_per_beat: int) -> tuple[int, ...]:
 def quantize(notes: Sequence[Note], steps_per_beat: int) -> list[GridNote]:
     """Notes in beats → GridNotes on the readable grids of ``steps_per_beat`` (module doc).
     Of two notes of one pitch starting together only the longer is kept."""
+    kept: dict[tuple[Fraction, int], GridNote] = {}
+    for note in snap_notes(notes, steps_per_beat):
+        old = kept.get((note.start, note.pitch))
+        if old is None or old.end < note.end:
+            kept[note.start, note.pitch] = note
+    return sorted(kept.values())
+
+
+def snap_notes(notes: Sequence[Note], steps_per_beat: int) -> list[GridNote]:
+    """Each note on the grid, one GridNote per note in the same order (``quantize`` without
+    removing the doubled notes)."""
     divisions = readable_divisions(steps_per_beat)
-    times = [t for n in notes for t in (n.start, n.end)]
-    choice = _division_per_quarter(times, divisions)
+    choice = _division_per_quarter([t for n in notes for t in (n.start, n.end)], divisions)
 
     def snap(time: float) -> Fraction:
         quarter = math.floor(time)
         division = choice.get(quarter, divisions[0])
         return Fraction(round((time - quarter) * division), division) + quarter
 
-    kept: dict[tuple[Fraction, int], GridNote] = {}
+    snapped = []
     for n in notes:
         start = max(Fraction(0), snap(n.start))
         end = snap(n.end)
         if end <= start:  # a very short note keeps one step of its quarter's grid
             end = start + Fraction(1, choice.get(math.floor(start), divisions[0]))
-        note = GridNote(start, end, int(n.pitch))
-        old = kept.get((start, note.pitch))
-        if old is None or old.end < end:
-            kept[start, note.pitch] = note
-    return sorted(kept.values())
+        snapped.append(GridNote(start, end, int(n.pitch)))
+    return snapped
 
 
 def _division_per_quarter(times: Sequence[float], divisions: Sequence[int]) -> dict[int, int]:

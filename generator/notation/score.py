@@ -128,20 +128,27 @@ def _midi_parts(midi: pretty_midi.PrettyMIDI) -> dict[str, list[Note]]:
 
 
 def midi_marks(midi: pretty_midi.PrettyMIDI) -> dict:
-    """The first time signature, key signature and tempo of a MIDI file, where it has them."""
+    """The time signature, key signature and tempo a MIDI file starts with, where it has them
+    ("meter" as text, "key" as a Key, "bpm"); of several at the same first time, the last."""
     marks: dict = {}
     if midi.time_signature_changes:
-        first = midi.time_signature_changes[0]
+        first = _opening(midi.time_signature_changes)
         try:
             marks["meter"] = str(Meter.parse(f"{first.numerator}/{first.denominator}"))
         except ValueError:
             pass  # an odd time signature: the default meter instead
     if midi.key_signature_changes:
-        marks["key"] = Key.from_midi_key_number(midi.key_signature_changes[0].key_number)
+        marks["key"] = Key.from_midi_key_number(_opening(midi.key_signature_changes).key_number)
     _, tempi = midi.get_tempo_changes()
     if len(tempi):
         marks["bpm"] = float(tempi[0])
     return marks
+
+
+def _opening(changes):
+    """The change in force from the first change's time on: the last one made at that time."""
+    first = min(change.time for change in changes)
+    return [change for change in changes if change.time == first][-1]
 
 
 # -- music21 --------------------------------------------------------------------------------------
