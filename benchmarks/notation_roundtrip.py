@@ -44,8 +44,11 @@ def music_pieces(samples: int, seed: int):
 
 def pianoroll_pieces(samples: int, seed: int):
     loaded = load_checkpoint(CHECKPOINTS / "pianoroll.pt")
-    request = PianoRollRequest(num=samples, frames=64, options=SamplingOptions(seed=seed))
-    rolls = generate_pianoroll(loaded, request).rolls
+    rolls = []
+    for batch, start in enumerate(range(0, samples, 10)):
+        options = SamplingOptions(seed=seed + batch)
+        request = PianoRollRequest(num=min(10, samples - start), frames=64, options=options)
+        rolls += generate_pianoroll(loaded, request).rolls
     return loaded.tokenizer.frames_per_beat, [loaded.tokenizer.to_notes(r) for r in rolls]
 
 

@@ -106,17 +106,16 @@ def write_scores(
     Meter and key: --meter/--key, else ``meter`` (what the command was asked for), else those
     of the MIDI file ``like`` (the harmonizer's melody), else the written file's."""
     from generator.midi import read_midi
-    from generator.notation import notate, write_musicxml, write_svg
-    from generator.notation.score import midi_marks
+    from generator.notation import file_marks, notate, write_musicxml, write_svg
 
     wanted = [f for f in args.format if f != "mid"]
     if not wanted:
         return []
-    marks = midi_marks(read_midi(like)) if like is not None else {}
+    marks = file_marks(like) if like is not None else {}
     options = {
         "steps_per_beat": steps_per_beat,
         "meter": args.meter or meter or marks.get("meter"),
-        "key": args.key or (str(marks["key"]) if "key" in marks else None),
+        "key": args.key or marks.get("key"),
         "layout": args.layout,
     }
     written = []

@@ -12,13 +12,14 @@ Tenor, Bass), a pretty_midi.PrettyMIDI or the path of a MIDI file. The rules (gr
 voices, ties, rests, key and spelling) are in layout.py and keys.py.
 """
 
-from generator.notation.engrave import score_svg, write_svg
+from generator.notation.engrave import score_svg, warm_up, write_svg
 from generator.notation.keys import Key, analyze_key
 from generator.notation.layout import LAYOUTS, Meter, quantize, readable_divisions
 from generator.notation.score import (
     DEFAULT_STEPS_PER_BEAT,
     Music,
     Notation,
+    file_marks,
     notate,
     read_musicxml,
     write_musicxml,
@@ -32,11 +33,13 @@ __all__ = [
     "Music",
     "Notation",
     "analyze_key",
+    "file_marks",
     "notate",
     "quantize",
     "read_musicxml",
     "readable_divisions",
     "score_svg",
+    "warm_up",
     "write_musicxml",
     "write_svg",
 ]

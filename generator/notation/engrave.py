@@ -46,6 +46,18 @@ def score_svg(music: Music | Notation, *, width: int = DEFAULT_WIDTH, **options)
     return pages[0] if len(pages) == 1 else _stack(pages)
 
 
+def warm_up() -> float:
+    """Import music21 and Verovio and engrave a one-note score, so that the first real score
+    costs no more than later ones (an app calls this at start); returns the seconds taken."""
+    import time
+
+    from generator.midi.notes import Note
+
+    started = time.perf_counter()
+    score_svg([Note(0.0, 1.0, 60, 64)])
+    return time.perf_counter() - started
+
+
 def write_svg(
     music: Music | Notation, path: str | Path, *, width: int = DEFAULT_WIDTH, **options
 ) -> Path:

@@ -150,7 +150,8 @@ def snap_notes(notes: Sequence[Note], steps_per_beat: int) -> list[GridNote]:
     def snap(time: float) -> Fraction:
         quarter = math.floor(time)
         division = choice.get(quarter, divisions[0])
-        return Fraction(round((time - quarter) * division), division) + quarter
+        steps = math.floor((time - quarter) * division + 0.5)  # halves round up: later
+        return Fraction(steps, division) + quarter
 
     snapped = []
     for n in notes:
@@ -173,7 +174,7 @@ def _division_per_quarter(times: Sequence[float], divisions: Sequence[int]) -> d
         by_quarter.setdefault(quarter, []).append(time - quarter)
     choice = {}
     for quarter, offsets in by_quarter.items():
-        errors = [sum(abs(x * d - round(x * d)) / d for x in offsets) for d in divisions]
+        errors = [sum(abs(x * d - math.floor(x * d + 0.5)) / d for x in offsets) for d in divisions]
         choice[quarter] = divisions[errors.index(min(errors))]
     return choice
 
@@ -228,7 +229,7 @@ def make_staves(parts: dict[str, list[GridNote]], layout: str = "auto") -> tuple
             Staff(name, CLEF_BY_NAME.get(name.lower()) or best_clef(notes), sorted(notes))
             for name, notes in parts.items()
         ]
-        choir = {name.lower() for name in parts} <= set(CLEF_BY_NAME)
+        choir = {name.lower() for name in parts} <= {*CLEF_BY_NAME, "melody"}
         group = "bracket" if choir and len(parts) > 1 else ""
     for staff in staves:
         staff.voices = split_voices(staff.notes)

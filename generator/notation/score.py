@@ -145,6 +145,15 @@ def midi_marks(midi: pretty_midi.PrettyMIDI) -> dict:
     return marks
 
 
+def file_marks(path: str | Path) -> dict:
+    """``notate`` options from a MIDI file's opening marks: {"meter", "key", "bpm"} (None
+    where the file has none), e.g. to notate a harmonization in its melody's meter and key:
+    ``notate(parts, steps_per_beat=12, **file_marks(melody_path))``."""
+    marks = midi_marks(read_midi(path))
+    key = marks.get("key")
+    return {"meter": marks.get("meter"), "key": str(key) if key else None, "bpm": marks.get("bpm")}
+
+
 def _opening(changes):
     """The change in force from the first change's time on: the last one made at that time."""
     first = min(change.time for change in changes)
