@@ -101,6 +101,14 @@ class Key:
     def __hash__(self) -> int:
         return hash(str(self))
 
+    def signature_alter(self, letter: str) -> int:
+        """The key signature's alteration of ``letter`` (+1 sharp, -1 flat, 0)."""
+        if self.sharps > 0 and letter in "FCGDAEB"[: self.sharps]:
+            return 1
+        if self.sharps < 0 and letter in "BEADGCF"[: -self.sharps]:
+            return -1
+        return 0
+
     def spell(self, midi: int) -> tuple[str, int, int]:
         """(letter, alteration in semitones, octave) naming MIDI pitch ``midi`` in this key;
         the alteration is -2..2, octave numbers as in C4 = 60."""
@@ -110,6 +118,22 @@ class Key:
         alter = (midi - natural + 6) % 12 - 6
         octave = (midi - alter - natural) // 12 - 1
         return letter, alter, octave
+
+
+def shown_accidentals(notes: Iterable[tuple[int, bool]], key: Key) -> list[bool]:
+    """Which notes of one bar of one staff print their accidental: ``notes`` are (MIDI pitch,
+    tied over from the note before) in time order. An accidental holds for its letter and
+    octave to the end of the bar; a note tied over shows none; no courtesy accidentals."""
+    in_force: dict[tuple[str, int], int] = {}  # (letter, octave) → alteration this bar
+    shown = []
+    for midi, tied in notes:
+        letter, alter, octave = key.spell(midi)
+        current = in_force.get((letter, octave), key.signature_alter(letter))
+        show = not tied and alter != current
+        if show:
+            in_force[letter, octave] = alter
+        shown.append(show)
+    return shown
 
 
 def analyze_key(weighted_pitches: Iterable[tuple[int, float]]) -> Key:

@@ -2,8 +2,8 @@
 
 ``notate`` does the whole job: it quantises the notes, lays out staves, voices and bars
 (``layout.py``), picks the meter and key (given, from the MIDI file, or by key analysis,
-``keys.py``), spells every pitch in that key and builds the music21 score. music21 then only
-beams, places accidentals, brackets triplets and writes MusicXML.
+``keys.py``), spells every pitch in that key, decides which accidentals print and builds the
+music21 score. music21 then only beams, brackets triplets and writes MusicXML.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pretty_midi
 
 from generator.midi.notes import Note, read_midi
 from generator.midi.parts import parts_from_pretty_midi
-from generator.notation.keys import Key, analyze_key
+from generator.notation.keys import Key, analyze_key, shown_accidentals
 from generator.notation.layout import (
     Event,
     Meter,
@@ -171,7 +171,7 @@ def _music21_score(
     title: str,
 ):
     from music21 import layout, metadata, stream
-    from music21.stream.makeNotation import makeAccidentalsInMeasureStream, makeBeams
+    from music21.stream.makeNotation import makeBeams
 
     score = stream.Score()
     score.metadata = metadata.Metadata()
@@ -183,8 +183,8 @@ def _music21_score(
         part.partAbbreviation = staff.name[:1] + "." if staff.name else ""
         for measure in _measures(staff, meter, key, bars, bpm if index == 0 else None):
             part.append(measure)
-        makeBeams(part, inPlace=True, setStemDirections=len(staff.voices) < 2)
-        makeAccidentalsInMeasureStream(part, useKeySignature=_key_signature(key))
+        # stems: set for voices (up, down), else left to the engraver
+        makeBeams(part, inPlace=True, setStemDirections=False)
         parts.append(part)
         score.insert(0, part)
     if group:
@@ -218,10 +218,13 @@ def _measures(staff: Staff, meter: Meter, key: Key, bars: int, bpm: float | None
         events = [voice[index] for voice in per_voice]
         sounding = [k for k, ev in enumerate(events) if any(not e.is_rest for e in ev)]
         shown = [0] + [k for k in sounding if k > 0]  # an all-rest second voice is left out
+        accidentals = _accidentals(events, shown, key)
         for k in shown:
             hide = k == 0 and 0 not in sounding and len(shown) > 1
             stem = ("up" if k == 0 else "down" if k == 1 else None) if len(shown) > 1 else None
-            elements = [_element(e, key, stem, hide) for e in events[k]]
+            elements = [
+                _element(e, key, stem, hide, accidentals[k, i]) for i, e in enumerate(events[k])
+            ]
             container = stream.Voice(id=str(k + 1)) if len(shown) > 1 else measure
             for event, element in zip(events[k], elements, strict=True):
                 container.insert(event.offset, element)
@@ -231,6 +234,22 @@ def _measures(staff: Staff, meter: Meter, key: Key, bars: int, bpm: float | None
         measures.append(measure)
     measures[-1].rightBarline = bar.Barline("final")
     return measures
+
+
+def _accidentals(events: list[list[Event]], voices: list[int], key: Key) -> dict:
+    """(voice, event index) → the shown flag of each of its pitches, for one bar of a staff:
+    the voices' notes taken together in time order (keys.shown_accidentals)."""
+    order = sorted(
+        (event.offset, k, i, pitch)
+        for k in voices
+        for i, event in enumerate(events[k])
+        for pitch in event.pitches
+    )
+    flags = shown_accidentals(((pitch, events[k][i].tie_in) for _, k, i, pitch in order), key)
+    shown: dict = {(k, i): {} for k in voices for i in range(len(events[k]))}
+    for (_, k, i, pitch), flag in zip(order, flags, strict=True):
+        shown[k, i][pitch] = flag
+    return shown
 
 
 def _metronome(bpm: float, meter: Meter):
@@ -247,7 +266,7 @@ def _clef(name: str, clef):
     ]()
 
 
-def _element(event: Event, key: Key, stem: str | None, hide_rest: bool):
+def _element(event: Event, key: Key, stem: str | None, hide_rest: bool, shown: dict):
     from music21 import chord, note, tie
 
     length = Fraction(event.duration)
@@ -258,7 +277,7 @@ def _element(event: Event, key: Key, stem: str | None, hide_rest: bool):
         if hide_rest:
             element.style.hideObjectOnPrint = True
         return element
-    pitches = [_pitch(p, key) for p in event.pitches]
+    pitches = [_pitch(p, key, shown[p]) for p in event.pitches]
     if len(pitches) == 1:
         element = note.Note(pitches[0], quarterLength=length)
     else:
@@ -271,11 +290,15 @@ def _element(event: Event, key: Key, stem: str | None, hide_rest: bool):
     return element
 
 
-def _pitch(midi: int, key: Key):
+def _pitch(midi: int, key: Key, shown: bool):
+    """A music21 pitch spelled in the key, its accidental printed or not as ``shown`` says."""
     from music21 import pitch
 
     letter, alter, octave = key.spell(midi)
-    accidental = pitch.Accidental(alter) if alter else None  # a natural would always show
+    accidental = None
+    if alter or shown:
+        accidental = pitch.Accidental(alter)
+        accidental.displayStatus = shown
     return pitch.Pitch(letter, octave=octave, accidental=accidental)
 
 

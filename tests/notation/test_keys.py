@@ -6,6 +6,7 @@ import pytest
 
 from generator.midi import note_number
 from generator.notation import Key, analyze_key
+from generator.notation.keys import shown_accidentals
 
 
 def spelled(key: str, note: str) -> str:
@@ -101,3 +102,21 @@ def test_key_analysis_finds_the_scale(tonic, steps, name):
 
 def test_key_analysis_of_nothing_is_c_major():
     assert str(analyze_key([])) == "C major"
+
+
+def test_accidentals_hold_to_the_end_of_the_bar_per_octave():
+    c_major = Key.parse("C major")
+    f4, f_sharp4, f_sharp5 = 65, 66, 78
+    notes = [(f_sharp4, False), (f_sharp4, False), (f_sharp5, False), (f4, False)]
+    assert shown_accidentals(notes, c_major) == [True, False, True, True]  # F4 gets a natural
+    assert shown_accidentals([(f_sharp4, True), (f_sharp4, False)], c_major) == [False, True]
+
+
+def test_accidentals_against_the_key_signature():
+    d_major = Key.parse("D major")
+    assert shown_accidentals([(66, False), (65, False), (65, False)], d_major) == [
+        False,
+        True,  # F natural against the signature's F#
+        False,
+    ]
+    assert shown_accidentals([(62, False)], Key.parse("Eb minor")) == [True]  # D natural
