@@ -11,7 +11,7 @@ music21 and Verovio and is reported apart (``generator.notation.warm_up`` moves 
 the app's start).
 
     python benchmarks/notation_speed.py
-    python benchmarks/notation_speed.py --repeats 10 --no-audio
+    python benchmarks/notation_speed.py --repeats 10 --no-audio --warm-up
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import common  # noqa: I001  (puts the repository on sys.path)
 
 from generator.checkpoint import load_checkpoint
-from generator.notation import notate, score_svg
+from generator.notation import notate, score_svg, warm_up
 from generator.notation.score import write_atomic
 from generator.render import write_audio
 from generator.sampling import SamplingOptions
@@ -74,10 +74,15 @@ def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0], repeats=5)
     p.add_argument("--checkpoint", default=str(common.ROOT / "checkpoints" / "music.pt"))
     p.add_argument("--no-audio", action="store_true", help="leave out the audio rendering")
+    p.add_argument(
+        "--warm-up", action="store_true", help="call notation.warm_up() first, as an app would"
+    )
     args = p.parse_args()
     common.setup(args)
     print(f"# Notation speed: {common.machine()}\n")
     loaded = load_checkpoint(args.checkpoint)
+    if args.warm_up:
+        print(f"warm_up(): {warm_up():.3f} s, before the rounds\n")
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.repeats + 1):  # round 0: the process's first scores
