@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from generator.notation.score import Music, Notation, notate, write_atomic
+from generator.notation.score import Music, Notation, built, write_atomic
 
 DEFAULT_WIDTH = 900  # CSS pixels: about four bars of a folk tune per system
 STAFF_SCALE = 40  # Verovio's zoom in percent: staves of about 7 px between lines
@@ -22,7 +22,7 @@ def score_svg(music: Music | Notation, *, width: int = DEFAULT_WIDTH, **options)
     ``width`` pixels wide, all systems one under the other."""
     import verovio
 
-    notation = notate(music, **options)
+    notation = built(music, options)
     toolkit = verovio.toolkit()  # one per call: a toolkit is not safe to share between threads
     toolkit.setOptions(
         {

@@ -100,6 +100,16 @@ def notate(
     return Notation(score, meter_, key_, staves, bars)
 
 
+def built(music: Music | Notation, options: dict) -> Notation:
+    """``music`` as a Notation: built with ``options``, or given built (and then no options,
+    which would otherwise be silently ignored)."""
+    if isinstance(music, Notation):
+        if options:
+            raise TypeError(f"the score is built already: give {', '.join(options)} to notate()")
+        return music
+    return notate(music, **options)
+
+
 def _parts_and_marks(music: Music) -> tuple[dict[str, list[Note]], dict]:
     """{name: notes} and what a MIDI file says about meter, key and tempo."""
     if isinstance(music, (str, Path)):
@@ -171,7 +181,6 @@ def _music21_score(
     title: str,
 ):
     from music21 import layout, metadata, stream
-    from music21.stream.makeNotation import makeBeams
 
     score = stream.Score()
     score.metadata = metadata.Metadata()
@@ -183,8 +192,6 @@ def _music21_score(
         part.partAbbreviation = staff.name[:1] + "." if staff.name else ""
         for measure in _measures(staff, meter, key, bars, bpm if index == 0 else None):
             part.append(measure)
-        # stems: set for voices (up, down), else left to the engraver
-        makeBeams(part, inPlace=True, setStemDirections=False)
         parts.append(part)
         score.insert(0, part)
     if group:
@@ -207,12 +214,13 @@ def _measures(staff: Staff, meter: Meter, key: Key, bars: int, bpm: float | None
         voice_bars([], meter, bars)
     ]
     measures = []
+    time_signature = m21meter.TimeSignature(str(meter))
     for index in range(bars):
         measure = stream.Measure(number=index + 1)
         if index == 0:
             measure.insert(0, _clef(staff.clef, clef))
             measure.insert(0, _key_signature(key))
-            measure.insert(0, m21meter.TimeSignature(str(meter)))
+            measure.insert(0, time_signature)
             if bpm:
                 measure.insert(0, _metronome(bpm, meter))
         events = [voice[index] for voice in per_voice]
@@ -229,11 +237,24 @@ def _measures(staff: Staff, meter: Meter, key: Key, bars: int, bpm: float | None
             for event, element in zip(events[k], elements, strict=True):
                 container.insert(event.offset, element)
             makeTupletBrackets(container, inPlace=True)
+            _beam(container, time_signature)
             if container is not measure:
                 measure.insert(0, container)
         measures.append(measure)
     measures[-1].rightBarline = bar.Barline("final")
     return measures
+
+
+def _beam(container, time_signature) -> None:
+    """Beams for one voice of one bar, grouped by the meter (music21's ``makeBeams`` looks
+    the time signature up for every bar, which grows with the length of the piece)."""
+    from music21 import beam
+
+    notes = list(container.notesAndRests)
+    if len(notes) < 2:
+        return
+    for element, beams in zip(notes, time_signature.getBeams(notes), strict=True):
+        element.beams = beams if beams is not None else beam.Beams()
 
 
 def _accidentals(events: list[list[Event]], voices: list[int], key: Key) -> dict:
@@ -309,7 +330,7 @@ def write_musicxml(music: Music | Notation, path: str | Path, **options) -> Path
     path = Path(path)
     if path.suffix.lower() not in MUSICXML_SUFFIXES:
         raise ValueError(f"{path}: a MusicXML file ends in {', '.join(MUSICXML_SUFFIXES)}")
-    notation = notate(music, **options)
+    notation = built(music, options)
     data = notation.musicxml().encode("utf-8")
     if path.suffix.lower() == ".mxl":
         data = _compressed(data, path.stem)
