@@ -83,9 +83,9 @@ class Meter:
 class GridNote:
     """A note on the notation grid: onset and end in quarter notes, exact."""
 
-    start: Fraction
-    end: Fraction
-    pitch: int
+    start: Fraction  # quarter notes from the start
+    end: Fraction  # quarter notes from the start, > start
+    pitch: int  # MIDI note number
 
     @property
     def duration(self) -> Fraction:
@@ -112,10 +112,12 @@ class Event:
 class Staff:
     """One staff: its name, clef ("treble", "treble8vb" or "bass") and notes."""
 
-    name: str
-    clef: str
-    notes: list[GridNote]
-    voices: list[list[tuple[Fraction, Fraction, tuple[int, ...]]]] = field(default_factory=list)
+    name: str  # printed before the staff ("" for none)
+    clef: str  # "treble", "treble8vb" or "bass"
+    notes: list[GridNote]  # every note of the staff
+    voices: list[list[tuple[Fraction, Fraction, tuple[int, ...]]]] = field(  # split_voices
+        default_factory=list
+    )
 
 
 # -- quantising ----------------------------------------------------------------------------------

@@ -43,12 +43,12 @@ MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
 class Notation:
     """A built score and what was decided on the way; ``musicxml()`` is made once."""
 
-    score: object  # music21.stream.Score
-    meter: Meter
-    key: Key
-    staves: list[Staff]
-    bars: int
-    _xml: str | None = field(default=None, repr=False)
+    score: object  # the music21.stream.Score
+    meter: Meter  # given, from the MIDI file, or 4/4
+    key: Key  # given, from the MIDI file, or found by key analysis
+    staves: list[Staff]  # what each staff shows (layout.make_staves)
+    bars: int  # bars in the score
+    _xml: str | None = field(default=None, repr=False)  # MusicXML, once made
 
     def musicxml(self) -> str:
         """The score as a MusicXML document (text)."""
