@@ -57,7 +57,9 @@ class Notation:
 
             exporter = GeneralObjectExporter(self.score)
             exporter.makeNotation = False  # notate() made the notation already
-            self._xml = exporter.parse().decode("utf-8")
+            xml = exporter.parse().decode("utf-8")
+            # music21 names itself the composer of a score that names none
+            self._xml = xml.replace('<creator type="composer">Music21</creator>', "", 1)
         return self._xml
 
 

@@ -30,6 +30,7 @@ def test_musicxml_has_key_meter_ties_beams_and_no_needless_accidentals():
     assert "<accidental>" not in xml  # every F# and C# is in the key
     assert xml.count("<alter>1</alter>") == 4  # F#4 twice, C#5, C#4
     assert "<per-minute>96</per-minute>" in xml
+    assert "Music21</creator>" not in xml  # no made-up composer
 
 
 def test_pitches_are_spelled_in_a_flat_minor_key():
