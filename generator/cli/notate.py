@@ -35,8 +35,8 @@ def add_parsers(commands) -> None:
         "--out",
         type=Path,
         default=None,
-        help="FILE.musicxml, FILE.mxl (compressed MusicXML) or FILE.svg "
-        "(default: the MIDI file's name with .musicxml)",
+        help="FILE.musicxml, FILE.mxl (compressed MusicXML) or FILE.svg; "
+        "None: the MIDI file's name with .musicxml",
     )
     notate.add_argument(
         "--grid",
@@ -54,17 +54,19 @@ def add_notation_flags(parser: argparse.ArgumentParser) -> None:
     from generator.notation.engrave import DEFAULT_WIDTH
 
     group = parser.add_argument_group("sheet music")
-    group.add_argument(
-        "--meter", default=None, help="time signature, e.g. 6/8 (default: from the piece)"
-    )
+    group.add_argument("--meter", default=None, help="time signature, e.g. 6/8; None: the piece's")
     group.add_argument(
         "--key",
         default=None,
-        help="key, e.g. 'D major', 'Eb minor', or auto: key analysis (default: the file's, "
-        "else auto)",
+        help="key, e.g. 'D major', 'Eb minor', or auto (key analysis); None: the file's "
+        "key signature, else auto",
     )
     group.add_argument(
-        "--layout", choices=LAYOUTS, default="auto", help="staves: see `notate --help`"
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
+        help="staves; auto: one for a melody, a grand staff for chords, one per track; "
+        "staff: all on one; grand: split at middle C; parts: one per track",
     )
     group.add_argument("--width", type=int, default=DEFAULT_WIDTH, help="SVG page width, pixels")
 
