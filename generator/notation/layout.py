@@ -9,9 +9,11 @@ per quarter) and, when 3 divides it, eighth-note triplets. Each quarter note of 
 picks the one grid that moves its onsets and ends least, so a beat is either straight or
 in triplets, never both. Ends land on the grid too; a note that would vanish keeps one step.
 
-Staves. One list of notes makes one staff when at most one note sounds at a time, else a
-grand staff split at middle C (C4 and above on the treble staff). Named parts (a harmonizer's
-Soprano, Alto, Tenor and Bass, or a MIDI file's tracks) make one staff each, in order.
+Staves. One list of notes makes one staff when it is a melody (at most a quarter of its
+notes overlap another: a held note under a tune is a second voice, not a reason for a second
+staff), else a grand staff split at middle C (C4 and above on the treble staff). Named parts
+(a harmonizer's Soprano, Alto, Tenor and Bass, or a MIDI file's tracks) make one staff each,
+in order.
 
 Voices. Within a staff, notes with the same onset and end form a chord; a chord that
 overlaps the one before goes to a second voice (stems up in voice 1, down in voice 2).
@@ -182,10 +184,20 @@ def _division_per_quarter(times: Sequence[float], divisions: Sequence[int]) -> d
 
 
 # -- staves and voices ---------------------------------------------------------------------------
-def is_monophonic(notes: Sequence[GridNote]) -> bool:
-    """At most one note sounds at any time."""
+MELODY_OVERLAP = 0.25  # a stream with at most this share of overlapping notes is a melody
+
+
+def overlapping_share(notes: Sequence[GridNote]) -> float:
+    """The share of notes that sound together with another note (0 for a plain melody)."""
     ordered = sorted(notes)
-    return all(a.end <= b.start for a, b in zip(ordered, ordered[1:], strict=False))
+    overlapping = set()
+    reach = -1  # index of the note reaching furthest so far
+    for index, note in enumerate(ordered):
+        if reach >= 0 and note.start < ordered[reach].end:
+            overlapping.update((index, reach))
+        if reach < 0 or note.end > ordered[reach].end:
+            reach = index
+    return len(overlapping) / max(len(ordered), 1)
 
 
 def best_clef(notes: Sequence[GridNote]) -> str:
@@ -216,7 +228,8 @@ def make_staves(parts: dict[str, list[GridNote]], layout: str = "auto") -> tuple
         else:
             upper = [n for n in everything if n.pitch >= MIDDLE_C]
             one_side = len(upper) in (0, len(everything))
-            layout = "staff" if is_monophonic(everything) or one_side else "grand"
+            melody = overlapping_share(everything) <= MELODY_OVERLAP
+            layout = "staff" if melody or one_side else "grand"
     if layout == "staff":
         name = next(iter(parts)) if len(parts) == 1 else ""
         staves = [Staff(name, best_clef(everything), everything)]

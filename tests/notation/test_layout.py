@@ -77,6 +77,13 @@ def test_a_melody_is_one_staff_and_chords_make_a_grand_staff():
     assert [[n.pitch for n in s.notes] for s in staves] == [[64, 67, 72], [48]]
 
 
+def test_a_tune_with_one_held_low_note_stays_on_one_staff():
+    tune = [g(i, i + 1, 72 + i % 5) for i in range(12)] + [g(0, 2, 55)]  # 2 of 13 overlap
+    staves, group = make_staves({"": tune})
+    assert len(staves) == 1 and group == ""
+    assert len(staves[0].voices) == 2  # the held note is a second voice
+
+
 def test_named_parts_get_a_staff_each_with_choir_clefs():
     parts = {
         name: [g(0, 1, p)]
