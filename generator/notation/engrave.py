@@ -69,20 +69,24 @@ def write_svg(
     return path
 
 
-_SIZE = re.compile(r'<svg[^>]*?\swidth="([\d.]+)px"\s+height="([\d.]+)px"')
+_VIEW_BOX = re.compile(r'<svg viewBox="0 0 ([\d.]+) ([\d.]+)"')
 
 
 def _stack(pages: list[str]) -> str:
-    """Several Verovio pages as one SVG, one page under the other."""
-    sizes = [tuple(float(x) for x in _SIZE.search(page).groups()) for page in pages]
+    """Several Verovio pages (each an <svg viewBox=...>) as one SVG, one under the other."""
+    sizes = []
+    for page in pages:
+        match = _VIEW_BOX.search(page)
+        if match is None:
+            raise ValueError("an engraved page without a viewBox")
+        sizes.append((float(match[1]), float(match[2])))
     width = max(w for w, _ in sizes)
-    height = sum(h for _, h in sizes)
     body, y = [], 0.0
-    for page, (_, h) in zip(pages, sizes, strict=True):
+    for page, (w, h) in zip(pages, sizes, strict=True):
         inner = page[page.index("<svg") :]
-        body.append(f'<g transform="translate(0 {y})">{inner}</g>')
+        body.append(inner.replace("<svg ", f'<svg x="0" y="{y}" width="{w}" height="{h}" ', 1))
         y += h
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}px" height="{height}px" '
-        f'viewBox="0 0 {width} {height}">' + "".join(body) + "</svg>"
+        f'<svg viewBox="0 0 {width} {y}" version="1.1" xmlns="http://www.w3.org/2000/svg" '
+        f'xmlns:xlink="http://www.w3.org/1999/xlink">' + "".join(body) + "</svg>"
     )

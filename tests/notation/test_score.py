@@ -131,6 +131,19 @@ def test_a_long_piece_wraps_into_systems_at_the_page_width():
     assert height > width  # grows downwards, never sideways
 
 
+def test_pages_beyond_the_first_are_stacked_under_it(monkeypatch):
+    from generator.notation import engrave
+
+    notes = [Note(i * 0.5, 0.5, 60 + (i * 5) % 17, 80) for i in range(8 * 24)]  # 24 bars
+    one_page = score_svg(notes, width=600)
+    monkeypatch.setattr(engrave, "MAX_PAGE_HEIGHT", 1500)  # a page holds a few systems
+    stacked = score_svg(notes, width=600)
+    assert stacked.count("<svg") > 2  # the outer picture and its pages
+    assert stacked.count('class="notehead"') == one_page.count('class="notehead"')
+    heights = re.findall(r'<svg x="0" y="([\d.]+)"', stacked)
+    assert [float(h) for h in heights] == sorted(float(h) for h in heights)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
