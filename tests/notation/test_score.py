@@ -120,7 +120,7 @@ def test_svg_shows_staves_and_a_notehead_per_written_note(tmp_path):
 
 
 def test_a_long_piece_wraps_into_systems_at_the_page_width():
-    notes = [Note(i * 0.5, 0.5, 60 + (i * 5) % 17, 80) for i in range(8 * 64)]  # 64 bars
+    notes = [Note(i * 0.5, 0.5, 60 + (i * 5) % 17, 80) for i in range(8 * 24)]  # 24 bars
     narrow = score_svg(notes, width=600)
     wide = score_svg(notes, width=1800)
     systems = lambda svg: svg.count('class="system"')  # noqa: E731
