@@ -106,9 +106,12 @@ def write_scores(
 
     The score shows the file as written, quantised to the model's grid ``steps_per_beat``.
     Meter and key: --meter/--key, else ``meter`` (what the command was asked for), else those
-    of the MIDI file ``like`` (the harmonizer's melody), else the written file's."""
+    of the MIDI file ``like`` (the harmonizer's melody), else the written file's. With
+    ``like``, the file's first track is the melody: its staff is called Melody unless its
+    track has a voice's name (Soprano ...)."""
     from generator.midi import read_midi
     from generator.notation import file_marks, notate, write_musicxml, write_svg
+    from generator.notation.score import midi_marks, midi_parts
 
     wanted = [f for f in args.format if f != "mid"]
     if not wanted:
@@ -122,7 +125,11 @@ def write_scores(
     }
     written = []
     for midi_path in midi_paths:
-        notation = notate(read_midi(midi_path), **options)
+        music = midi = read_midi(midi_path)
+        if like is not None:
+            music = _melody_first(midi_parts(midi))
+            options["bpm"] = midi_marks(midi).get("bpm")
+        notation = notate(music, **options)
         for kind in wanted:
             out = midi_path.with_suffix(SUFFIX[kind])
             if kind == "svg":
@@ -130,6 +137,14 @@ def write_scores(
             else:
                 written.append(write_musicxml(notation, out))
     return written
+
+
+def _melody_first(parts: dict) -> dict:
+    """Parts with the first (the melody) called Melody unless it has a voice's name."""
+    names = list(parts)
+    if not names or names[0].lower() in ("soprano", "alto", "tenor", "bass", "melody"):
+        return parts
+    return {("Melody" if name == names[0] else name): notes for name, notes in parts.items()}
 
 
 def _notate(args: argparse.Namespace) -> int:

@@ -117,14 +117,15 @@ def _parts_and_marks(music: Music) -> tuple[dict[str, list[Note]], dict]:
     if isinstance(music, (str, Path)):
         music = read_midi(music)
     if isinstance(music, pretty_midi.PrettyMIDI):
-        return _midi_parts(music), midi_marks(music)
+        return midi_parts(music), midi_marks(music)
     if isinstance(music, Mapping):
         return {str(name): list(notes) for name, notes in music.items()}, {}
     return {"": list(music)}, {}
 
 
-def _midi_parts(midi: pretty_midi.PrettyMIDI) -> dict[str, list[Note]]:
-    """A MIDI file's tracks by name (one track: its notes as one part, whatever its name)."""
+def midi_parts(midi: pretty_midi.PrettyMIDI) -> dict[str, list[Note]]:
+    """A MIDI file's non-drum tracks with notes by name, made unique ("Track N" for a track
+    with none); a file of one track gives one nameless part."""
     tracks = parts_from_pretty_midi(midi)
     if len(tracks) == 1:
         return {"": tracks[0].notes}

@@ -76,6 +76,15 @@ def test_sample_pianoroll_and_harmonize_write_scores(tmp_path):
     staves = read_musicxml(harmony.with_suffix(".musicxml"))
     assert list(staves) == ["Soprano", "Alto", "Tenor", "Bass"]
     assert [n.pitch for n in staves["Soprano"]] == [n.pitch for n in TUNE]
+    tune = write_parts({"my tune": TUNE}, tmp_path / "tune.mid")  # any track name
+    args = ["harmonize", "--melody", str(tune), "--out", str(harmony), "--seed", "1"]
+    assert main([*args, "--format", "musicxml"]) == 0
+    assert list(read_musicxml(harmony.with_suffix(".musicxml"))) == [
+        "Melody",
+        "Alto",
+        "Tenor",
+        "Bass",
+    ]
 
 
 def test_unknown_format_is_refused(capsys):
