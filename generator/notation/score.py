@@ -3,7 +3,7 @@
 ``notate`` does the whole job: it quantises the notes, lays out staves, voices and bars
 (``layout.py``), picks the meter and key (given, from the MIDI file, or by key analysis,
 ``keys.py``), spells every pitch in that key, decides which accidentals print and builds the
-music21 score. music21 then only beams, brackets triplets and writes MusicXML.
+music21 score. music21 then groups beams by the meter, brackets triplets and writes MusicXML.
 """
 
 from __future__ import annotations
