@@ -5,6 +5,7 @@
     evaluate   music | text | pianoroll | seq2seq  generator/cli/{music,text,pianoroll,seq2seq}.py
     sample     music | text | pianoroll | seq2seq
     harmonize                                     generator/cli/seq2seq.py
+    notate     FILE.mid                           generator/cli/notate.py
     describe   CHECKPOINT                          (below)
 
 Thin on purpose: each command parses flags, calls the package's functions and prints what they
@@ -17,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.cli import data, music, pianoroll, seq2seq, text
+from generator.cli import data, music, notate, pianoroll, seq2seq, text
 from generator.cli.common import Formatter, add_command, set_threads
 
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (music, text, pianoroll):
         module.add_parsers(*kinds)
     seq2seq.add_parsers(commands, *kinds)
+    notate.add_parsers(commands)
 
     describe = add_command(
         commands, "describe", _describe, help="print a checkpoint's model card (Markdown)"

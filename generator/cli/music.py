@@ -20,6 +20,7 @@ from generator.cli.common import (
     note,
 )
 from generator.cli.data import DEFAULT_MUSIC_DATA
+from generator.cli.notate import add_format_flags, write_scores
 from generator.config import ModelConfig, TrainConfig
 
 CACHE_HELP = "token cache (default ~/.cache/rnn-generator)"
@@ -75,6 +76,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     length.add_argument("--program", type=int, default=0, help="General MIDI program 0-127")
     add_sampling_flags(sample)
     sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
+    add_format_flags(sample)
 
 
 def add_corpus_rule_flags(parser: argparse.ArgumentParser, groups: bool = True) -> None:
@@ -243,6 +245,9 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
     paths = write_pieces(result.pieces, args.out, stem=stem, bpm=args.bpm, program=args.program)
     for path, notes in zip(paths, result.pieces, strict=True):
         print(f"{path}  ({len(notes)} notes)")
+    grid, meter = loaded.tokenizer.steps_per_beat, f"{args.beats_per_bar}/4"
+    for path in write_scores(args, paths, steps_per_beat=grid, meter=meter):
+        print(path)
     print(
         f"sampled {len(paths)} pieces from {how}: {result.tokens} tokens in "
         f"{result.sampling_seconds:.2f} s",

@@ -22,6 +22,7 @@ from generator.cli.common import (
     load_model,
     note,
 )
+from generator.cli.notate import add_format_flags, write_scores
 from generator.config import PianoRollConfig, TrainConfig
 
 DATA_HELP = "a piano-roll JSON file ({'train': [...], 'valid': [...]}) or a folder of MIDI files"
@@ -94,6 +95,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     group.add_argument("--greedy", action="store_true", help="keys on where p > 0.5")
     group.add_argument("--seed", type=int, default=None, help="random seed for repeatable output")
     add_threads_flag(sample, "frame-by-frame sampling")
+    add_format_flags(sample)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -179,5 +181,7 @@ def _sample(args: argparse.Namespace) -> int:
     )
     for path, roll in zip(paths, result.rolls, strict=True):
         print(f"{path}  ({len(roll)} frames, {int(roll.sum())} key-frames on)")
+    for path in write_scores(args, paths, steps_per_beat=loaded.tokenizer.frames_per_beat):
+        print(path)
     print(f"sampled {len(paths)} pieces in {result.sampling_seconds:.2f} s", file=sys.stderr)
     return 0

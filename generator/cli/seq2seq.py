@@ -24,6 +24,7 @@ from generator.cli.common import (
     load_model,
     note,
 )
+from generator.cli.notate import add_format_flags, write_scores
 from generator.config import Seq2SeqConfig, TrainConfig
 
 DATA_HELP = (
@@ -141,6 +142,7 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--heatmap", type=Path, default=None, help="draw the first window's attention (PNG)"
     )
     add_threads_flag(harmonize, DECODER)
+    add_format_flags(harmonize)
 
 
 def _add_music_flags(parser: argparse.ArgumentParser) -> None:
@@ -381,6 +383,8 @@ def _harmonize(args: argparse.Namespace) -> int:
     path = write_harmony(result, args.out, bpm=args.bpm or bpm)
     counts = ", ".join(f"{name} {len(notes)}" for name, notes in result.voices.items())
     print(f"{path}  (melody {melody.name or 'track'!r} {len(melody.notes)} notes; {counts} notes)")
+    for score in write_scores(args, [path], steps_per_beat=12, like=args.melody):  # melody as read
+        print(score)
     print(
         f"harmonized {result.settings['windows']} windows of "
         f"{loaded.tokenizer.segment_beats} beats in {result.sampling_seconds:.2f} s "
