@@ -25,9 +25,12 @@ Rules (also in README "Training on your own MIDI files"):
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import fnmatch
+import functools
 import hashlib
+import multiprocessing
 import os
 import tempfile
 import time
@@ -413,9 +416,12 @@ def load_midi_corpus(
     styles: str | Path = "folders",
     exclude: tuple[str, ...] | list[str] = (),
     group_by: str = "name",
+    workers: int = 0,
 ) -> TokenCorpus:
     """Read, tokenize (with cache) and split a MIDI folder by the rules above. The style list
-    comes from the data unless ``tokenizer`` already has one (e.g. when fine-tuning a model)."""
+    comes from the data unless ``tokenizer`` already has one (e.g. when fine-tuning a model).
+    Files not in the cache are parsed by ``workers`` processes (0: one per CPU core, at most
+    4) when there are enough of them to pay for starting the processes."""
     started = time.perf_counter()
     folder = Path(folder).expanduser()
     limits = limits or ReadLimits()
@@ -438,58 +444,52 @@ def load_midi_corpus(
     )
     pieces: list[Piece] = []
     first_of: dict[str, str] = {}  # content digest → the first file with those bytes
-    for found in tqdm(files, desc="reading MIDI", unit="file", disable=not progress, leave=False):
-        relative = found.relative
-        stamp = (relative, found.size, found.mtime_ns)
-        if found.size > limits.max_file_bytes:
-            entry = {"skip": f"too large: {found.size:,} bytes > cap {limits.max_file_bytes:,}"}
-        else:
-            digest = cache.digest_of(stamp)
-            data = None
-            if digest is None:
-                try:
-                    data = _read_bytes(found.path)
-                except OSError as error:
-                    report.skipped.append(
-                        (relative, f"cannot read file: {error.strerror or error}")
+    bar = tqdm(
+        total=len(files), desc="reading MIDI", unit="file", disable=not progress, leave=False
+    )
+    with _Parser(tokenizer, limits, workers) as parser:
+        for begin in range(0, len(files), READ_BATCH):  # bounded memory: a batch's bytes at once
+            batch = files[begin : begin + READ_BATCH]
+            outcomes: list[tuple[str, dict[str, Any] | None]] = []  # (relative, entry)
+            to_parse: list[tuple[int, str, tuple[str, int, int], bytes]] = []
+            for found in batch:
+                relative = found.relative
+                stamp = (relative, found.size, found.mtime_ns)
+                if found.size > limits.max_file_bytes:
+                    cap = limits.max_file_bytes
+                    outcomes.append(
+                        (relative, {"skip": f"too large: {found.size:,} bytes > cap {cap:,}"})
                     )
                     continue
-                digest = hashlib.sha256(data).hexdigest()
-            if digest in first_of:
-                report.duplicates.append((relative, first_of[digest]))
-                continue
-            first_of[digest] = relative
-            entry = cache.get(digest, stamp)
-            if entry is None:
-                if data is None:
-                    data = _read_bytes(found.path)
-                entry = read_midi_file(data, tokenizer, limits)
+                digest, data = cache.digest_of(stamp), None
+                try:
+                    if digest is None:
+                        data = _read_bytes(found.path)
+                        digest = hashlib.sha256(data).hexdigest()
+                    if digest in first_of:
+                        report.duplicates.append((relative, first_of[digest]))
+                        continue
+                    first_of[digest] = relative
+                    entry = cache.get(digest, stamp)
+                    if entry is not None:
+                        report.cached_files += 1
+                    elif data is None:
+                        data = _read_bytes(found.path)
+                except OSError as error:
+                    reason = f"cannot read file: {error.strerror or error}"
+                    outcomes.append((relative, {"skip": reason}))
+                    continue
+                if entry is None:
+                    to_parse.append((len(outcomes), digest, stamp, data))
+                outcomes.append((relative, entry))
+            parsed = parser.parse([data for *_, data in to_parse])
+            for (index, digest, stamp, _), entry in zip(to_parse, parsed, strict=True):
                 cache.put(digest, stamp, entry)
-            else:
-                report.cached_files += 1
-        if entry.get("warnings"):
-            report.warnings.update(entry["warnings"])
-        if "skip" in entry:
-            report.skipped.append((relative, entry["skip"]))
-            continue
-        if table is not None:
-            style = table.get(relative)
-        elif styles == "folders":
-            style = relative.split("/", 1)[0] if "/" in relative else None
-        else:
-            style = None
-        tokens = entry["tokens"]
-        pieces.append(Piece(relative, tokens, style))
-        report.files_read += 1
-        report.notes += entry["notes"]
-        report.seconds += entry["seconds"]
-        report.tokens += len(tokens)
-        report.min_pitch = min(report.min_pitch, entry["min_pitch"])
-        report.max_pitch = max(report.max_pitch, entry["max_pitch"])
-        if style:
-            report.styles[style] += 1
-        else:
-            report.unstyled += 1
+                outcomes[index] = (outcomes[index][0], entry)
+            for relative, entry in outcomes:
+                _add_piece(relative, entry, report, pieces, table, styles)
+            bar.update(len(batch))
+    bar.close()
     cache.save()
     if not tokenizer.styles:
         tokenizer.styles = sorted(report.styles)
@@ -497,6 +497,73 @@ def load_midi_corpus(
     report.train_pieces, report.valid_pieces = len(train), len(valid)
     report.read_seconds = time.perf_counter() - started
     return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
+
+
+def _add_piece(
+    relative: str,
+    entry: dict[str, Any],
+    report: CorpusReport,
+    pieces: list[Piece],
+    table: dict[str, str] | None,
+    styles: str | Path,
+) -> None:
+    """Count one file's outcome in the report, and keep it as a piece if it was read."""
+    if entry.get("warnings"):
+        report.warnings.update(entry["warnings"])
+    if "skip" in entry:
+        report.skipped.append((relative, entry["skip"]))
+        return
+    if table is not None:
+        style = table.get(relative)
+    elif styles == "folders":
+        style = relative.split("/", 1)[0] if "/" in relative else None
+    else:
+        style = None
+    tokens = entry["tokens"]
+    pieces.append(Piece(relative, tokens, style))
+    report.files_read += 1
+    report.notes += entry["notes"]
+    report.seconds += entry["seconds"]
+    report.tokens += len(tokens)
+    report.min_pitch = min(report.min_pitch, entry["min_pitch"])
+    report.max_pitch = max(report.max_pitch, entry["max_pitch"])
+    if style:
+        report.styles[style] += 1
+    else:
+        report.unstyled += 1
+
+
+READ_BATCH = 2048  # files whose bytes are held at once
+PARALLEL_FROM = 256  # files to parse in a batch before worker processes pay for themselves
+
+
+class _Parser:
+    """read_midi_file over many files' bytes: in this process, or in worker processes (fork,
+    where the platform has it) for large batches."""
+
+    def __init__(self, tokenizer: MidiEventTokenizer, limits: ReadLimits, workers: int):
+        self.read = functools.partial(read_midi_file, tokenizer=tokenizer, limits=limits)
+        if workers <= 0:
+            workers = min(os.cpu_count() or 1, 4)
+        self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def parse(self, datas: list[bytes]) -> list[dict[str, Any]]:
+        if self.workers <= 1 or len(datas) < PARALLEL_FROM:
+            return [self.read(data) for data in datas]
+        if self.pool is None:
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork")
+            )
+        chunk = max(16, len(datas) // (4 * self.workers))
+        return list(self.pool.map(self.read, datas, chunksize=chunk))
+
+    def __enter__(self) -> _Parser:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def split_groups(

@@ -190,27 +190,44 @@ def notes_from_bytes(
     columns = [t.notes.numpy() for t in score.tracks if not t.is_drum and len(t.notes)]
     if not columns:
         return FileNotes.from_notes([], 0.0, [])
-    start = np.concatenate([c["time"] for c in columns]).astype(np.int64)
-    end = start + np.concatenate([c["duration"] for c in columns])
+    if len(columns) == 1:  # most files: no copies to join
+        start, length = columns[0]["time"], columns[0]["duration"]
+        pitch, velocity = columns[0]["pitch"], columns[0]["velocity"]
+    else:
+        start = np.concatenate([c["time"] for c in columns])
+        length = np.concatenate([c["duration"] for c in columns])
+        pitch = np.concatenate([c["pitch"] for c in columns])
+        velocity = np.concatenate([c["velocity"] for c in columns])
     if max_notes is not None and len(start) > max_notes:
         raise MidiReadError(name, f"too long: {len(start):,} notes > cap {max_notes:,}")
-    last = max(int(end.max()), int(score.end())) / ticks
-    if max_beats is not None and last > max_beats:
-        raise MidiReadError(name, f"too long: {last:,.0f} beats > cap {max_beats:,.0f}")
-    keep = end > start  # notes that last no tick are dropped, as pretty_midi's reading does
-    begin = start[keep] / ticks  # beats, computed as pretty_midi computes them
-    duration = end[keep] / ticks - begin
-    pitch = np.concatenate([c["pitch"] for c in columns]).astype(np.int64)[keep]
-    velocity = np.concatenate([c["velocity"] for c in columns]).astype(np.int64)[keep]
-    seconds = float(score.to("second").end())
+    end_tick = max(int((start.astype(np.int64) + length).max()), int(score.end()))
+    if max_beats is not None and end_tick / ticks > max_beats:
+        raise MidiReadError(name, f"too long: {end_tick / ticks:,.0f} beats > cap {max_beats:,.0f}")
+    keep = length > 0  # notes that last no tick are dropped, as pretty_midi's reading does
+    if not keep.all():
+        start, length, pitch, velocity = start[keep], length[keep], pitch[keep], velocity[keep]
+    begin = start / ticks  # beats, computed as pretty_midi computes them
+    duration = (start + length.astype(np.int64)) / ticks - begin
     return FileNotes(
         begin,
         duration,
-        pitch,
-        np.maximum(velocity, 1),
-        seconds if math.isfinite(seconds) else 0.0,
+        pitch.astype(np.int64),
+        np.maximum(velocity.astype(np.int64), 1),
+        _seconds(score, end_tick),
         [],
     )
+
+
+def _seconds(score: symusic.Score, end_tick: int) -> float:
+    """The time of ``end_tick`` through the file's tempo map (120 bpm before any tempo)."""
+    seconds, tick, per_tick = 0.0, 0, 0.5 / score.ticks_per_quarter
+    for tempo in score.tempos:
+        if tempo.time >= end_tick:
+            break
+        seconds += (tempo.time - tick) * per_tick
+        tick, per_tick = tempo.time, tempo.mspq / 1e6 / score.ticks_per_quarter
+    seconds += (end_tick - tick) * per_tick
+    return seconds if math.isfinite(seconds) else 0.0
 
 
 def _notes_by_pretty_midi(
