@@ -640,11 +640,13 @@ def main(argv: list[str] | None = None) -> None:
     jobs = handlers.TrainingJobs()
     demo = build_app(settings, jobs)
     demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
+    allowed, blocked = handlers.served_folders(settings)
     try:
         demo.launch(
             server_name=args.host,
             server_port=args.port,
-            allowed_paths=[str(settings.app_dir)],
+            allowed_paths=allowed,  # only outputs/<random>/: never models, caches, uploads
+            blocked_paths=blocked,
             max_file_size="25mb",
             theme=gr.themes.Soft(primary_hue="indigo").set(
                 button_primary_background_fill="*primary_600",

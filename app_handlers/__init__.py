@@ -15,12 +15,14 @@ shown as ``gr.Warning`` (the request goes on).
 
 Everything the app writes lives under one folder it owns (``AppSettings.app_dir``):
 
-    outputs/<request>/   generated MIDI, audio and pictures (deleted after a few hours)
+    outputs/<random>/    generated MIDI, audio and pictures (deleted after a few hours)
     examples/            the Harmonize tab's bundled melodies, written on first use
     models/<name>.pt     models trained in the app, listed in the pickers
     training/<job>/      a training job's staged uploads (removed at the end) and checkpoints
     cache/               token cache of uploaded MIDI corpora
-    gradio/              Gradio's own copies of uploads and served files
+
+Gradio keeps uploads and its copies of served files in its own folder outside this one (see
+``models.gradio_temp_dir``). Only ``outputs/`` is served, under random folder names.
 """
 
 from app_handlers.compose import (
@@ -62,6 +64,7 @@ from app_handlers.models import (
     model_text,
     prepare,
     resolve_model,
+    served_folders,
 )
 from app_handlers.settings import (
     APP_DIR_ENV,
@@ -142,6 +145,7 @@ __all__ = [
     "model_text",
     "parse_seed",
     "prepare",
+    "served_folders",
     "primer_uploaded",
     "resolve_model",
     "safe_name",

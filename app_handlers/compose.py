@@ -16,7 +16,7 @@ import gradio as gr
 import pretty_midi
 
 from app_handlers.models import NO_STYLE, PIANOROLL, resolve_model
-from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name
+from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name, user_error
 from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
 from generator.loader import load_cached
@@ -82,7 +82,7 @@ def check_primer(path: str | Path | None) -> list[Note] | None:
             )
         data = path.read_bytes()
     except OSError as error:
-        raise gr.Error(f"The primer could not be read: {error.strerror or error}") from None
+        raise user_error(f"The primer could not be read: {error.strerror or error}") from None
     entry = read_midi_file(data, MidiEventTokenizer(), PRIMER_LIMITS)
     if "skip" in entry:
         raise gr.Error(f"The primer cannot be used: {entry['skip']}.")
@@ -176,7 +176,7 @@ def compose(
         )
         result = generate_music(loaded, request)
 
-    out_dir = _new_output_dir(settings)
+    out_dir = new_output_dir(settings)
     how = safe_name(
         style or ("primer" if primer_path else "null" if start == START_NULL else "any")
     )
@@ -201,10 +201,11 @@ def compose(
     return ComposeResult(shown, status)
 
 
-def _new_output_dir(settings: AppSettings) -> Path:
-    """A fresh folder for one request's files (old ones are cleaned up first)."""
+def new_output_dir(settings: AppSettings) -> Path:
+    """A fresh folder for one request's files, named by 128 random bits so that no one can
+    guess another request's files (old folders are cleaned up first)."""
     _clean_old_outputs(settings)
-    return settings.outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    return settings.outputs_dir / uuid.uuid4().hex
 
 
 def _variations(
@@ -217,7 +218,7 @@ def _variations(
         try:
             write_audio(midi_path, audio)
         except RenderError as error:
-            raise gr.Error(f"Could not render audio: {error}") from None
+            raise user_error(f"Could not render audio: {error}") from None
         draw_pianoroll(notes, midi_path.with_suffix(".png"), beats_per_bar=BEATS_PER_BAR)
         seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / bpm
         title = f"Variation {index + 1} · {len(notes)} notes · {seconds:.0f} s"
@@ -257,7 +258,7 @@ def _compose_pianoroll(
             options=SamplingOptions(temperature, seed=seed),
         )
         result = generate_pianoroll(loaded, request)
-    out_dir = _new_output_dir(settings)
+    out_dir = new_output_dir(settings)
     stem = f"pianoroll-{'primer' if primer_path else 'chord'}-seed{seed}"
     midi_paths = write_rolls(
         result.rolls, tokenizer, out_dir, stem=stem, bpm=request.bpm, program=program

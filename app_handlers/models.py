@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +150,27 @@ def describe_model(loaded) -> str:
     return " · ".join(parts)
 
 
+def gradio_temp_dir() -> Path:
+    """Where Gradio keeps uploads and the copies of files it serves: outside the app's folder."""
+    return Path(tempfile.gettempdir()) / f"rnn-generator-gradio-{os.getuid()}"
+
+
+def served_folders(settings: AppSettings) -> tuple[list[str], list[str]]:
+    """(allowed, blocked) folders for Gradio's file route: only the per-request output folders
+    (random names) may be served; models, caches, training jobs and examples never are."""
+    allowed = [str(settings.outputs_dir)]
+    blocked = [
+        str(folder)
+        for folder in (
+            settings.models_dir,
+            settings.cache_dir,
+            settings.training_dir,
+            settings.app_dir / "examples",
+        )
+    ]
+    return allowed, blocked
+
+
 def prepare(settings: AppSettings, threads: int = 1) -> None:
     """Before serving: make the app's folders, keep Gradio's files inside them, set torch's
     thread count, and load the SoundFont, matplotlib and the default model so the first
@@ -160,7 +182,10 @@ def prepare(settings: AppSettings, threads: int = 1) -> None:
 
     for folder in (settings.outputs_dir, settings.models_dir, settings.training_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.app_dir / "gradio"))
+    # Gradio names its copies by their path in its folder, and the page sees that path: a
+    # folder of its own in the system's temporary folder tells nothing of the app's folder.
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        os.environ["GRADIO_TEMP_DIR"] = str(gradio_temp_dir())
     torch.set_num_threads(max(1, threads))
     soundfont_bytes()
     draw_pianoroll([Note(0.0, 1.0, 60, 80)])

@@ -69,6 +69,20 @@ def safe_name(text: str, default: str = "file", max_length: int = 40) -> str:
     return name or default
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'\"():,;]+[/\\])+")
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last part (``/srv/app/models/x.pt`` →
+    ``x.pt``): messages shown to visitors never reveal the server's folders."""
+    return _ABSOLUTE_PATH.sub("", str(text))
+
+
+def user_error(message: str) -> gr.Error:
+    """A gr.Error for the page, its message without server paths."""
+    return gr.Error(hide_paths(message))
+
+
 class UserErrors:
     """Turn the package's input errors into gr.Error messages the page shows."""
 
@@ -80,7 +94,7 @@ class UserErrors:
 
     def __exit__(self, kind, error, traceback) -> bool:
         if isinstance(error, (ValueError, CheckpointError, FileNotFoundError)):
-            raise gr.Error(f"{self.what}: {error}") from None
+            raise user_error(f"{self.what}: {error}") from None
         return False
 
 
