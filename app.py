@@ -43,6 +43,11 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
         analytics_enabled=False,
         delete_cache=(3600, 6 * 3600),  # Gradio's copies of served files: hourly, after 6 h
     ) as demo:
+        # The visitor's token (random, made on the first visit) in the browser's storage:
+        # it names the visitor's own trained models and training job across page reloads.
+        visitor = gr.BrowserState(
+            None, storage_key="rnn-generator-visitor", secret=handlers.browser_secret(settings)
+        )
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Compose", id="compose"):
@@ -54,23 +59,29 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
             with gr.Tab("Write", id="write"):
                 write_model = _write_tab(settings)
             with gr.Tab("Train", id="train"):
-                _train_tab(settings, jobs, compose["model"], write_model)
-        demo.load(
-            functools.partial(_refresh_models, settings, "music"),
-            inputs=[compose["model"]],
-            outputs=[compose["model"]],
-            api_visibility=UI_ONLY,
+                train = _train_tab(settings, jobs, visitor, compose["model"], write_model)
+        opened = demo.load(
+            _visitor, inputs=[visitor], outputs=[visitor], api_visibility=UI_ONLY, queue=False
         )
-        demo.load(
+        for kind, picker in (("music", compose["model"]), ("text", write_model)):
+            opened.then(
+                functools.partial(_refresh_models, settings, kind),
+                inputs=[visitor, picker],
+                outputs=[picker],
+                api_visibility=UI_ONLY,
+            )
+        opened.then(
             functools.partial(_refresh_harmonizers, settings),
             inputs=[harmony_model],
             outputs=[harmony_model],
             api_visibility=UI_ONLY,
         )
-        demo.load(
-            functools.partial(_refresh_models, settings, "text"),
-            inputs=[write_model],
-            outputs=[write_model],
+        opened.then(  # a reloaded page shows the visitor's running training again
+            functools.partial(_watch_training, settings, jobs),
+            inputs=[visitor],
+            outputs=train,
+            concurrency_limit=None,
+            show_progress="hidden",
             api_visibility=UI_ONLY,
         )
     return demo
@@ -358,11 +369,11 @@ def _write_tab(settings) -> gr.Dropdown:
         concurrency_id="write",
         api_name="write",
     )
-    stop.click(None, cancels=[writing])
+    stop.click(_write_stopped, outputs=[status], cancels=[writing], api_visibility=UI_ONLY)
     return model
 
 
-def _train_tab(settings, jobs, compose_model, write_model) -> None:
+def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
     gr.Markdown(
         "Upload MIDI files or text files (or a .zip of either), pick a size, and train. MIDI "
         "files make a **music** model for the Compose tab (a zip's folders name styles); .txt "
@@ -440,8 +451,7 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
                 label="Corpus report", lines=10, max_lines=20, interactive=False,
                 elem_id="train-report",
             )  # fmt: skip
-    job = gr.State(None)
-
+    outputs = [status, report, curve, start, stop, compose_model, write_model]
     for event in (files.change, kind.change, tokenizer.change):
         event(
             _upload_changed,
@@ -452,26 +462,37 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
         )
     start.click(
         functools.partial(_train, settings, jobs),
-        inputs=[files, style, preset, steps, name, kind, tokenizer, vocab],
-        outputs=[job, status, report, curve, start, stop, compose_model, write_model],
-        concurrency_limit=1,
-        concurrency_id="train",
+        inputs=[visitor, files, style, preset, steps, name, kind, tokenizer, vocab],
+        outputs=outputs,
+        concurrency_limit=None,  # the app runs one job at a time itself and says so
         api_visibility=UI_ONLY,
     )
     stop.click(
         functools.partial(_stop, jobs),
-        inputs=[job],
+        inputs=[visitor],
         outputs=[status],
         concurrency_limit=None,
         api_visibility=UI_ONLY,
     )
+    return outputs
 
 
 # -- adapters: app_handlers' plain results → component updates ---------------------------------
-def _refresh_models(settings, kind, current):
-    choices, default = handlers.model_choices(settings, kind)
+def _visitor(token):
+    """The visitor's token from the browser's storage, or a new one on a first visit."""
+    return handlers.check_visitor(token) or handlers.new_visitor()
+
+
+def _refresh_models(settings, kind, visitor, current):
+    choices, default = handlers.model_choices(settings, kind, handlers.check_visitor(visitor))
     keys = [key for _, key in choices]
     return gr.update(choices=choices, value=current if current in keys else default or None)
+
+
+def _failed(error: gr.Error) -> str:
+    """An error as the page keeps it: a lasting status line (and a toast that fades)."""
+    gr.Warning(error.message)
+    return f"⚠ {error.message}"
 
 
 def _model_changed(settings, model_key, start):
@@ -509,7 +530,10 @@ def _refresh_harmonizers(settings, current):
 
 
 def _harmonize(settings, *values):
-    result = handlers.harmonize_melody(settings, *values)
+    try:
+        result = handlers.harmonize_melody(settings, *values)
+    except gr.Error as error:  # the previous harmony stays on the page
+        return _failed(error), gr.update(), gr.update(), gr.update(), gr.update()
     attention = str(result.attention) if result.attention else None
     return result.status, str(result.audio), str(result.pianoroll), str(result.midi), attention
 
@@ -519,7 +543,14 @@ def _text_model_changed(settings, model_key):
 
 
 def _write(settings, *values):
-    yield from handlers.write_text(settings, *values)
+    try:
+        yield from handlers.write_text(settings, *values)
+    except gr.Error as error:  # the previous text stays on the page
+        yield gr.update(), _failed(error)
+
+
+def _write_stopped():
+    return "Stopped; the text so far is kept."
 
 
 def _start_changed(start):
@@ -536,7 +567,10 @@ def _primer_uploaded(path):
 
 
 def _compose(settings, *values):
-    result = handlers.compose(settings, *values)
+    try:
+        result = handlers.compose(settings, *values)
+    except gr.Error as error:  # the previous variations stay on the page
+        return [_failed(error)] + [gr.update()] * (5 * handlers.MAX_UI_VARIATIONS)
     updates = [result.status]
     for index in range(handlers.MAX_UI_VARIATIONS):
         if index < len(result.variations):
@@ -576,31 +610,56 @@ def _curve_frame(points: list[dict]) -> pd.DataFrame:
     )
 
 
-def _train(settings, jobs, *values):
-    for progress in handlers.start_training(settings, jobs, *values):
-        curve = _curve_frame(progress.curve)
-        music_update, text_update = gr.update(), gr.update()
-        if progress.new_model_key:
-            choices, _ = handlers.model_choices(settings, progress.kind)
-            picked = gr.update(choices=choices, value=progress.new_model_key)
-            if progress.kind == "music":
-                music_update = picked
-            else:
-                text_update = picked
+def _train(settings, jobs, visitor, *values):
+    visitor = handlers.check_visitor(visitor)
+    if visitor is None:  # a raw client that skipped the page's start: it owns nothing
+        yield _failed(gr.Error("Reload the page, then train.")), *[gr.update()] * 6
+        return
+    progress = handlers.start_training(settings, jobs, *values, visitor=visitor)
+    yield from _train_updates(settings, visitor, progress)
+
+
+def _watch_training(settings, jobs, visitor):
+    visitor = handlers.check_visitor(visitor)
+    yield from _train_updates(settings, visitor, handlers.watch_training(jobs, visitor))
+
+
+def _train_updates(settings, visitor, progresses):
+    """The Train tab's outputs for each progress update; an error keeps the curve and report
+    and leaves a lasting status line."""
+    try:
+        for progress in progresses:
+            music_update, text_update = gr.update(), gr.update()
+            if progress.new_model_key:
+                choices, _ = handlers.model_choices(settings, progress.kind, visitor)
+                picked = gr.update(choices=choices, value=progress.new_model_key)
+                if progress.kind == "music":
+                    music_update = picked
+                else:
+                    text_update = picked
+            yield (
+                progress.status,
+                progress.report or gr.update(),
+                _curve_frame(progress.curve) if progress.curve or progress.running else gr.update(),
+                gr.update(interactive=not progress.running),
+                gr.update(interactive=progress.running),
+                music_update,
+                text_update,
+            )
+    except gr.Error as error:
         yield (
-            progress.job_id,
-            progress.status,
-            progress.report,
-            curve,
-            gr.update(interactive=not progress.running),
-            gr.update(interactive=progress.running),
-            music_update,
-            text_update,
+            _failed(error),
+            gr.update(),
+            gr.update(),
+            gr.update(interactive=True),
+            gr.update(interactive=False),
+            gr.update(),
+            gr.update(),
         )
 
 
-def _stop(jobs, job_id):
-    return handlers.stop_training(jobs, job_id)
+def _stop(jobs, visitor):
+    return handlers.stop_training(jobs, visitor=handlers.check_visitor(visitor))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -633,9 +692,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads for sampling (default: 1)"
     )
+    parser.add_argument(
+        "--share-trained-models",
+        action="store_true",
+        help="list the models a visitor trains in every visitor's pickers (default: only in "
+        "the pickers of the visitor who trained them)",
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.threads <= (os.cpu_count() or 1):
+        parser.error(f"--threads must be 1 to {os.cpu_count() or 1} (this machine's CPUs)")
 
-    settings = handlers.settings_from_env(args.app_dir, args.checkpoint, args.audio)
+    settings = handlers.settings_from_env(
+        args.app_dir, args.checkpoint, args.audio, args.share_trained_models
+    )
     handlers.prepare(settings, threads=args.threads)
     jobs = handlers.TrainingJobs()
     demo = build_app(settings, jobs)
