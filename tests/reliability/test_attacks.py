@@ -124,15 +124,103 @@ def test_returned_files_download_and_name_no_server_folder(server, chorale_bytes
         files={"files": ("melody.mid", b"MThd" + bytes(40), "audio/midi")},
         timeout=60,
     ).json()[0]
-    with pytest.raises(Exception) as error:
-        client.predict(
-            "shipped:harmonizer",
-            {"path": bad, "meta": {"_type": "gradio.FileData"}},
-            None,
-            80,
-            0.7,
-            "1",
-            api_name="/harmonize",
-        )
-    assert str(server["base"]) not in str(error.value)
-    assert "/" not in str(error.value).split(":", 1)[-1], str(error.value)
+    status = client.predict(
+        "shipped:harmonizer",
+        {"path": bad, "meta": {"_type": "gradio.FileData"}},
+        None,
+        80,
+        0.7,
+        "1",
+        api_name="/harmonize",
+    )[0]
+    assert status.startswith("⚠ ") and "melody.mid: not a readable MIDI" in status, status
+    assert str(server["base"]) not in status and "/" not in status, status
+
+
+def call_event(server, fn_index: int, data: list, session: str, timeout: float = 60.0) -> dict:
+    """One event called the way the page calls it (POST queue/join, then read the session's
+    event stream) and its last message: ``{"msg": "process_completed", "success": ...}``."""
+    joined = httpx.post(
+        server["url"] + "gradio_api/queue/join",
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "trigger_id": None},
+        timeout=30,
+    )
+    if joined.status_code != 200:
+        return {"msg": "refused", "status": joined.status_code, "text": joined.text}
+    last: dict = {}
+    with httpx.stream(
+        "GET",
+        server["url"] + "gradio_api/queue/data",
+        params={"session_hash": session},
+        timeout=timeout,
+    ) as stream:
+        for line in stream.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            message = json.loads(line[5:])
+            if message.get("msg") in ("process_completed", "close_stream"):
+                return message if message.get("msg") == "process_completed" else last
+            last = message
+    return last
+
+
+HOSTILE = {  # what a raw client sends for each kind of input
+    "browserstate": "0" * 32,
+    "dropdown": "../../models/private-model",
+    "radio": "Music (MIDI)",
+    "slider": 4000,
+    "textbox": "../../escape",
+    "state": None,
+}
+
+
+def hostile_value(server, component: dict):
+    kind = component.get("type", "")
+    if kind == "file":
+        secret = str(server["secrets"]["trained model"])
+        return {"path": secret, "orig_name": "x.mid", "meta": {"_type": "gradio.FileData"}}
+    return HOSTILE.get(kind, None)
+
+
+@pytest.mark.slow
+def test_every_page_only_event_called_by_fn_index_can_do_no_harm(server):
+    """Each event the page calls by fn_index (pickers, uploads, Train, Stop, the reload
+    watcher) sent hostile values by a raw client: a file outside the uploads, a visitor token
+    nobody was given, a model path. None starts a job, writes a model, returns the app's
+    files or names a server folder, and each answers within its bound."""
+    config = httpx.get(server["url"] + "config", timeout=30).json()
+    components = {c["id"]: c for c in config["components"]}
+    private = [
+        (index, d)
+        for index, d in enumerate(config["dependencies"])
+        if d.get("api_visibility", "public") != "public" and d.get("backend_fn")
+    ]
+    assert len(private) >= 12  # pickers, uploads, Train, Stop, the loads
+    public = [d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"]
+    assert sorted(public) == ["compose", "harmonize", "write"]  # all a client is offered
+    models_before = set(server["app_dir"].rglob("*.pt"))
+    jobs_before = set(server["app_dir"].joinpath("training").iterdir())
+    outcomes = {}
+    for index, dependency in private:
+        data = [hostile_value(server, components[i]) for i in dependency["inputs"]]
+        answer = call_event(server, index, data, uuid.uuid4().hex)
+        text = json.dumps(answer)
+        assert str(server["base"]) not in text, (index, text[:500])
+        assert SECRET.decode() not in text
+        outcomes[index] = answer.get("success", answer.get("msg"))
+        print(f"fn_index {index} {dependency.get('api_name')}: {str(outcomes[index])[:60]}")
+    assert set(server["app_dir"].joinpath("training").iterdir()) == jobs_before, "a job started"
+    assert set(server["app_dir"].rglob("*.pt")) == models_before
+
+    # the Train event: without a token from the page it is refused with a message
+    train = next(
+        index
+        for index, d in private
+        if len(d["inputs"]) == 9 and components[d["inputs"][0]]["type"] == "browserstate"
+    )
+    dependency = config["dependencies"][train]
+    data = [components[i].get("props", {}).get("value") for i in dependency["inputs"]]
+    data[0] = None  # the page's defaults, but no visitor token
+    answer = call_event(server, train, data, uuid.uuid4().hex)
+    assert "Reload the page" in json.dumps(answer)
+    print(f"\n{len(private)} page-only events called by fn_index with hostile values")
