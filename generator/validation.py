@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 MAX_VARIATIONS = 16
 MAX_BARS = 256
 MAX_SECONDS = 600.0
 MAX_TOKENS = 100_000
+MAX_MIDI_BYTES = 16_000_000  # one MIDI file read whole (a primer, a melody)
+MAX_PRIME_CHARACTERS = 1_000_000  # a text prime (from --prime or stdin)
 
 
 def _number(name: str, value: float) -> float:
@@ -78,3 +81,22 @@ def check_variations(count: int) -> int:
 def check_beats_per_bar(beats: int) -> int:
     """Beats in a bar, 1-16."""
     return check_range("beats per bar", beats, 1, 16, integer=True)
+
+
+def read_bounded(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
+    """A file's bytes, reading at most ``max_bytes`` + 1: a ValueError naming the file when it
+    holds more (a huge file, or a device such as /dev/zero that never ends), so memory stays
+    bounded whatever the path is. OSError as open() raises it."""
+    with open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path}: the {what} holds more than {max_bytes:,} bytes (the cap)")
+    return data
+
+
+def read_bounded_text(stream, max_characters: int, what: str) -> str:
+    """At most ``max_characters`` from a text stream (stdin), else a ValueError."""
+    text = stream.read(max_characters + 1)
+    if len(text) > max_characters:
+        raise ValueError(f"the {what} is longer than {max_characters:,} characters (the cap)")
+    return text

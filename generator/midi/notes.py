@@ -21,6 +21,8 @@ from pathlib import Path
 import mido
 import pretty_midi
 
+from generator.validation import MAX_MIDI_BYTES, read_bounded
+
 _NOTE_NAME = re.compile(r"^([A-Ga-g])([#b♯♭]?)(-?\d+)$")
 _PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -126,9 +128,11 @@ def _check_events(parsed: mido.MidiFile, max_notes: int | None, max_beats: float
 def read_midi(path: str | Path) -> pretty_midi.PrettyMIDI:
     """Read a MIDI file; MidiReadError (a ValueError) naming the file when it cannot be read."""
     try:
-        data = Path(path).read_bytes()
+        data = read_bounded(path, MAX_MIDI_BYTES, "MIDI file")  # bounded: /dev/zero is refused
     except OSError as error:
         raise MidiReadError(str(path), f"cannot read file: {error.strerror or error}") from None
+    except ValueError:
+        raise MidiReadError(str(path), f"too large: more than {MAX_MIDI_BYTES:,} bytes") from None
     return parse_midi(data, str(path))
 
 
