@@ -211,6 +211,34 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+TRAIN_STATE_KEYS = (  # what the trainer needs to resume
+    "train_config",
+    "optimizer",
+    "step",
+    "epoch",
+    "batch_index",
+    "best_valid_nll",
+    "evals_since_best",
+    "skipped_steps",
+    "tokens_seen",
+)
+
+
+def check_resumable(path: str | Path) -> None:
+    """A CheckpointError unless ``path`` holds a training state the trainer can resume."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"--resume: {path} does not exist (nothing to resume)")
+    state = read_checkpoint(path).get("train_state")
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{path}: holds no training state (a best-model file, not a resumable one)"
+        )
+    missing = [key for key in TRAIN_STATE_KEYS if key not in state]
+    if missing or not isinstance(state.get("train_config"), dict):
+        raise CheckpointError(f"{path}: the training state lacks {missing or ['train_config']}")
+
+
 @dataclass
 class Loaded:
     """A model ready to use, with its tokenizer and what the checkpoint says about it."""

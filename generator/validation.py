@@ -100,3 +100,127 @@ def read_bounded_text(stream, max_characters: int, what: str) -> str:
     if len(text) > max_characters:
         raise ValueError(f"the {what} is longer than {max_characters:,} characters (the cap)")
     return text
+
+
+MAX_BEAM = 64  # beam width: each beam is a decoder state per source
+MAX_THREADS_PER_CPU = 4  # --threads beyond this many per CPU is refused (torch crashes at 1e6)
+
+
+def check_threads(threads: int) -> int:
+    """CPU threads: 0 (torch's default) up to a few per CPU of this machine."""
+    import os
+
+    most = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+    return check_range("--threads", threads, 0, most, integer=True)
+
+
+def check_beam(beam: int) -> int:
+    """Beam width 1-MAX_BEAM (1 = no beam search)."""
+    return check_range("beam width", beam, 1, MAX_BEAM, integer=True)
+
+
+def check_length_penalty(penalty: float) -> float:
+    """Beam search's length exponent, 0-10."""
+    return check_range("length penalty", penalty, 0, 10)
+
+
+def check_encoding(encoding: str) -> str:
+    """A text encoding Python knows (utf-8, latin-1, ...)."""
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown text encoding {encoding!r} (try utf-8 or latin-1)") from None
+    if encoding.lower().replace("-", "_") in ("rot_13", "rot13", "base64", "hex", "zlib", "bz2"):
+        raise ValueError(f"{encoding!r} is not a text encoding (try utf-8 or latin-1)")
+    return encoding
+
+
+def check_device(name: str) -> str:
+    """A torch device this machine has: auto, cpu, cuda[:N] (with CUDA and that GPU), mps."""
+    import torch
+
+    if name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cpu":
+        return name
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return name
+    if device.type == "mps":
+        backend = getattr(torch.backends, "mps", None)
+        if not (backend and backend.is_available()):
+            raise ValueError(f"device {name!r}: MPS is not available on this machine")
+        return name
+    raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
+TRAIN_RANGES = {  # TrainConfig field → (least, most, whole number); checked for every run
+    "batch_size": (1, 65_536, True),
+    "seq_len": (1, 1_000_000, True),
+    "lr": (0.0, 10.0, False),  # > 0, below
+    "momentum": (0.0, 1.0, False),
+    "weight_decay": (0.0, 1.0, False),
+    "warmup_steps": (0, 10**9, True),
+    "clip_norm": (0.0, 1e6, False),
+    "max_steps": (1, 10**9, True),
+    "max_minutes": (0.0, 1e7, False),
+    "eval_every": (1, 10**9, True),
+    "eval_batches": (0, 10**9, True),
+    "patience": (0, 10**6, True),
+    "save_every": (1, 10**9, True),
+    "log_every": (1, 10**9, True),
+    "max_bad_steps": (1, 10**6, True),
+    "seed": (0, 2**63 - 1, True),
+    "transpose": (0, 24, True),
+    "style_dropout": (0.0, 1.0, False),
+}
+
+
+def check_train_fields(fields: dict) -> None:
+    """Every TrainConfig number within its range (nan, negative and zero where zero means
+    nothing are refused), with the flag's name in the message."""
+    for name, (low, high, integer) in TRAIN_RANGES.items():
+        if name in fields:
+            flag = "--" + name.replace("_", "-")
+            check_range(flag, fields[name], low, high, integer=integer, low_open=name == "lr")
+
+
+def check_out_file(path: Path) -> Path:
+    """An output file that can be written: not a folder, in a folder that can be made."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: --out is a folder; give the file to write")
+    _check_writable_folder(path.parent, path)
+    return path
+
+
+def check_out_folder(path: Path) -> Path:
+    """An output folder that can be written: not a file, inside a folder that can be made."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: --out is a file, not a folder")
+    _check_writable_folder(path, path)
+    return path
+
+
+def _check_writable_folder(folder: Path, out: Path) -> None:
+    import os
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{out}: cannot write there: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{out}: cannot write there: no permission in {existing}")
