@@ -40,7 +40,8 @@ def check_range(
     if below or value > high:
         bracket = "(" if low_open else "["
         kind = "a whole number" if integer else "a number"
-        raise ValueError(f"{name} must be {kind} in {bracket}{low:g}, {high:g}], got {value:g}")
+        shown = f"{int(value)}" if integer else f"{value:g}"
+        raise ValueError(f"{name} must be {kind} in {bracket}{low:g}, {high:g}], got {shown}")
     return int(value) if integer else value
 
 
