@@ -31,6 +31,11 @@ CSS = """
 .variation .block {border: none !important; box-shadow: none !important;}
 .status {min-height: 1.5em;}
 footer {display: none !important;}
+/* the main button sits above the results; on a phone the results column comes first, so what
+   a press makes is next to the button, and the settings follow */
+@media (max-width: 767px) {
+  .tab-row {flex-direction: column-reverse !important;}
+}
 """
 
 
@@ -100,7 +105,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
     pianoroll = handlers.model_family(settings, default_model) == handlers.PIANOROLL
     if pianoroll:
         model_text = f"{model_text}\n\n{PIANOROLL_HELP}"
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
                 choices,
@@ -145,8 +150,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                 1, handlers.MAX_UI_VARIATIONS, value=2, step=1, label="Variations",
                 info="Pieces made side by side, in one batch",
             )  # fmt: skip
-            generate = gr.Button("Generate", variant="primary", elem_id="generate")
-            with gr.Accordion("Sampling", open=True):
+            with gr.Accordion("Sampling", open=False):
                 temperature = gr.Slider(
                     0.1, 2.0, value=0.9, step=0.05, label="Temperature",
                     info="Lower: safer and more repetitive; higher: wilder",
@@ -163,7 +167,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                     "", label="Random seed", placeholder="random",
                     info="Empty: new pieces every time; the seed used is shown with the results",
                 )  # fmt: skip
-            with gr.Accordion("Sound", open=True):
+            with gr.Accordion("Sound", open=False):
                 bpm = gr.Slider(
                     40, 240, value=120, step=1, label="Tempo (BPM)",
                     info="Beats per minute of the written MIDI and the audio",
@@ -172,7 +176,8 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                     list(handlers.INSTRUMENTS), value=0, label="Instrument",
                     info="General MIDI program the piece is played with",
                 )  # fmt: skip
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_classes="results"):
+            generate = gr.Button("Generate", variant="primary", elem_id="generate")
             status = gr.Markdown("Press **Generate**.", elem_classes="status", elem_id="status")
             slots = []
             for index in range(handlers.MAX_UI_VARIATIONS):
@@ -233,7 +238,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
 
 def _harmonize_tab(settings) -> gr.Dropdown:
     choices, default = handlers.harmony_choices(settings)
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
                 choices,
@@ -260,8 +265,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
                 "The melody is the track named Soprano or Melody, else the highest one; it is "
                 "kept as it is and the new voices are added below it."
             )
-            harmonize = gr.Button("Harmonize", variant="primary", elem_id="harmonize")
-            with gr.Accordion("Sampling and sound", open=True):
+            with gr.Accordion("Sampling and sound", open=False):
                 temperature = gr.Slider(
                     0.1, 1.5, value=0.7, step=0.05, label="Temperature",
                     info="Lower: plainer, longer-held chords; higher: busier, riskier voices",
@@ -274,7 +278,8 @@ def _harmonize_tab(settings) -> gr.Dropdown:
                     40, 200, value=80, step=1, label="Tempo (BPM)",
                     info="Beats per minute of the written MIDI and the audio",
                 )  # fmt: skip
-        with gr.Column(scale=2, elem_id="harmonized"):
+        with gr.Column(scale=2, elem_id="harmonized", elem_classes="results"):
+            harmonize = gr.Button("Harmonize", variant="primary", elem_id="harmonize")
             status = gr.Markdown(
                 "Press **Harmonize**.", elem_classes="status", elem_id="harmonize-status"
             )
@@ -308,7 +313,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
 
 def _write_tab(settings) -> gr.Dropdown:
     choices, default = handlers.model_choices(settings, "text")
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
                 choices,
@@ -329,10 +334,7 @@ def _write_tab(settings) -> gr.Dropdown:
                 20, handlers.MAX_UI_CHARACTERS, value=500, step=10, label="Length",
                 info="New characters to write",
             )  # fmt: skip
-            with gr.Row():
-                write = gr.Button("Write", variant="primary", elem_id="write")
-                stop = gr.Button("Stop", elem_id="stop-writing")
-            with gr.Accordion("Sampling", open=True):
+            with gr.Accordion("Sampling", open=False):
                 temperature = gr.Slider(
                     0.1, 2.0, value=0.8, step=0.05, label="Temperature",
                     info="Lower: safer and more repetitive; higher: wilder",
@@ -349,7 +351,10 @@ def _write_tab(settings) -> gr.Dropdown:
                     "", label="Random seed", placeholder="random",
                     info="Empty: new text every time; the seed used is shown below",
                 )  # fmt: skip
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_classes="results"):
+            with gr.Row():
+                write = gr.Button("Write", variant="primary", elem_id="write")
+                stop = gr.Button("Stop", elem_id="stop-writing")
             status = gr.Markdown("Press **Write**.", elem_classes="status", elem_id="write-status")
             text = gr.Textbox(
                 label="Text", lines=18, max_lines=40, interactive=False, autoscroll=True,
@@ -380,7 +385,7 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
         "and .md files make a **text** model for the Write tab. Training runs in the "
         "background; the model is saved when it ends or when you press **Stop**."
     )
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             files = gr.File(
                 label="MIDI or text files, or a zip",
@@ -429,10 +434,10 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
                 "", label="Model name", placeholder="my-music or my-text",
                 info="Letters, digits, - and _", max_length=40, elem_id="train-name",
             )  # fmt: skip
+        with gr.Column(scale=2, elem_classes="results"):
             with gr.Row():
                 start = gr.Button("Train", variant="primary", elem_id="train")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop")
-        with gr.Column(scale=2):
             status = gr.Markdown(
                 "No training running.", elem_classes="status", elem_id="train-status"
             )
@@ -446,6 +451,7 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
                 height=280,
                 x_title="step",
                 y_title="loss",
+                visible=False,  # shown with the first points: an empty chart has odd ticks
             )
             report = gr.Textbox(
                 label="Corpus report", lines=10, max_lines=20, interactive=False,
@@ -610,6 +616,15 @@ def _curve_frame(points: list[dict]) -> pd.DataFrame:
     )
 
 
+def _curve_update(progress):
+    """The loss chart: hidden until a job has points, then drawn; kept as it is otherwise."""
+    if progress.curve:
+        return gr.update(value=_curve_frame(progress.curve), visible=True)
+    if progress.running:  # a new job: its chart starts empty, so hide it
+        return gr.update(value=_curve_frame([]), visible=False)
+    return gr.update()
+
+
 def _train(settings, jobs, visitor, *values):
     visitor = handlers.check_visitor(visitor)
     if visitor is None:  # a raw client that skipped the page's start: it owns nothing
@@ -640,7 +655,7 @@ def _train_updates(settings, visitor, progresses):
             yield (
                 progress.status,
                 progress.report or gr.update(),
-                _curve_frame(progress.curve) if progress.curve or progress.running else gr.update(),
+                _curve_update(progress),
                 gr.update(interactive=not progress.running),
                 gr.update(interactive=progress.running),
                 music_update,

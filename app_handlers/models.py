@@ -165,7 +165,8 @@ def describe_model(loaded) -> str:
         )
     corpus = info.get("corpus") or {}
     if corpus.get("files_read"):
-        parts.append(f"trained on {corpus['files_read']} files")
+        files = corpus["files_read"]
+        parts.append(f"trained on {files} file{'s' if files != 1 else ''}")
     if info.get("steps"):
         parts.append(f"{info['steps']} steps")
     if info.get("best_valid_nll") is not None:

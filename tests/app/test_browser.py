@@ -92,7 +92,7 @@ def test_corrupt_primer_shows_an_error_and_the_page_keeps_working(page, tmp_path
     expect(page.get_by_text("The primer cannot be used: not a readable MIDI file")).to_be_visible()
 
     page.locator("#generate").click()  # still "Primer MIDI", and the bad file was removed
-    expect(page.get_by_text("no primer is uploaded")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("⚠ Start is 'Primer MIDI' but no primer")
 
     page.get_by_text("Seed note", exact=True).click()
     page.locator("#generate").click()
