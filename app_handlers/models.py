@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,8 @@ def prepare(settings: AppSettings, threads: int = 1) -> None:
 
     for folder in (settings.outputs_dir, settings.models_dir, settings.training_dir):
         folder.mkdir(parents=True, exist_ok=True)
+    for leftover in settings.training_dir.iterdir():  # no job runs yet: a killed server's
+        shutil.rmtree(leftover, ignore_errors=True)  # staged uploads and caches go
     # Gradio names its copies by their path in its folder, and the page sees that path: a
     # folder of its own in the system's temporary folder tells nothing of the app's folder.
     if not os.environ.get("GRADIO_TEMP_DIR"):

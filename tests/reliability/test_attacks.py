@@ -36,12 +36,12 @@ def server(serve_app, trained_checkpoint: Path, tmp_path_factory):
         "example": app_dir / "examples" / "tune.mid",
         "visitor model": app_dir / "models" / "visitors" / ("0" * 32) / "mine.pt",
     }
-    for path in secrets.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(SECRET)
     env = {"RNN_GENERATOR_CHECKPOINTS": "", "OMP_NUM_THREADS": "1"}
     env["GRADIO_TEMP_DIR"] = ""  # the app's default: its own folder in the system temp folder
     url = serve_app(base, "--checkpoint", str(model), "--app-dir", str(app_dir), env=env)
+    for path in secrets.values():  # after start-up, which clears a killed server's jobs
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(SECRET)
     return {"url": url, "base": base, "app_dir": app_dir, "secrets": secrets}
 
 
@@ -77,7 +77,8 @@ def test_nothing_of_the_app_folder_downloads(server):
             assert answer.status_code in (403, 404), (what, spelling, answer.status_code)
             assert SECRET not in answer.content
             refused += 1
-    for path in ("/etc/passwd", "app.py", "pyproject.toml", "../../etc/passwd"):
+    browser_secret = str(server["app_dir"] / ".browser-secret")  # written at start-up
+    for path in ("/etc/passwd", "app.py", "pyproject.toml", "../../etc/passwd", browser_secret):
         answer = fetch(server, path)
         assert answer.status_code in (403, 404), path
         refused += 1
