@@ -31,6 +31,8 @@ MAX_TRAIN_MINUTES = 30.0
 MAX_TRAINED_BYTES = 2_000_000_000  # all trained models together; Train is refused beyond
 MAX_MODELS_PER_VISITOR = 10  # a visitor's oldest models go beyond this
 KEEP_VISITOR_MODELS_DAYS = 7  # a visitor's models untouched this long are deleted
+EVAL_BATCHES = 64  # validation windows per evaluation: a 50 MB upload's held-out part is not
+# read whole every eval_every steps
 
 KIND_AUTO = "From the files"
 KIND_CHOICES = {  # label → kind
@@ -184,6 +186,7 @@ def train_config_for(steps: int) -> TrainConfig:
         eval_every=every,
         save_every=every,
         log_every=max(10, steps // 20),
+        eval_batches=EVAL_BATCHES,
         max_minutes=MAX_TRAIN_MINUTES,
         device="auto",
     )

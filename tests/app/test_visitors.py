@@ -70,3 +70,20 @@ def test_shared_models_only_when_the_owner_opts_in(settings):
     assert own.parent == settings.visitors_dir and alice not in str(own)
     shared = dataclasses.replace(settings, share_trained=True)
     assert shared.visitor_models_dir(alice) == settings.models_dir
+
+
+def test_messages_lose_server_paths_and_only_outputs_are_served(settings):
+    from app_handlers.settings import hide_paths
+
+    assert hide_paths("/srv/app/models/x.pt: no such checkpoint file") == (
+        "x.pt: no such checkpoint file"
+    )
+    assert hide_paths("cannot read ('/home/me/runs/app/gradio/ab12/tune.mid')") == (
+        "cannot read ('tune.mid')"
+    )
+    assert hide_paths("1/2 of a bar, C:\\Users\\me\\x.mid") == "1/2 of a bar, x.mid"
+    allowed, blocked = h.served_folders(settings)
+    assert allowed == [str(settings.outputs_dir)]
+    for folder in (settings.models_dir, settings.cache_dir, settings.training_dir):
+        assert str(folder) in blocked
+    assert str(settings.app_dir) not in allowed + blocked  # the folder itself is not served
