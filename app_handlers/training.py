@@ -134,7 +134,11 @@ class TrainingJobs:
         with self._lock:
             self._refuse_if_busy(active.owner)
             self._active = active
-        active.job.start()
+        try:
+            active.job.start()
+        except BaseException:
+            active.done.set()  # never started: the server is free again
+            raise
         threading.Thread(target=_finish, args=(active,), daemon=True).start()
 
     def get(self, job_id: str | None) -> TrainingJob | None:
@@ -401,9 +405,9 @@ def _watch(active: ActiveJob, poll_seconds: float, announce: bool) -> Iterator[T
             active.job_id, _job_status(job), _report(active.staged, job), _curve(job), True,
             kind=active.kind,
         )  # fmt: skip
-    final = active.final
-    if final is None:  # the app is shutting down
-        return
+    final = active.final or TrainProgress(
+        None, "Training ended without a result (the server stopped it).", "", [], False
+    )
     if announce:
         yield final
         if final.new_model_key is None:
@@ -441,6 +445,9 @@ def _finish(active: ActiveJob) -> None:
         )
         key = _model_key(active, target)
         active.final = TrainProgress(None, status, report, _curve(job), False, key, active.kind)
+    except OSError as error:  # the model could not be saved (disk full, ...)
+        message = f"Training failed: the model could not be saved ({error.strerror or error})"
+        active.final = TrainProgress(None, message, "", _curve(job), False, kind=active.kind)
     finally:
         shutil.rmtree(active.job_dir, ignore_errors=True)
         active.done.set()
