@@ -87,3 +87,21 @@ def test_messages_lose_server_paths_and_only_outputs_are_served(settings):
     for folder in (settings.models_dir, settings.cache_dir, settings.training_dir):
         assert str(folder) in blocked
     assert str(settings.app_dir) not in allowed + blocked  # the folder itself is not served
+
+
+def test_an_error_leaves_the_results_and_a_lasting_status_line(settings):
+    """The page's adapters: a failed request updates only the status line; every result
+    component gets an empty update, so the previous pieces, harmony and text stay."""
+    import app
+
+    updates = app._compose(settings, h.model_choices(settings)[1], None, h.START_PRIMER)
+    assert updates[0].startswith("⚠ Start is 'Primer MIDI' but no primer is uploaded")
+    assert len(updates) == 1 + 5 * h.MAX_UI_VARIATIONS
+    assert all(u == {"__type__": "update"} for u in updates[1:])
+
+    status, *rest = app._harmonize(settings, "", None, None)
+    assert status.startswith("⚠ No harmonizer") and all(u == {"__type__": "update"} for u in rest)
+
+    ((text, status),) = list(app._write(settings, "shipped:nothing", "x", 10))
+    assert text == {"__type__": "update"} and status.startswith("⚠ Model 'shipped:nothing'")
+    assert app._write_stopped().startswith("Stopped")
