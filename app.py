@@ -30,11 +30,45 @@ CSS = """
 .variation {padding: 4px 8px;}
 .variation .block {border: none !important; box-shadow: none !important;}
 .status {min-height: 1.5em;}
+.clamp-note {color: #b45309; font-size: 0.85em; padding: 2px 8px;}
 footer {display: none !important;}
 /* the main button sits above the results; on a phone the results column comes first, so what
    a press makes is next to the button, and the settings follow */
 @media (max-width: 767px) {
   .tab-row {flex-direction: column-reverse !important;}
+}
+"""
+
+
+# Gradio's sliders clamp a typed number to their range without a word; this says so under the
+# slider ("999 is more than 64, the most: 64 is used") until the next change.
+CLAMP_NOTE_JS = """
+() => {
+  const note = (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || !["number", "range"].includes(box.type)) return;
+    const typed = Number(box.value);
+    let text = "";  // a moved slider (type range) clears the note
+    if (box.type === "range" || box.value === "") {
+      text = "";
+    } else if (box.max !== "" && typed > Number(box.max)) {
+      text = `${typed} is more than ${box.max}, the most: ${box.max} is used`;
+    } else if (box.min !== "" && typed < Number(box.min)) {
+      text = `${typed} is less than ${box.min}, the least: ${box.min} is used`;
+    }
+    const block = box.closest(".block");
+    if (!block) return;
+    let line = block.querySelector(".clamp-note");
+    if (!line && text) {
+      line = document.createElement("div");
+      line.className = "clamp-note";
+      block.appendChild(line);
+    }
+    if (line) line.textContent = text;
+  };
+  document.addEventListener("change", note, true);
+  const enter = (event) => { if (event.key === "Enter") note(event); };
+  document.addEventListener("keydown", enter, true);
 }
 """
 
@@ -737,6 +771,7 @@ def main(argv: list[str] | None = None) -> None:
                 button_primary_background_fill_hover="*primary_700",
             ),
             css=CSS,
+            js=CLAMP_NOTE_JS,
             ssr_mode=False,
         )
     finally:

@@ -154,6 +154,14 @@ def test_main_buttons_are_in_view_and_results_follow_them_on_a_phone(browser, ap
         page.get_by_role("tab", name=tab).click()
         box = page.locator(button).bounding_box()
         assert box and box["y"] + box["height"] <= 900, (tab, box)
+    page.get_by_role("tab", name="Compose").click()
+    bars = page.get_by_label("number input for Bars")
+    bars.fill("999")
+    bars.press("Tab")
+    assert bars.input_value() == "64"  # Gradio clamps; the page now says so
+    assert page.locator(".clamp-note").all_inner_texts() == [
+        "999 is more than 64, the most: 64 is used"
+    ]
     context.close()
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
