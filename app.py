@@ -30,7 +30,46 @@ CSS = """
 .variation {padding: 4px 8px;}
 .variation .block {border: none !important; box-shadow: none !important;}
 .status {min-height: 1.5em;}
+.clamp-note {color: #b45309; font-size: 0.85em; padding: 2px 8px;}
 footer {display: none !important;}
+/* the main button sits above the results; on a phone the results column comes first, so what
+   a press makes is next to the button, and the settings follow */
+@media (max-width: 767px) {
+  .tab-row {flex-direction: column-reverse !important;}
+}
+"""
+
+
+# Gradio's sliders clamp a typed number to their range without a word; this says so under the
+# slider ("999 is more than 64, the most: 64 is used") until the next change.
+CLAMP_NOTE_JS = """
+() => {
+  const note = (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || !["number", "range"].includes(box.type)) return;
+    const typed = Number(box.value);
+    let text = "";  // a moved slider (type range) clears the note
+    if (box.type === "range" || box.value === "") {
+      text = "";
+    } else if (box.max !== "" && typed > Number(box.max)) {
+      text = `${typed} is more than ${box.max}, the most: ${box.max} is used`;
+    } else if (box.min !== "" && typed < Number(box.min)) {
+      text = `${typed} is less than ${box.min}, the least: ${box.min} is used`;
+    }
+    const block = box.closest(".block");
+    if (!block) return;
+    let line = block.querySelector(".clamp-note");
+    if (!line && text) {
+      line = document.createElement("div");
+      line.className = "clamp-note";
+      block.appendChild(line);
+    }
+    if (line) line.textContent = text;
+  };
+  document.addEventListener("change", note, true);
+  const enter = (event) => { if (event.key === "Enter") note(event); };
+  document.addEventListener("keydown", enter, true);
+}
 """
 
 
@@ -43,6 +82,11 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
         analytics_enabled=False,
         delete_cache=(3600, 6 * 3600),  # Gradio's copies of served files: hourly, after 6 h
     ) as demo:
+        # The visitor's token (random, made on the first visit) in the browser's storage:
+        # it names the visitor's own trained models and training job across page reloads.
+        visitor = gr.BrowserState(
+            None, storage_key="rnn-generator-visitor", secret=handlers.browser_secret(settings)
+        )
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Compose", id="compose"):
@@ -54,23 +98,29 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
             with gr.Tab("Write", id="write"):
                 write_model = _write_tab(settings)
             with gr.Tab("Train", id="train"):
-                _train_tab(settings, jobs, compose["model"], write_model)
-        demo.load(
-            functools.partial(_refresh_models, settings, "music"),
-            inputs=[compose["model"]],
-            outputs=[compose["model"]],
-            api_visibility=UI_ONLY,
+                train = _train_tab(settings, jobs, visitor, compose["model"], write_model)
+        opened = demo.load(
+            _visitor, inputs=[visitor], outputs=[visitor], api_visibility=UI_ONLY, queue=False
         )
-        demo.load(
+        for kind, picker in (("music", compose["model"]), ("text", write_model)):
+            opened.then(
+                functools.partial(_refresh_models, settings, kind),
+                inputs=[visitor, picker],
+                outputs=[picker],
+                api_visibility=UI_ONLY,
+            )
+        opened.then(
             functools.partial(_refresh_harmonizers, settings),
             inputs=[harmony_model],
             outputs=[harmony_model],
             api_visibility=UI_ONLY,
         )
-        demo.load(
-            functools.partial(_refresh_models, settings, "text"),
-            inputs=[write_model],
-            outputs=[write_model],
+        opened.then(  # a reloaded page shows the visitor's running training again
+            functools.partial(_watch_training, settings, jobs),
+            inputs=[visitor],
+            outputs=train,
+            concurrency_limit=None,
+            show_progress="hidden",
             api_visibility=UI_ONLY,
         )
     return demo
@@ -89,7 +139,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
     pianoroll = handlers.model_family(settings, default_model) == handlers.PIANOROLL
     if pianoroll:
         model_text = f"{model_text}\n\n{PIANOROLL_HELP}"
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
                 choices,
@@ -134,8 +184,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                 1, handlers.MAX_UI_VARIATIONS, value=2, step=1, label="Variations",
                 info="Pieces made side by side, in one batch",
             )  # fmt: skip
-            generate = gr.Button("Generate", variant="primary", elem_id="generate")
-            with gr.Accordion("Sampling", open=True):
+            with gr.Accordion("Sampling", open=False):
                 temperature = gr.Slider(
                     0.1, 2.0, value=0.9, step=0.05, label="Temperature",
                     info="Lower: safer and more repetitive; higher: wilder",
@@ -152,7 +201,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                     "", label="Random seed", placeholder="random",
                     info="Empty: new pieces every time; the seed used is shown with the results",
                 )  # fmt: skip
-            with gr.Accordion("Sound", open=True):
+            with gr.Accordion("Sound", open=False):
                 bpm = gr.Slider(
                     40, 240, value=120, step=1, label="Tempo (BPM)",
                     info="Beats per minute of the written MIDI and the audio",
@@ -161,7 +210,8 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                     list(handlers.INSTRUMENTS), value=0, label="Instrument",
                     info="General MIDI program the piece is played with",
                 )  # fmt: skip
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_classes="results"):
+            generate = gr.Button("Generate", variant="primary", elem_id="generate")
             status = gr.Markdown("Press **Generate**.", elem_classes="status", elem_id="status")
             slots = []
             for index in range(handlers.MAX_UI_VARIATIONS):
@@ -222,7 +272,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
 
 def _harmonize_tab(settings) -> gr.Dropdown:
     choices, default = handlers.harmony_choices(settings)
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
                 choices,
@@ -249,8 +299,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
                 "The melody is the track named Soprano or Melody, else the highest one; it is "
                 "kept as it is and the new voices are added below it."
             )
-            harmonize = gr.Button("Harmonize", variant="primary", elem_id="harmonize")
-            with gr.Accordion("Sampling and sound", open=True):
+            with gr.Accordion("Sampling and sound", open=False):
                 temperature = gr.Slider(
                     0.1, 1.5, value=0.7, step=0.05, label="Temperature",
                     info="Lower: plainer, longer-held chords; higher: busier, riskier voices",
@@ -263,7 +312,8 @@ def _harmonize_tab(settings) -> gr.Dropdown:
                     40, 200, value=80, step=1, label="Tempo (BPM)",
                     info="Beats per minute of the written MIDI and the audio",
                 )  # fmt: skip
-        with gr.Column(scale=2, elem_id="harmonized"):
+        with gr.Column(scale=2, elem_id="harmonized", elem_classes="results"):
+            harmonize = gr.Button("Harmonize", variant="primary", elem_id="harmonize")
             status = gr.Markdown(
                 "Press **Harmonize**.", elem_classes="status", elem_id="harmonize-status"
             )
@@ -297,7 +347,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
 
 def _write_tab(settings) -> gr.Dropdown:
     choices, default = handlers.model_choices(settings, "text")
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
                 choices,
@@ -318,10 +368,7 @@ def _write_tab(settings) -> gr.Dropdown:
                 20, handlers.MAX_UI_CHARACTERS, value=500, step=10, label="Length",
                 info="New characters to write",
             )  # fmt: skip
-            with gr.Row():
-                write = gr.Button("Write", variant="primary", elem_id="write")
-                stop = gr.Button("Stop", elem_id="stop-writing")
-            with gr.Accordion("Sampling", open=True):
+            with gr.Accordion("Sampling", open=False):
                 temperature = gr.Slider(
                     0.1, 2.0, value=0.8, step=0.05, label="Temperature",
                     info="Lower: safer and more repetitive; higher: wilder",
@@ -338,7 +385,10 @@ def _write_tab(settings) -> gr.Dropdown:
                     "", label="Random seed", placeholder="random",
                     info="Empty: new text every time; the seed used is shown below",
                 )  # fmt: skip
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_classes="results"):
+            with gr.Row():
+                write = gr.Button("Write", variant="primary", elem_id="write")
+                stop = gr.Button("Stop", elem_id="stop-writing")
             status = gr.Markdown("Press **Write**.", elem_classes="status", elem_id="write-status")
             text = gr.Textbox(
                 label="Text", lines=18, max_lines=40, interactive=False, autoscroll=True,
@@ -358,18 +408,18 @@ def _write_tab(settings) -> gr.Dropdown:
         concurrency_id="write",
         api_name="write",
     )
-    stop.click(None, cancels=[writing])
+    stop.click(_write_stopped, outputs=[status], cancels=[writing], api_visibility=UI_ONLY)
     return model
 
 
-def _train_tab(settings, jobs, compose_model, write_model) -> None:
+def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
     gr.Markdown(
         "Upload MIDI files or text files (or a .zip of either), pick a size, and train. MIDI "
         "files make a **music** model for the Compose tab (a zip's folders name styles); .txt "
         "and .md files make a **text** model for the Write tab. Training runs in the "
         "background; the model is saved when it ends or when you press **Stop**."
     )
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             files = gr.File(
                 label="MIDI or text files, or a zip",
@@ -418,10 +468,10 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
                 "", label="Model name", placeholder="my-music or my-text",
                 info="Letters, digits, - and _", max_length=40, elem_id="train-name",
             )  # fmt: skip
+        with gr.Column(scale=2, elem_classes="results"):
             with gr.Row():
                 start = gr.Button("Train", variant="primary", elem_id="train")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop")
-        with gr.Column(scale=2):
             status = gr.Markdown(
                 "No training running.", elem_classes="status", elem_id="train-status"
             )
@@ -435,13 +485,13 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
                 height=280,
                 x_title="step",
                 y_title="loss",
+                visible=False,  # shown with the first points: an empty chart has odd ticks
             )
             report = gr.Textbox(
                 label="Corpus report", lines=10, max_lines=20, interactive=False,
                 elem_id="train-report",
             )  # fmt: skip
-    job = gr.State(None)
-
+    outputs = [status, report, curve, start, stop, compose_model, write_model]
     for event in (files.change, kind.change, tokenizer.change):
         event(
             _upload_changed,
@@ -452,26 +502,37 @@ def _train_tab(settings, jobs, compose_model, write_model) -> None:
         )
     start.click(
         functools.partial(_train, settings, jobs),
-        inputs=[files, style, preset, steps, name, kind, tokenizer, vocab],
-        outputs=[job, status, report, curve, start, stop, compose_model, write_model],
-        concurrency_limit=1,
-        concurrency_id="train",
+        inputs=[visitor, files, style, preset, steps, name, kind, tokenizer, vocab],
+        outputs=outputs,
+        concurrency_limit=None,  # the app runs one job at a time itself and says so
         api_visibility=UI_ONLY,
     )
     stop.click(
         functools.partial(_stop, jobs),
-        inputs=[job],
+        inputs=[visitor],
         outputs=[status],
         concurrency_limit=None,
         api_visibility=UI_ONLY,
     )
+    return outputs
 
 
 # -- adapters: app_handlers' plain results → component updates ---------------------------------
-def _refresh_models(settings, kind, current):
-    choices, default = handlers.model_choices(settings, kind)
+def _visitor(token):
+    """The visitor's token from the browser's storage, or a new one on a first visit."""
+    return handlers.check_visitor(token) or handlers.new_visitor()
+
+
+def _refresh_models(settings, kind, visitor, current):
+    choices, default = handlers.model_choices(settings, kind, handlers.check_visitor(visitor))
     keys = [key for _, key in choices]
     return gr.update(choices=choices, value=current if current in keys else default or None)
+
+
+def _failed(error: gr.Error) -> str:
+    """An error as the page keeps it: a lasting status line (and a toast that fades)."""
+    gr.Warning(error.message)
+    return f"⚠ {error.message}"
 
 
 def _model_changed(settings, model_key, start):
@@ -509,7 +570,10 @@ def _refresh_harmonizers(settings, current):
 
 
 def _harmonize(settings, *values):
-    result = handlers.harmonize_melody(settings, *values)
+    try:
+        result = handlers.harmonize_melody(settings, *values)
+    except gr.Error as error:  # the previous harmony stays on the page
+        return _failed(error), gr.update(), gr.update(), gr.update(), gr.update()
     attention = str(result.attention) if result.attention else None
     return result.status, str(result.audio), str(result.pianoroll), str(result.midi), attention
 
@@ -519,7 +583,14 @@ def _text_model_changed(settings, model_key):
 
 
 def _write(settings, *values):
-    yield from handlers.write_text(settings, *values)
+    try:
+        yield from handlers.write_text(settings, *values)
+    except gr.Error as error:  # the previous text stays on the page
+        yield gr.update(), _failed(error)
+
+
+def _write_stopped():
+    return "Stopped; the text so far is kept."
 
 
 def _start_changed(start):
@@ -536,7 +607,10 @@ def _primer_uploaded(path):
 
 
 def _compose(settings, *values):
-    result = handlers.compose(settings, *values)
+    try:
+        result = handlers.compose(settings, *values)
+    except gr.Error as error:  # the previous variations stay on the page
+        return [_failed(error)] + [gr.update()] * (5 * handlers.MAX_UI_VARIATIONS)
     updates = [result.status]
     for index in range(handlers.MAX_UI_VARIATIONS):
         if index < len(result.variations):
@@ -576,31 +650,65 @@ def _curve_frame(points: list[dict]) -> pd.DataFrame:
     )
 
 
-def _train(settings, jobs, *values):
-    for progress in handlers.start_training(settings, jobs, *values):
-        curve = _curve_frame(progress.curve)
-        music_update, text_update = gr.update(), gr.update()
-        if progress.new_model_key:
-            choices, _ = handlers.model_choices(settings, progress.kind)
-            picked = gr.update(choices=choices, value=progress.new_model_key)
-            if progress.kind == "music":
-                music_update = picked
-            else:
-                text_update = picked
+def _curve_update(progress):
+    """The loss chart: hidden until a job has points, then drawn; kept as it is otherwise."""
+    if progress.curve:
+        return gr.update(value=_curve_frame(progress.curve), visible=True)
+    if progress.running:  # a new job: its chart starts empty, so hide it
+        return gr.update(value=_curve_frame([]), visible=False)
+    return gr.update()
+
+
+def _train(settings, jobs, visitor, *values):
+    visitor = handlers.check_visitor(visitor)
+    if visitor is None:  # a raw client that skipped the page's start: it owns nothing
+        yield _failed(gr.Error("Reload the page, then train.")), *[gr.update()] * 6
+        return
+    progress = handlers.start_training(settings, jobs, *values, visitor=visitor)
+    yield from _train_updates(settings, visitor, progress)
+
+
+def _watch_training(settings, jobs, visitor):
+    visitor = handlers.check_visitor(visitor)
+    yield from _train_updates(settings, visitor, handlers.watch_training(jobs, visitor))
+
+
+def _train_updates(settings, visitor, progresses):
+    """The Train tab's outputs for each progress update; an error keeps the curve and report
+    and leaves a lasting status line."""
+    try:
+        for progress in progresses:
+            music_update, text_update = gr.update(), gr.update()
+            if progress.new_model_key:
+                choices, _ = handlers.model_choices(settings, progress.kind, visitor)
+                picked = gr.update(choices=choices, value=progress.new_model_key)
+                if progress.kind == "music":
+                    music_update = picked
+                else:
+                    text_update = picked
+            yield (
+                progress.status,
+                progress.report or gr.update(),
+                _curve_update(progress),
+                gr.update(interactive=not progress.running),
+                gr.update(interactive=progress.running),
+                music_update,
+                text_update,
+            )
+    except gr.Error as error:
         yield (
-            progress.job_id,
-            progress.status,
-            progress.report,
-            curve,
-            gr.update(interactive=not progress.running),
-            gr.update(interactive=progress.running),
-            music_update,
-            text_update,
+            _failed(error),
+            gr.update(),
+            gr.update(),
+            gr.update(interactive=True),
+            gr.update(interactive=False),
+            gr.update(),
+            gr.update(),
         )
 
 
-def _stop(jobs, job_id):
-    return handlers.stop_training(jobs, job_id)
+def _stop(jobs, visitor):
+    return handlers.stop_training(jobs, visitor=handlers.check_visitor(visitor))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -633,24 +741,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads for sampling (default: 1)"
     )
+    parser.add_argument(
+        "--share-trained-models",
+        action="store_true",
+        help="list the models a visitor trains in every visitor's pickers (default: only in "
+        "the pickers of the visitor who trained them)",
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.threads <= (os.cpu_count() or 1):
+        parser.error(f"--threads must be 1 to {os.cpu_count() or 1} (this machine's CPUs)")
 
-    settings = handlers.settings_from_env(args.app_dir, args.checkpoint, args.audio)
+    settings = handlers.settings_from_env(
+        args.app_dir, args.checkpoint, args.audio, args.share_trained_models
+    )
     handlers.prepare(settings, threads=args.threads)
     jobs = handlers.TrainingJobs()
     demo = build_app(settings, jobs)
     demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
+    allowed, blocked = handlers.served_folders(settings)
     try:
         demo.launch(
             server_name=args.host,
             server_port=args.port,
-            allowed_paths=[str(settings.app_dir)],
+            allowed_paths=allowed,  # only outputs/<random>/: never models, caches, uploads
+            blocked_paths=blocked,
             max_file_size="25mb",
             theme=gr.themes.Soft(primary_hue="indigo").set(
                 button_primary_background_fill="*primary_600",
                 button_primary_background_fill_hover="*primary_700",
             ),
             css=CSS,
+            js=CLAMP_NOTE_JS,
             ssr_mode=False,
         )
     finally:

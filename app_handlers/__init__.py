@@ -15,12 +15,15 @@ shown as ``gr.Warning`` (the request goes on).
 
 Everything the app writes lives under one folder it owns (``AppSettings.app_dir``):
 
-    outputs/<request>/   generated MIDI, audio and pictures (deleted after a few hours)
+    outputs/<random>/    generated MIDI, audio and pictures (deleted after a few hours)
     examples/            the Harmonize tab's bundled melodies, written on first use
-    models/<name>.pt     models trained in the app, listed in the pickers
-    training/<job>/      a training job's staged uploads (removed at the end) and checkpoints
-    cache/               token cache of uploaded MIDI corpora
-    gradio/              Gradio's own copies of uploads and served files
+    models/<name>.pt     shared models (trained with --share-trained-models), in every picker
+    models/visitors/<h>/ a visitor's own trained models, listed only in that visitor's pickers
+    training/<job>/      the one training job's staged uploads, token cache and checkpoints
+                         (removed when it ends)
+
+Gradio keeps uploads and its copies of served files in its own folder outside this one (see
+``models.gradio_temp_dir``). Only ``outputs/`` is served, under random folder names.
 """
 
 from app_handlers.compose import (
@@ -62,11 +65,15 @@ from app_handlers.models import (
     model_text,
     prepare,
     resolve_model,
+    served_folders,
 )
 from app_handlers.settings import (
     APP_DIR_ENV,
     CHECKPOINTS_ENV,
     AppSettings,
+    browser_secret,
+    check_visitor,
+    new_visitor,
     parse_seed,
     safe_name,
     settings_from_env,
@@ -86,6 +93,7 @@ from app_handlers.training import (
     start_training,
     stop_training,
     training_kind,
+    watch_training,
 )
 from app_handlers.uploads import StagedUpload, stage_uploads, upload_kind
 from app_handlers.write import MAX_UI_CHARACTERS, write_text
@@ -142,6 +150,7 @@ __all__ = [
     "model_text",
     "parse_seed",
     "prepare",
+    "served_folders",
     "primer_uploaded",
     "resolve_model",
     "safe_name",
@@ -150,4 +159,8 @@ __all__ = [
     "start_training",
     "stop_training",
     "write_text",
+    "watch_training",
+    "check_visitor",
+    "browser_secret",
+    "new_visitor",
 ]

@@ -16,7 +16,7 @@ import gradio as gr
 import pretty_midi
 
 from app_handlers.models import NO_STYLE, PIANOROLL, resolve_model
-from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name
+from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name, user_error
 from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
 from generator.loader import load_cached
@@ -82,7 +82,7 @@ def check_primer(path: str | Path | None) -> list[Note] | None:
             )
         data = path.read_bytes()
     except OSError as error:
-        raise gr.Error(f"The primer could not be read: {error.strerror or error}") from None
+        raise user_error(f"The primer could not be read: {error.strerror or error}") from None
     entry = read_midi_file(data, MidiEventTokenizer(), PRIMER_LIMITS)
     if "skip" in entry:
         raise gr.Error(f"The primer cannot be used: {entry['skip']}.")
@@ -159,7 +159,8 @@ def compose(
     primer_path = _primer_path(start, primer)
     if start == START_SEED_NOTE and seed_note:
         with UserErrors("Seed note"):
-            seed_note = pretty_midi.note_number_to_name(note_number(seed_note))
+            note_number(seed_note)  # checked; kept as typed (Bb2 stays Bb2)
+            seed_note = seed_note.strip()
     else:
         seed_note = None
 
@@ -176,15 +177,17 @@ def compose(
         )
         result = generate_music(loaded, request)
 
-    out_dir = _new_output_dir(settings)
+    out_dir = new_output_dir(settings)
     how = safe_name(
         style or ("primer" if primer_path else "null" if start == START_NULL else "any")
     )
-    stem = f"{how}-{safe_name(seed_note or '', 'x') + '-' if seed_note else ''}seed{seed}"
+    note = safe_name(_file_spelling(seed_note or ""), "x") + "-" if seed_note else ""
+    stem = f"{how}-{note}seed{seed}"
     midi_paths = write_pieces(result.pieces, out_dir, stem=stem, bpm=request.bpm, program=program)
-    shown = _variations(settings, midi_paths, result.pieces, request.bpm)
+    primer_count = len(check_primer(primer_path)) if primer_path else 0
+    shown = _variations(settings, midi_paths, result.pieces, request.bpm, primer_count)
     start_text = (
-        "the primer"
+        "the primer (each picture tells the primer and the new music apart)"
         if primer_path
         else "the null input"
         if start == START_NULL
@@ -201,26 +204,45 @@ def compose(
     return ComposeResult(shown, status)
 
 
-def _new_output_dir(settings: AppSettings) -> Path:
-    """A fresh folder for one request's files (old ones are cleaned up first)."""
+def new_output_dir(settings: AppSettings) -> Path:
+    """A fresh folder for one request's files, named by 128 random bits so that no one can
+    guess another request's files (old folders are cleaned up first)."""
     _clean_old_outputs(settings)
-    return settings.outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    return settings.outputs_dir / uuid.uuid4().hex
+
+
+def _file_spelling(note: str) -> str:
+    """A note name for a file name: F#3 → Fsharp3, B♭2 → Bb2 (``#`` is no file-name letter)."""
+    return note.replace("#", "sharp").replace("♯", "sharp").replace("♭", "b")
 
 
 def _variations(
-    settings: AppSettings, midi_paths: list[Path], pieces: list[list[Note]], bpm: float
+    settings: AppSettings,
+    midi_paths: list[Path],
+    pieces: list[list[Note]],
+    bpm: float,
+    primer_count: int = 0,
 ) -> list[Variation]:
-    """Audio and a piano-roll picture beside each written MIDI file."""
+    """Audio and a piano-roll picture beside each written MIDI file. A piece that continues a
+    primer (its first ``primer_count`` notes) is drawn in two parts, the primer and the new
+    music, and its title says when the new music starts."""
     shown = []
     for index, (midi_path, notes) in enumerate(zip(midi_paths, pieces, strict=True)):
         audio = midi_path.with_suffix(f".{settings.audio_format}")
         try:
             write_audio(midi_path, audio)
         except RenderError as error:
-            raise gr.Error(f"Could not render audio: {error}") from None
-        draw_pianoroll(notes, midi_path.with_suffix(".png"), beats_per_bar=BEATS_PER_BAR)
+            raise user_error(f"Could not render audio: {error}") from None
+        parts = notes
+        joined = ""
+        if primer_count:
+            primer, new = notes[:primer_count], notes[primer_count:]
+            parts = {"primer": primer, "new music": new}
+            start = min((n.start for n in new), default=max((n.end for n in primer), default=0))
+            joined = f" · new music from {start * 60.0 / bpm:.1f} s (beat {start:g})"
+        draw_pianoroll(parts, midi_path.with_suffix(".png"), beats_per_bar=BEATS_PER_BAR)
         seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / bpm
-        title = f"Variation {index + 1} · {len(notes)} notes · {seconds:.0f} s"
+        title = f"Variation {index + 1} · {len(notes)} notes · {seconds:.0f} s{joined}"
         shown.append(Variation(title, audio, midi_path.with_suffix(".png"), midi_path))
     return shown
 
@@ -257,7 +279,7 @@ def _compose_pianoroll(
             options=SamplingOptions(temperature, seed=seed),
         )
         result = generate_pianoroll(loaded, request)
-    out_dir = _new_output_dir(settings)
+    out_dir = new_output_dir(settings)
     stem = f"pianoroll-{'primer' if primer_path else 'chord'}-seed{seed}"
     midi_paths = write_rolls(
         result.rolls, tokenizer, out_dir, stem=stem, bpm=request.bpm, program=program

@@ -15,9 +15,16 @@ from pathlib import Path
 
 import gradio as gr
 
-from app_handlers.compose import _clean_old_outputs
+from app_handlers.compose import new_output_dir
 from app_handlers.models import describe_model, list_models, resolve_model
-from app_handlers.settings import PROJECT_DIR, AppSettings, UserErrors, parse_seed, safe_name
+from app_handlers.settings import (
+    PROJECT_DIR,
+    AppSettings,
+    UserErrors,
+    parse_seed,
+    safe_name,
+    user_error,
+)
 from generator.data.midi_corpus import MIDI_SUFFIXES
 from generator.loader import load_cached
 from generator.midi import Note
@@ -121,7 +128,7 @@ def _chorale_file(settings: AppSettings, file_name: str) -> Path:
         try:
             write_chorale(stem, cached)
         except (OSError, ValueError) as error:
-            raise gr.Error(f"This example is not available here: {error}") from None
+            raise user_error(f"This example is not available here: {error}") from None
     return cached
 
 
@@ -151,7 +158,7 @@ def check_melody(path: str | Path) -> Part:
         with path.open("rb") as file:
             header = file.read(4)
     except OSError as error:
-        raise gr.Error(f"The melody could not be read: {error.strerror or error}") from None
+        raise user_error(f"The melody could not be read: {error.strerror or error}") from None
     if size == 0:
         raise gr.Error("The melody file is empty (0 bytes).")
     if size > MAX_MELODY_BYTES:
@@ -163,7 +170,7 @@ def check_melody(path: str | Path) -> Part:
     try:
         melody, _ = read_melody(path)
     except ValueError as error:
-        raise gr.Error(f"The melody cannot be used: {error}.") from None
+        raise user_error(f"The melody cannot be used: {error}.") from None
     except Exception as error:  # pretty_midi and mido raise many kinds on bad bytes
         raise gr.Error(f"This MIDI file is corrupt ({type(error).__name__}).") from None
     if not melody.notes:
@@ -208,15 +215,14 @@ def harmonize_melody(
             loaded, melody, options=SamplingOptions(temperature=temperature, seed=seed)
         )
 
-    _clean_old_outputs(settings)
-    out_dir = settings.outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    out_dir = new_output_dir(settings)
     stem = f"harmony-{safe_name(source if example and not melody_file else 'upload')}-seed{seed}"
     midi = write_harmony(result, out_dir / f"{stem}.mid", bpm=bpm)
     audio = midi.with_suffix(f".{settings.audio_format}")
     try:
         write_audio(midi, audio)
     except RenderError as error:
-        raise gr.Error(f"Could not render audio: {error}") from None
+        raise user_error(f"Could not render audio: {error}") from None
     parts = {melody.name or "Melody": melody.notes, **result.voices}
     pianoroll = draw_pianoroll(parts, midi.with_suffix(".png"), size=(10.0, 3.8))
     attention = None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from app_handlers.settings import AppSettings, UserErrors
+from app_handlers.settings import AppSettings, UserErrors, check_visitor, visitor_folder
 from generator.checkpoint import CheckpointError
 from generator.loader import find_checkpoints, load_cached, summarize_checkpoint
 from generator.midi import Note
@@ -39,14 +42,23 @@ TOKENIZER_KINDS = {
 }
 
 
-def list_models(settings: AppSettings, kind: str | None = "music") -> list[ModelEntry]:
-    """Checkpoints named at start-up, shipped, and trained in the app (in that order), of one
-    kind ("music", "text", "harmony"; None for all)."""
+def list_models(
+    settings: AppSettings, kind: str | None = "music", visitor: str | None = None
+) -> list[ModelEntry]:
+    """Checkpoints named at start-up, shipped, shared, and trained by this ``visitor`` (in that
+    order), of one kind ("music", "text", "harmony"; None for all)."""
+    folder = visitor_folder(visitor) if check_visitor(visitor) else None
+    return _list_models(settings, kind, folder)
+
+
+def _list_models(settings: AppSettings, kind: str | None, folder: str | None) -> list[ModelEntry]:
     added_dirs = tuple(p for p in settings.extra_checkpoints if p.is_dir())
     paths = [("added", p) for p in settings.extra_checkpoints if p.is_file()]
     paths += [("added", p) for p in find_checkpoints(added_dirs)]
     paths += [("shipped", p) for p in find_checkpoints(settings.checkpoint_dirs)]
     paths += [("trained", p) for p in find_checkpoints([settings.models_dir])]
+    if folder:
+        paths += [(f"mine:{folder}", p) for p in find_checkpoints([settings.visitors_dir / folder])]
     entries, seen = [], set()
     for origin, path in paths:
         summary = summarize_checkpoint(path)
@@ -60,7 +72,7 @@ def list_models(settings: AppSettings, kind: str | None = "music") -> list[Model
         while key in {e.key for e in entries}:
             key += "+"
         label = {"shipped": "{} (shipped{})", "trained": "{} (trained here{})"}.get(
-            origin, "{} (added{})"
+            origin, "{} (yours{})" if origin.startswith("mine:") else "{} (added{})"
         )
         family = summary.family
         label = label.format(path.stem, ", piano roll" if family == PIANOROLL else "")
@@ -68,17 +80,30 @@ def list_models(settings: AppSettings, kind: str | None = "music") -> list[Model
     return entries
 
 
-def model_choices(settings: AppSettings, kind: str = "music") -> tuple[list[tuple[str, str]], str]:
+def model_choices(
+    settings: AppSettings, kind: str = "music", visitor: str | None = None
+) -> tuple[list[tuple[str, str]], str]:
     """(label, key) pairs for a picker, and the default key: the first model named like the
     kind (``music.pt``), else the first listed ("" when there is none)."""
-    entries = list_models(settings, kind)
+    entries = list_models(settings, kind, visitor)
     default = next((e.key for e in entries if e.path.stem == kind), None)
     return [(e.label, e.key) for e in entries], default or (entries[0].key if entries else "")
 
 
+_MINE = re.compile(r"mine:([0-9a-f]{32}):")
+
+
+def _entries_for_key(settings: AppSettings, key: str, kind: str | None) -> list[ModelEntry]:
+    """The models a key may name: a visitor's own key carries its folder (a hash of the
+    visitor's token that only that visitor's page is shown), so the public endpoints need no
+    visitor to use it."""
+    mine = _MINE.match(key or "")
+    return _list_models(settings, kind, mine.group(1) if mine else None)
+
+
 def resolve_model(settings: AppSettings, key: str, kind: str = "music") -> Path:
     """The checkpoint behind a picker key; only listed models can be used."""
-    for entry in list_models(settings, kind):
+    for entry in _entries_for_key(settings, key, kind):
         if entry.key == key:
             return entry.path
     if not key:
@@ -107,7 +132,7 @@ def model_text(settings: AppSettings, key: str, kind: str = "music") -> str:
 
 def model_family(settings: AppSettings, key: str, kind: str = "music") -> str:
     """The checkpoint family of a picked model ("rnn", "pianoroll", ...; "" for none)."""
-    return next((e.family for e in list_models(settings, kind) if e.key == key), "")
+    return next((e.family for e in _entries_for_key(settings, key, kind) if e.key == key), "")
 
 
 def model_styles(settings: AppSettings, key: str) -> tuple[list[str], str, str]:
@@ -141,12 +166,34 @@ def describe_model(loaded) -> str:
         )
     corpus = info.get("corpus") or {}
     if corpus.get("files_read"):
-        parts.append(f"trained on {corpus['files_read']} files")
+        files = corpus["files_read"]
+        parts.append(f"trained on {files} file{'s' if files != 1 else ''}")
     if info.get("steps"):
         parts.append(f"{info['steps']} steps")
     if info.get("best_valid_nll") is not None:
         parts.append(f"valid NLL {info['best_valid_nll']:.2f} nats/{unit}")
     return " · ".join(parts)
+
+
+def gradio_temp_dir() -> Path:
+    """Where Gradio keeps uploads and the copies of files it serves: outside the app's folder."""
+    return Path(tempfile.gettempdir()) / f"rnn-generator-gradio-{os.getuid()}"
+
+
+def served_folders(settings: AppSettings) -> tuple[list[str], list[str]]:
+    """(allowed, blocked) folders for Gradio's file route: only the per-request output folders
+    (random names) may be served; models, caches, training jobs and examples never are."""
+    allowed = [str(settings.outputs_dir)]
+    blocked = [
+        str(folder)
+        for folder in (
+            settings.models_dir,
+            settings.cache_dir,
+            settings.training_dir,
+            settings.app_dir / "examples",
+        )
+    ]
+    return allowed, blocked
 
 
 def prepare(settings: AppSettings, threads: int = 1) -> None:
@@ -160,7 +207,12 @@ def prepare(settings: AppSettings, threads: int = 1) -> None:
 
     for folder in (settings.outputs_dir, settings.models_dir, settings.training_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.app_dir / "gradio"))
+    for leftover in settings.training_dir.iterdir():  # no job runs yet: a killed server's
+        shutil.rmtree(leftover, ignore_errors=True)  # staged uploads and caches go
+    # Gradio names its copies by their path in its folder, and the page sees that path: a
+    # folder of its own in the system's temporary folder tells nothing of the app's folder.
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        os.environ["GRADIO_TEMP_DIR"] = str(gradio_temp_dir())
     torch.set_num_threads(max(1, threads))
     soundfont_bytes()
     draw_pianoroll([Note(0.0, 1.0, 60, 80)])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ class AppSettings:
     checkpoint_dirs: tuple[Path, ...] = (SHIPPED_DIR,)  # shipped models (read only)
     extra_checkpoints: tuple[Path, ...] = ()  # single files or folders named at start-up
     audio_format: str = "wav"  # wav (fast) or ogg (Opus, small)
+    share_trained: bool = False  # list a visitor's trained models in every visitor's pickers
 
     @property
     def models_dir(self) -> Path:
@@ -44,11 +47,24 @@ class AppSettings:
     def cache_dir(self) -> Path:
         return self.app_dir / "cache"
 
+    @property
+    def visitors_dir(self) -> Path:
+        return self.models_dir / "visitors"
+
+    def visitor_models_dir(self, visitor: str | None) -> Path:
+        """Where the models a visitor trains go: ``models/`` when the owner shares them (and
+        for callers without a visitor: tests, a single local user), else the visitor's own
+        folder, named by a hash of the visitor's token (the name is no credential)."""
+        if self.share_trained or not visitor:
+            return self.models_dir
+        return self.visitors_dir / visitor_folder(visitor)
+
 
 def settings_from_env(
     app_dir: str | Path | None = None,
     checkpoints: list[str | Path] | tuple = (),
     audio_format: str = "wav",
+    share_trained: bool = False,
 ) -> AppSettings:
     """Settings from arguments, falling back to $RNN_GENERATOR_APP_DIR and
     $RNN_GENERATOR_CHECKPOINTS, then to ``runs/app`` and ``checkpoints/``."""
@@ -60,13 +76,64 @@ def settings_from_env(
         (SHIPPED_DIR,),
         tuple(p.expanduser().resolve() for p in extra),
         audio_format,
+        share_trained,
     )
+
+
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def new_visitor() -> str:
+    """A visitor's token: 128 random bits, kept in the visitor's browser (localStorage)."""
+    return uuid.uuid4().hex
+
+
+def check_visitor(token: object) -> str | None:
+    """The token if it has the shape new_visitor gives, else None (a raw client's junk)."""
+    return token if isinstance(token, str) and _TOKEN.fullmatch(token) else None
+
+
+def browser_secret(settings: AppSettings) -> str:
+    """The key the page's stored visitor token is encrypted with, kept in the app's folder so
+    a visitor keeps their models across server restarts."""
+    path = settings.app_dir / ".browser-secret"
+    try:
+        secret = path.read_text().strip()
+    except OSError:
+        secret = ""
+    if not re.fullmatch(r"[0-9a-f]{32}", secret):
+        secret = uuid.uuid4().hex
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".browser-secret.{uuid.uuid4().hex}")
+        tmp.write_text(secret)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    return secret
+
+
+def visitor_folder(token: str) -> str:
+    """The folder name of a visitor's models: a hash of the token, never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def safe_name(text: str, default: str = "file", max_length: int = 40) -> str:
     """A file-name-safe version of user text: letters, digits, ``-`` and ``_`` only."""
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")[:max_length].strip("-_")
     return name or default
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'\"():,;]+[/\\])+")
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last part (``/srv/app/models/x.pt`` →
+    ``x.pt``): messages shown to visitors never reveal the server's folders."""
+    return _ABSOLUTE_PATH.sub("", str(text))
+
+
+def user_error(message: str) -> gr.Error:
+    """A gr.Error for the page, its message without server paths."""
+    return gr.Error(hide_paths(message))
 
 
 class UserErrors:
@@ -80,7 +147,7 @@ class UserErrors:
 
     def __exit__(self, kind, error, traceback) -> bool:
         if isinstance(error, (ValueError, CheckpointError, FileNotFoundError)):
-            raise gr.Error(f"{self.what}: {error}") from None
+            raise user_error(f"{self.what}: {error}") from None
         return False
 
 

@@ -14,13 +14,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 
 from app_handlers.models import PIANOROLL
-from app_handlers.settings import AppSettings, UserErrors, safe_name
+from app_handlers.settings import AppSettings, UserErrors, safe_name, user_error, visitor_folder
 from app_handlers.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
 from generator.config import TrainConfig
 from generator.training.background import TrainingJob, TrainingSpec
@@ -28,6 +28,11 @@ from generator.validation import check_range
 
 MAX_TRAIN_STEPS = 5_000
 MAX_TRAIN_MINUTES = 30.0
+MAX_TRAINED_BYTES = 2_000_000_000  # all trained models together; Train is refused beyond
+MAX_MODELS_PER_VISITOR = 10  # a visitor's oldest models go beyond this
+KEEP_VISITOR_MODELS_DAYS = 7  # a visitor's models untouched this long are deleted
+EVAL_BATCHES = 64  # validation windows per evaluation: a 50 MB upload's held-out part is not
+# read whole every eval_every steps
 
 KIND_AUTO = "From the files"
 KIND_CHOICES = {  # label → kind
@@ -82,32 +87,83 @@ def _picker(kind: str) -> str:
     return TEXT if kind == TEXT else MUSIC
 
 
+@dataclass
+class ActiveJob:
+    """The app's one training job: who started it, what it trains, and how it ended."""
+
+    job_id: str
+    job: TrainingJob
+    owner: str  # visitor_folder of the visitor who started it ("" without a visitor)
+    settings: AppSettings
+    visitor: str | None
+    staged: StagedUpload
+    job_dir: Path
+    model_name: str
+    kind: str  # the picker the model goes to: "music" or "text"
+    unit: str  # "token" or "frame"
+    final: TrainProgress | None = None  # how it ended, once saved (or failed)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
 class TrainingJobs:
-    """The app's training jobs by id (one process each); a lock guards the table."""
+    """The app's training: one job at a time (a second Train is refused, naming whose job
+    runs). The job belongs to the visitor who started it: only that visitor sees its progress
+    and may stop it, also after reloading the page. A thread of the app watches each job to
+    its end and saves the model, whether or not a page is watching."""
 
     def __init__(self) -> None:
-        self._jobs: dict[str, TrainingJob] = {}
+        self._active: ActiveJob | None = None
         self._lock = threading.Lock()
 
-    def add(self, job: TrainingJob) -> str:
-        job_id = uuid.uuid4().hex
+    def refuse_if_busy(self, owner: str) -> None:
+        """A gr.Error when a job runs, saying whose."""
         with self._lock:
-            self._jobs[job_id] = job
-        return job_id
+            self._refuse_if_busy(owner)
+
+    def _refuse_if_busy(self, owner: str) -> None:
+        running = self._active
+        if running is not None and not running.done.is_set():
+            whose = "Your" if running.owner == owner else "Another visitor's"
+            raise gr.Error(
+                f"{whose} training is running; one runs at a time. Train again when it ends "
+                f"(at most {MAX_TRAIN_MINUTES:.0f} minutes)."
+            )
+
+    def begin(self, active: ActiveJob) -> None:
+        """Make ``active`` the running job and start it, or a gr.Error if one runs already."""
+        with self._lock:
+            self._refuse_if_busy(active.owner)
+            self._active = active
+        try:
+            active.job.start()
+        except BaseException:
+            active.done.set()  # never started: the server is free again
+            raise
+        threading.Thread(target=_finish, args=(active,), daemon=True).start()
 
     def get(self, job_id: str | None) -> TrainingJob | None:
+        """The running job with this id, else None."""
         with self._lock:
-            return self._jobs.get(job_id or "")
+            active = self._active
+        if active and job_id and active.job_id == job_id and not active.done.is_set():
+            return active.job
+        return None
 
-    def remove(self, job_id: str) -> None:
+    def of(self, owner: str) -> ActiveJob | None:
+        """The latest job of a visitor (running or ended), else None."""
         with self._lock:
-            self._jobs.pop(job_id, None)
+            active = self._active
+        return active if active is not None and active.owner == owner else None
+
+    def running(self) -> bool:
+        with self._lock:
+            return self._active is not None and not self._active.done.is_set()
 
     def stop_all(self) -> None:
         with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.kill()
+            active = self._active
+        if active is not None:
+            active.job.kill()
 
 
 @dataclass
@@ -134,6 +190,7 @@ def train_config_for(steps: int) -> TrainConfig:
         eval_every=every,
         save_every=every,
         log_every=max(10, steps // 20),
+        eval_batches=EVAL_BATCHES,
         max_minutes=MAX_TRAIN_MINUTES,
         device="auto",
     )
@@ -250,13 +307,16 @@ def start_training(
     tokenizer: str = next(iter(TOKENIZERS)),
     vocab_size: int = DEFAULT_SUBWORDS,
     poll_seconds: float = 1.0,
+    visitor: str | None = None,
 ) -> Iterator[TrainProgress]:
     """Stage the uploads, train in a worker process, and yield progress until it ends.
 
     ``kind`` is a KIND_CHOICES label: what to train, or "From the files". Music models take
     ``style``; text models take ``tokenizer`` (a TOKENIZERS label) and, for SentencePiece,
-    ``vocab_size``. The finished (or stopped) model is saved as ``models/<name>.pt`` and listed
-    in the pickers. Closing the page stops the run (what it learned so far is still saved)."""
+    ``vocab_size``. One job runs at a time. The finished (or stopped) model is saved in the
+    ``visitor``'s models (``AppSettings.visitor_models_dir``) and listed in that visitor's
+    pickers. Closing or reloading the page leaves the job running; ``watch_training`` shows it
+    again, and the model is saved when it ends."""
     if not files:
         raise gr.Error(
             "Upload MIDI files (.mid, .midi) or text files (.txt, .md), or a .zip of them, first."
@@ -271,8 +331,11 @@ def start_training(
             "subword vocabulary", vocab_size, MIN_SUBWORDS, MAX_SUBWORDS, integer=True
         )
     kind = training_kind(files, kind)
+    owner = visitor_folder(visitor) if visitor else ""
+    jobs.refuse_if_busy(owner)
+    _check_disk(settings)
     model_name = safe_name(name or "", f"my-{kind}")
-    job_dir = settings.training_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    job_dir = settings.training_dir / uuid.uuid4().hex
     files_kind = _files_kind(kind)
     staged = stage_uploads(files, job_dir / "data", style or "", files_kind)
     if staged.files == 0:
@@ -294,49 +357,125 @@ def start_training(
         train=train_config_for(steps),
         # text: fewer than 10 files hold out the last 10% of each, so one file is enough
         valid_fraction=0.1 if staged.files >= 2 or kind == TEXT else 0.0,
-        cache_dir=settings.cache_dir,
+        cache_dir=job_dir / "cache",  # the visitor's tokens: removed with the job
         info={"trained_in": "app", "preset": preset, "name": model_name},
         kind=kind,
         **options,
     )
     unit = "frame" if kind == PIANOROLL else "token"
-    kind = _picker(kind)  # from here on: where the model is listed
-    job = TrainingJob(spec).start()
-    job_id = jobs.add(job)
-    finished = False
+    active = ActiveJob(
+        uuid.uuid4().hex, TrainingJob(spec), owner, settings, visitor, staged, job_dir,
+        model_name, _picker(kind), unit,
+    )  # fmt: skip
     try:
-        yield TrainProgress(
-            job_id, "Reading the uploaded files…", staged.summary(), [], True, kind=kind
+        jobs.begin(active)
+    except gr.Error:
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise
+    yield TrainProgress(
+        active.job_id, "Reading the uploaded files…", staged.summary(), [], True, kind=active.kind
+    )
+    yield from _watch(active, poll_seconds, announce=True)
+
+
+def watch_training(
+    jobs: TrainingJobs, visitor: str | None, poll_seconds: float = 1.0
+) -> Iterator[TrainProgress]:
+    """For a page that opens (or reloads): the visitor's training as it goes on, to its end;
+    else one update saying that none runs (or that another visitor's does)."""
+    active = jobs.of(visitor_folder(visitor) if visitor else "")
+    if active is None or (active.done.is_set() and active.final is None):
+        busy = jobs.running()
+        status = (
+            "Another visitor's model is training (one job at a time); you can train when it ends."
+            if busy
+            else "No training running."
         )
+        yield TrainProgress(None, status, "", [], False)
+        return
+    yield from _watch(active, poll_seconds, announce=not active.done.is_set())
+
+
+def _watch(active: ActiveJob, poll_seconds: float, announce: bool) -> Iterator[TrainProgress]:
+    """Progress of a job until it ends, then how it ended. ``announce``: this page saw it run,
+    so a saved model is selected in its picker and a failure is raised as an error too."""
+    job = active.job
+    while not active.done.wait(poll_seconds):
+        yield TrainProgress(
+            active.job_id, _job_status(job), _report(active.staged, job), _curve(job), True,
+            kind=active.kind,
+        )  # fmt: skip
+    final = active.final or TrainProgress(
+        None, "Training ended without a result (the server stopped it).", "", [], False
+    )
+    if announce:
+        yield final
+        if final.new_model_key is None:
+            raise user_error(final.status)
+    else:
+        yield TrainProgress(None, final.status, final.report, final.curve, False, kind=final.kind)
+
+
+def _finish(active: ActiveJob) -> None:
+    """The app's watcher of a job: poll it to its end, save the model, record the outcome."""
+    job = active.job
+    try:
         while not job.finished:
-            job.poll(timeout=poll_seconds)
-            if not job.finished:
-                yield TrainProgress(
-                    job_id, _job_status(job), _report(staged, job), _curve(job), True, kind=kind
-                )
-        finished = True
-        target = _save_trained(settings, job, job_dir, model_name)
+            job.poll(timeout=1.0)
+        report = _report(active.staged, job)
+        target = _save_trained(active)
         if target is None:
             message = f"Training failed: {_hide_paths(job, job.error)}"
-            yield TrainProgress(None, message, _report(staged, job), _curve(job), False, kind=kind)
-            raise gr.Error(message)
+            active.final = TrainProgress(
+                None, message, report, _curve(job), False, kind=active.kind
+            )
+            return
         result = job.result
         valid = result.get("best_valid_nll")
+        tab = "Compose" if active.kind == MUSIC else "Write"
         status = (
             f"Saved **{target.stem}**: trained {result['steps']} steps in "
             f"{_clock(result['wall_seconds'])} ({result['stop_reason']})"
-            + (f"; kept the best, valid loss {valid:.3f} nats/{unit}" if valid is not None else "")
-            + f". It is selected in the {'Compose' if kind == MUSIC else 'Write'} tab."
+            + (
+                f"; kept the best, valid loss {valid:.3f} nats/{active.unit}"
+                if valid is not None
+                else ""
+            )
+            + f". It is selected in the {tab} tab."
         )
-        key = f"trained:{target.stem}"
-        yield TrainProgress(None, status, _report(staged, job), _curve(job), False, key, kind)
+        key = _model_key(active, target)
+        active.final = TrainProgress(None, status, report, _curve(job), False, key, active.kind)
+    except OSError as error:  # the model could not be saved (disk full, ...)
+        message = f"Training failed: the model could not be saved ({error.strerror or error})"
+        active.final = TrainProgress(None, message, "", _curve(job), False, kind=active.kind)
     finally:
-        jobs.remove(job_id)
-        if not finished:  # the page went away: stop, and save what was learned when it ends
-            job.stop()
-            threading.Thread(
-                target=_finish_later, args=(settings, job, job_dir, model_name), daemon=True
-            ).start()
+        shutil.rmtree(active.job_dir, ignore_errors=True)
+        active.done.set()
+
+
+def _model_key(active: ActiveJob, target: Path) -> str:
+    """The picker key of a saved model (models.list_models makes the same)."""
+    if target.parent == active.settings.models_dir:
+        return f"trained:{target.stem}"
+    return f"mine:{target.parent.name}:{target.stem}"
+
+
+def _check_disk(settings: AppSettings) -> None:
+    """Clean up visitors' old models, then refuse to train when trained models fill the cap."""
+    cutoff = time.time() - KEEP_VISITOR_MODELS_DAYS * 86400
+    if settings.visitors_dir.is_dir():
+        for path in settings.visitors_dir.glob("*/*.pt"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass
+    used = sum(p.stat().st_size for p in settings.models_dir.rglob("*.pt") if p.is_file())
+    if used > MAX_TRAINED_BYTES:
+        raise gr.Error(
+            f"The trained models fill this server's space ({used / 1e6:,.0f} MB of "
+            f"{MAX_TRAINED_BYTES / 1e6:,.0f} MB); ask its owner to clear some."
+        )
 
 
 def _hide_paths(job: TrainingJob, text: str | None) -> str:
@@ -350,28 +489,32 @@ def _report(staged: StagedUpload, job: TrainingJob) -> str:
     return f"{staged.summary()}\n\n{_hide_paths(job, job.corpus_summary)}"
 
 
-def _save_trained(settings: AppSettings, job: TrainingJob, job_dir: Path, name: str) -> Path | None:
-    """Copy a finished job's best model to ``models/<name>.pt`` (atomically); None on error."""
-    shutil.rmtree(job_dir / "data", ignore_errors=True)
+def _save_trained(active: ActiveJob) -> Path | None:
+    """Copy a finished job's best model into the visitor's models (atomically), keeping at
+    most MAX_MODELS_PER_VISITOR there; None on error."""
+    job = active.job
     if job.result is None:
         return None
-    target = _unique_path(settings.models_dir, name)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = active.settings.visitor_models_dir(active.visitor)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = _unique_path(folder, active.model_name)
     temporary = target.with_name(f".{target.name}.tmp")
     shutil.copyfile(job.result["best_path"], temporary)
     os.replace(temporary, target)
+    if folder != active.settings.models_dir:
+        models = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime)
+        for old in models[:-MAX_MODELS_PER_VISITOR]:
+            old.unlink(missing_ok=True)
     return target
 
 
-def _finish_later(settings: AppSettings, job: TrainingJob, job_dir: Path, name: str) -> None:
-    while not job.finished:
-        job.poll(timeout=1.0)
-    _save_trained(settings, job, job_dir, name)
-
-
-def stop_training(jobs: TrainingJobs, job_id: str | None) -> str:
-    """Ask a running job to stop after its current step; it still saves the model."""
+def stop_training(jobs: TrainingJobs, job_id: str | None = None, visitor: str | None = None) -> str:
+    """Ask a running job to stop after its current step; it still saves the model. The job is
+    named by its id, or by the visitor who started it."""
     job = jobs.get(job_id)
+    if job is None and visitor:
+        active = jobs.of(visitor_folder(visitor))
+        job = active.job if active is not None and not active.done.is_set() else None
     if job is None:
         return "No training is running."
     job.stop()

@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from generator.validation import check_train_fields
+
 CELLS = ("rnn", "lstm", "gru")
 # The project folder holding the package (a clone, or an editable install), and the models
 # shipped in it; the CLI's sample commands and the app default to them.
@@ -168,8 +170,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.amp not in ("off", "bf16", "fp16"):
             raise ValueError(f"amp must be off, bf16 or fp16, got {self.amp!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        check_train_fields(asdict(self))  # ranges of every number: generator/validation.py
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

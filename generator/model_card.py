@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from generator.checkpoint import read_checkpoint
+from generator.checkpoint import CheckpointError, read_checkpoint
 
 
 def _nll(value: float | None, unit: str = "token") -> str:
@@ -15,8 +15,20 @@ def _nll(value: float | None, unit: str = "token") -> str:
 
 
 def model_card(path: str) -> str:
-    """Markdown describing a checkpoint: data, command, training budget, validation loss."""
+    """Markdown describing a checkpoint: data, command, training budget, validation loss.
+
+    A CheckpointError naming the file when an entry has a shape or type it cannot print."""
     payload = read_checkpoint(path)
+    try:
+        return _card(path, payload)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+        raise CheckpointError(
+            f"{path}: cannot describe it: a recorded entry has the wrong type "
+            f"({type(error).__name__}: {error})"
+        ) from None
+
+
+def _card(path: str, payload: dict[str, Any]) -> str:
     info: dict[str, Any] = payload.get("info") or {}
     config = payload["model_config"]
     tokenizer = payload["tokenizer"]

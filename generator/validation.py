@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 MAX_VARIATIONS = 16
 MAX_BARS = 256
 MAX_SECONDS = 600.0
 MAX_TOKENS = 100_000
+MAX_MIDI_BYTES = 16_000_000  # one MIDI file read whole (a primer, a melody)
+MAX_PRIME_CHARACTERS = 1_000_000  # a text prime (from --prime or stdin)
 
 
 def _number(name: str, value: float) -> float:
@@ -37,7 +40,8 @@ def check_range(
     if below or value > high:
         bracket = "(" if low_open else "["
         kind = "a whole number" if integer else "a number"
-        raise ValueError(f"{name} must be {kind} in {bracket}{low:g}, {high:g}], got {value:g}")
+        shown = f"{int(value)}" if integer else f"{value:g}"
+        raise ValueError(f"{name} must be {kind} in {bracket}{low:g}, {high:g}], got {shown}")
     return int(value) if integer else value
 
 
@@ -78,3 +82,146 @@ def check_variations(count: int) -> int:
 def check_beats_per_bar(beats: int) -> int:
     """Beats in a bar, 1-16."""
     return check_range("beats per bar", beats, 1, 16, integer=True)
+
+
+def read_bounded(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
+    """A file's bytes, reading at most ``max_bytes`` + 1: a ValueError naming the file when it
+    holds more (a huge file, or a device such as /dev/zero that never ends), so memory stays
+    bounded whatever the path is. OSError as open() raises it."""
+    with open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path}: the {what} holds more than {max_bytes:,} bytes (the cap)")
+    return data
+
+
+def read_bounded_text(stream, max_characters: int, what: str) -> str:
+    """At most ``max_characters`` from a text stream (stdin), else a ValueError."""
+    text = stream.read(max_characters + 1)
+    if len(text) > max_characters:
+        raise ValueError(f"the {what} is longer than {max_characters:,} characters (the cap)")
+    return text
+
+
+MAX_BEAM = 64  # beam width: each beam is a decoder state per source
+MAX_THREADS_PER_CPU = 4  # --threads beyond this many per CPU is refused (torch crashes at 1e6)
+
+
+def check_threads(threads: int) -> int:
+    """CPU threads: 0 (torch's default) up to a few per CPU of this machine."""
+    import os
+
+    most = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+    return check_range("--threads", threads, 0, most, integer=True)
+
+
+def check_beam(beam: int) -> int:
+    """Beam width 1-MAX_BEAM (1 = no beam search)."""
+    return check_range("beam width", beam, 1, MAX_BEAM, integer=True)
+
+
+def check_length_penalty(penalty: float) -> float:
+    """Beam search's length exponent, 0-10."""
+    return check_range("length penalty", penalty, 0, 10)
+
+
+def check_encoding(encoding: str) -> str:
+    """A text encoding Python knows (utf-8, latin-1, ...)."""
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown text encoding {encoding!r} (try utf-8 or latin-1)") from None
+    if encoding.lower().replace("-", "_") in ("rot_13", "rot13", "base64", "hex", "zlib", "bz2"):
+        raise ValueError(f"{encoding!r} is not a text encoding (try utf-8 or latin-1)")
+    return encoding
+
+
+def check_device(name: str) -> str:
+    """A torch device this machine has: auto, cpu, cuda[:N] (with CUDA and that GPU), mps."""
+    import torch
+
+    if name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cpu":
+        return name
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return name
+    if device.type == "mps":
+        backend = getattr(torch.backends, "mps", None)
+        if not (backend and backend.is_available()):
+            raise ValueError(f"device {name!r}: MPS is not available on this machine")
+        return name
+    raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
+TRAIN_RANGES = {  # TrainConfig field → (least, most, whole number); checked for every run
+    "batch_size": (1, 65_536, True),
+    "seq_len": (1, 1_000_000, True),
+    "lr": (0.0, 10.0, False),  # > 0, below
+    "momentum": (0.0, 1.0, False),
+    "weight_decay": (0.0, 1.0, False),
+    "warmup_steps": (0, 10**9, True),
+    "clip_norm": (0.0, 1e6, False),
+    "max_steps": (1, 10**9, True),
+    "max_minutes": (0.0, 1e7, False),
+    "eval_every": (1, 10**9, True),
+    "eval_batches": (0, 10**9, True),
+    "patience": (0, 10**6, True),
+    "save_every": (1, 10**9, True),
+    "log_every": (1, 10**9, True),
+    "max_bad_steps": (1, 10**6, True),
+    "seed": (0, 2**63 - 1, True),
+    "transpose": (0, 24, True),
+    "style_dropout": (0.0, 1.0, False),
+}
+
+
+def check_train_fields(fields: dict) -> None:
+    """Every TrainConfig number within its range (nan, negative and zero where zero means
+    nothing are refused), with the flag's name in the message."""
+    for name, (low, high, integer) in TRAIN_RANGES.items():
+        if name in fields:
+            flag = "--" + name.replace("_", "-")
+            check_range(flag, fields[name], low, high, integer=integer, low_open=name == "lr")
+
+
+def check_out_file(path: Path) -> Path:
+    """An output file that can be written: not a folder, in a folder that can be made."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: --out is a folder; give the file to write")
+    _check_writable_folder(path.parent, path)
+    return path
+
+
+def check_out_folder(path: Path) -> Path:
+    """An output folder that can be written: not a file, inside a folder that can be made."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: --out is a file, not a folder")
+    _check_writable_folder(path, path)
+    return path
+
+
+def _check_writable_folder(folder: Path, out: Path) -> None:
+    import os
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{out}: cannot write there: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{out}: cannot write there: no permission in {existing}")

@@ -231,3 +231,112 @@ def test_an_interrupt_while_writing_also_cleans_up(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path / "m.pt", model, tokenizer)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- crafted checkpoints: refused before anything they describe is allocated -------------------
+def _payload(tmp_path) -> dict:
+    model, tokenizer = make()
+    save_checkpoint(tmp_path / "good.pt", model, tokenizer, info={"steps": 3})
+    return torch.load(tmp_path / "good.pt", weights_only=True)
+
+
+def _sentencepiece_payload(tmp_path) -> dict:
+    payload = _payload(tmp_path)
+    payload["tokenizer"] = {"kind": "sentencepiece", "model": b"\x00garbage" * 50}
+    return payload
+
+
+CRAFTED = {  # name → (change to a good payload, words the error must hold)
+    "family as a list": (lambda p: p.update(family=["rnn"]), "family must be str"),
+    "model_state a list": (lambda p: p.update(model_state=[1]), "model_state must be dict"),
+    "model_config a string": (lambda p: p.update(model_config="x"), "model_config must be dict"),
+    "info a list": (lambda p: p.update(info=[1, 2]), "info must be dict or None"),
+    "a state entry not a tensor": (
+        lambda p: p["model_state"].update({"embed.weight": [0.0]}),
+        "not a named tensor",
+    ),
+    "hidden_size 8192": (
+        lambda p: p["model_config"].update(hidden_size=8192),
+        "parameters, over the cap",
+    ),
+    "hidden_size 64 (shapes)": (
+        lambda p: p["model_config"].update(hidden_size=64),
+        "weights do not match the model config",
+    ),
+    "hidden_size -1": (lambda p: p["model_config"].update(hidden_size=-1), "bad model config"),
+    "steps_per_beat 1e6": (
+        lambda p: p["tokenizer"].update(steps_per_beat=1_000_000),
+        r"steps_per_beat must be a whole number in \[1, 96\]",
+    ),
+    "steps_per_beat 0": (lambda p: p["tokenizer"].update(steps_per_beat=0), "steps_per_beat"),
+    "velocity_bins 0": (lambda p: p["tokenizer"].update(velocity_bins=0), "velocity_bins"),
+    "styles not matching": (
+        lambda p: p["tokenizer"].update(styles=["a", "b", "c", "d"]),
+        "names 4 styles but the model knows 2",
+    ),
+    "vocabulary not matching": (
+        lambda p: p["tokenizer"].update(max_shift=p["tokenizer"]["max_shift"] - 4),
+        "vocabulary ids but the model",
+    ),
+    "characters without alphabet": (
+        lambda p: p.update(tokenizer={"kind": "characters"}),
+        "bad tokenizer description",
+    ),
+    "sentencepiece without model": (
+        lambda p: p.update(tokenizer={"kind": "sentencepiece"}),
+        "bad tokenizer description",
+    ),
+    "unknown tokenizer kind": (
+        lambda p: p.update(tokenizer={"kind": 5}),
+        "bad tokenizer description",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_checkpoints_are_refused_with_a_one_line_error(tmp_path, case):
+    payload = _payload(tmp_path)
+    change, words = CRAFTED[case]
+    change(payload)
+    path = tmp_path / "crafted.pt"
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=words) as error:
+        load_checkpoint(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_garbage_sentencepiece_bytes_are_a_checkpoint_error(tmp_path):
+    path = tmp_path / "sp.pt"
+    torch.save(_sentencepiece_payload(tmp_path), path)
+    with pytest.raises(CheckpointError, match="bad tokenizer description"):
+        load_checkpoint(path)
+
+
+def test_a_deflated_huge_tensor_is_refused_unread(tmp_path):
+    """A 1 GiB zero tensor deflates to about 1 MB; torch never compresses, so compressed
+    entries are refused before torch.load would allocate the tensor."""
+    import zipfile
+
+    small = tmp_path / "small.pt"
+    torch.save({"format_version": FORMAT_VERSION, "t": torch.zeros(4)}, small)
+    crafted = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(small) as source, zipfile.ZipFile(crafted, "w") as target:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename.endswith("/data/0"):
+                target.writestr(member.filename, data, compress_type=zipfile.ZIP_DEFLATED)
+            else:
+                target.writestr(member, data)
+    with pytest.raises(CheckpointError, match="compressed entries"):
+        read_checkpoint(crafted)
+
+
+def test_describe_survives_wrong_types_inside_info(tmp_path):
+    from generator.model_card import model_card
+
+    payload = _payload(tmp_path)
+    payload["info"] = {"corpus": ["not", "a", "dict"], "valid_scores": {"accuracy": "x"}}
+    path = tmp_path / "odd.pt"
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="cannot describe it"):
+        model_card(str(path))

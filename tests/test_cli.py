@@ -316,3 +316,129 @@ def test_sampling_commands_default_to_a_shipped_model_that_exists(command):
     extra = ["--melody", "m.mid", "--out", "o.mid"] if command == ["harmonize"] else []
     args = build_parser().parse_args(command + extra)
     assert args.checkpoint.parent == SHIPPED_DIR and args.checkpoint.is_file()
+
+
+# -- every failure is one line, found before any work ------------------------------------------
+def _crash_case(name: str, tmp: Path, music: Path) -> tuple[list[str], str]:
+    """(argv, words the one-line error must hold) for one failure the issue lists."""
+    harmonizer = str(REPO / "checkpoints" / "harmonizer.pt")
+    melody = tmp / "melody.mid"
+    if not melody.exists():
+        write_midi([Note(i * 1.0, 1.0, 60 + i, 80) for i in range(8)], melody)
+    a_file = tmp / "a-file.txt"
+    a_file.write_text("x")
+    folder = tmp / "a-folder"
+    folder.mkdir(exist_ok=True)
+    sample = ["sample", "music", "--checkpoint", str(music), "--bars", "1"]
+    harmonize = ["harmonize", "--checkpoint", harmonizer, "--melody", str(melody)]
+    harmonize_out = [*harmonize, "--out", str(tmp / "h.mid")]
+    train = ["train", "music", "--data", str(tmp), "--out", str(tmp / "m.pt"), *TINY]
+    train_text = ["train", "text", "--data", str(tmp), "--out", str(tmp / "t.pt")]
+    cases = {
+        "sample --out an existing file": ([*sample, "--out", str(a_file)], "is a file"),
+        "sample --out under a file": (
+            [*sample, "--out", str(a_file / "sub")],
+            "a-file.txt is a file, not a folder",
+        ),
+        "harmonize --out a folder": ([*harmonize, "--out", str(folder)], "is a folder"),
+        "train --out a folder": ([*train[:4], "--out", str(folder), *TINY], "is a folder"),
+        "--device tpu": ([*sample, "--out", str(tmp), "--device", "tpu"], "device 'tpu'"),
+        "--device cuda:7": (
+            [*sample, "--out", str(tmp), "--device", "cuda:7"],
+            "device 'cuda:7'",
+        ),
+        "train text --encoding rot13": (
+            [*train_text, "--encoding", "rot13"],
+            "not a text encoding",
+        ),
+        "train --log-every 0": ([*train, "--log-every", "0"], "--log-every must be"),
+        "--resume without training state": (
+            ["train", "music", "--data", str(tmp), "--out", str(tmp / "best.pt"), "--resume"],
+            "holds no training state",
+        ),
+        "harmonize --beam 1000000": ([*harmonize_out, "--beam", "1000000"], "beam width"),
+        "harmonize --beam 5000": ([*harmonize_out, "--beam", "5000"], "beam width"),
+        "--threads 1000000": ([*harmonize_out, "--threads", "1000000"], "--threads must be"),
+        "harmonize --bpm -5": ([*harmonize_out, "--bpm", "-5"], "tempo (BPM) must be"),
+        "harmonize --bpm nan": ([*harmonize_out, "--bpm", "nan"], "must be a finite number"),
+        "harmonize --bpm 1e9": ([*harmonize_out, "--bpm", "1e9"], "tempo (BPM) must be"),
+        "--length-penalty nan": (
+            [*harmonize_out, "--length-penalty", "nan"],
+            "length penalty must be a finite number",
+        ),
+        "--eval-batches -1": ([*train, "--eval-batches", "-1"], "--eval-batches must be"),
+        "--clip-norm nan": ([*train, "--clip-norm", "nan"], "--clip-norm must be a finite"),
+        "--clip-norm -1": ([*train, "--clip-norm", "-1"], "--clip-norm must be"),
+        "--warmup-steps -5": ([*train, "--warmup-steps", "-5"], "--warmup-steps must be"),
+        "--max-minutes nan": ([*train, "--max-minutes", "nan"], "--max-minutes must be"),
+        "--patience -1": ([*train, "--patience", "-1"], "--patience must be"),
+        "--max-bad-steps 0": ([*train, "--max-bad-steps", "0"], "--max-bad-steps must be"),
+        "sample --primer /dev/zero": (
+            [*sample, "--out", str(tmp), "--primer", "/dev/zero"],
+            "/dev/zero: too large",
+        ),
+        "harmonize --melody /dev/zero": (
+            [
+                "harmonize",
+                "--checkpoint",
+                harmonizer,
+                "--melody",
+                "/dev/zero",
+                "--out",
+                str(tmp / "h.mid"),
+            ],
+            "/dev/zero: too large",
+        ),  # fmt: skip
+    }
+    return cases[name]
+
+
+CRASH_CASES = [
+    "sample --out an existing file",
+    "sample --out under a file",
+    "harmonize --out a folder",
+    "train --out a folder",
+    "--device tpu",
+    "--device cuda:7",
+    "train text --encoding rot13",
+    "train --log-every 0",
+    "--resume without training state",
+    "harmonize --beam 1000000",
+    "harmonize --beam 5000",
+    "--threads 1000000",
+    "harmonize --bpm -5",
+    "harmonize --bpm nan",
+    "harmonize --bpm 1e9",
+    "--length-penalty nan",
+    "--eval-batches -1",
+    "--clip-norm nan",
+    "--clip-norm -1",
+    "--warmup-steps -5",
+    "--max-minutes nan",
+    "--patience -1",
+    "--max-bad-steps 0",
+    "sample --primer /dev/zero",
+    "harmonize --melody /dev/zero",
+]
+
+
+@pytest.mark.parametrize("case", CRASH_CASES)
+def test_each_listed_failure_is_a_one_line_error_before_any_work(
+    case, trained_checkpoint, midi_folder, tmp_path, capsys
+):
+    import time
+
+    from generator.checkpoint import save_checkpoint
+    from tests.test_checkpoint import make
+
+    model, tokenizer = make()
+    save_checkpoint(tmp_path / "best.last.pt", model, tokenizer)  # no training state
+    argv, words = _crash_case(case, tmp_path, trained_checkpoint)
+    started = time.perf_counter()
+    assert main(argv) == 2
+    seconds = time.perf_counter() - started
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and words in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert seconds < 10  # refused before reading data or training
+    assert not list(tmp_path.glob("*.pt.*")) and not (tmp_path / "m.pt").exists()

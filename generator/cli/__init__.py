@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from generator.cli import data, music, notate, pianoroll, seq2seq, text
-from generator.cli.common import Formatter, add_command, set_threads
+from generator.cli.common import Formatter, add_command, check_args, set_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,12 +66,24 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded in checkpoints as the command that made them
-    set_threads(args)
     try:
+        check_args(args)  # every flag and --out, before any work
+        set_threads(args)
         return args.run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, CheckpointError, TrainingStopped) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, CheckpointError, TrainingStopped) as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file or folder that cannot be read or written
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; use a smaller model, batch or length", file=sys.stderr)
+        return 2
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from generator import validation as v
 from generator.config import SHIPPED_DIR, field_help
 
 FLAG_ALIASES = {"num_layers": ["--layers"], "embedding_size": ["--embed"]}  # short spellings
@@ -127,6 +128,7 @@ def add_threads_flag(
 def set_threads(args: argparse.Namespace) -> None:
     """Apply ``--threads`` (if the command has it and it is > 0)."""
     if getattr(args, "threads", 0) > 0:
+        v.check_threads(args.threads)
         import torch
 
         torch.set_num_threads(args.threads)
@@ -143,3 +145,73 @@ def note(text: str) -> None:
 
     if is_main_process():
         print(text, file=sys.stderr)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Every flag a command has, checked before any work by generator/validation.py's rules
+    (ValueError with the flag named): sampling, tempo, beam, threads, device, encoding, the
+    training numbers, --out, and --resume's state. Commands keep no checks of their own."""
+    present = vars(args)
+
+    def given(name: str) -> bool:
+        return present.get(name) is not None
+
+    if given("threads"):
+        v.check_threads(args.threads)
+    if given("device"):
+        v.check_device(args.device)
+    if given("temperature"):
+        v.check_range("--temperature", args.temperature, 0.0, 10.0, low_open=True)
+    if given("top_k"):
+        v.check_range("--top-k", args.top_k, 0, v.MAX_TOKENS, integer=True)
+    if given("top_p"):
+        v.check_range("--top-p", args.top_p, 0.0, 1.0, low_open=True)
+    if given("bpm"):
+        v.check_bpm(args.bpm)
+    if given("program"):
+        v.check_program(args.program)
+    if given("num"):
+        v.check_variations(args.num)
+    if given("bars") and args.command == "sample":
+        v.check_bars(args.bars)
+    if given("seconds"):
+        v.check_seconds(args.seconds)
+    if given("beats_per_bar"):
+        v.check_beats_per_bar(args.beats_per_bar)
+    if given("beam"):
+        v.check_beam(args.beam)
+    if given("decode") and args.decode:
+        v.check_beam(args.decode)
+    if given("length_penalty"):
+        v.check_length_penalty(args.length_penalty)
+    if given("encoding"):
+        v.check_encoding(args.encoding)
+    if given("valid_fraction"):
+        v.check_range("--valid-fraction", args.valid_fraction, 0.0, 1.0)
+        if args.valid_fraction >= 1.0:
+            raise ValueError("--valid-fraction must be below 1 (something must be left to train)")
+    if given("vocab_size") and args.command == "train":
+        v.check_range("--vocab-size", args.vocab_size, 1, 1_000_000, integer=True)
+    if args.command == "train":
+        from generator.config import TrainConfig
+
+        v.check_train_fields({k: present[k] for k in v.TRAIN_RANGES if given(k)})
+        if "max_steps" in present:
+            config_from_args(TrainConfig, args)  # its own choices (optimizer, schedule, amp)
+    _check_out(args)
+    if present.get("resume"):
+        from generator.checkpoint import check_resumable
+        from generator.training.trainer import last_path_for
+
+        check_resumable(last_path_for(args.out))
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """--out before any work: a file for train and harmonize, a folder for sample and data."""
+    out = getattr(args, "out", None)
+    if out is None:
+        return
+    if args.command in ("train", "harmonize"):
+        v.check_out_file(out)
+    else:
+        v.check_out_folder(out)

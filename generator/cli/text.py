@@ -180,10 +180,11 @@ def _cmd_sample_text(args: argparse.Namespace) -> int:
 
     from generator.sampling import SamplingOptions
     from generator.sampling.text import SequentialPrinter, generate_text
+    from generator.validation import MAX_PRIME_CHARACTERS, read_bounded_text
 
     prime = args.prime
     if prime == "-":
-        prime = sys.stdin.read()
+        prime = read_bounded_text(sys.stdin, MAX_PRIME_CHARACTERS, "prime")
         prime = prime[:-1] if prime.endswith("\n") else prime  # echo's newline is not text
     options = SamplingOptions(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
     loaded = load_model(args)

@@ -30,6 +30,8 @@ import numpy as np
 import pretty_midi
 import symusic
 
+from generator.validation import MAX_MIDI_BYTES, read_bounded
+
 _NOTE_NAME = re.compile(r"^([A-Ga-g])([#b♯♭]?)(-?\d+)$")
 _PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -245,9 +247,11 @@ def _notes_by_pretty_midi(
 def read_midi(path: str | Path) -> pretty_midi.PrettyMIDI:
     """Read a MIDI file; MidiReadError (a ValueError) naming the file when it cannot be read."""
     try:
-        data = Path(path).read_bytes()
+        data = read_bounded(path, MAX_MIDI_BYTES, "MIDI file")  # bounded: /dev/zero is refused
     except OSError as error:
         raise MidiReadError(str(path), f"cannot read file: {error.strerror or error}") from None
+    except ValueError:
+        raise MidiReadError(str(path), f"too large: more than {MAX_MIDI_BYTES:,} bytes") from None
     return parse_midi(data, str(path))
 
 
@@ -286,16 +290,16 @@ def instrument_notes(instrument: pretty_midi.Instrument, to_beats) -> list[Note]
     return notes
 
 
-def read_notes(path: str | Path, max_bytes: int | None = None) -> list[Note]:
+def read_notes(path: str | Path, max_bytes: int = MAX_MIDI_BYTES) -> list[Note]:
     """Read a MIDI file's notes by the reading rule above, as the corpus reader does;
-    MidiReadError naming the file if it cannot be read (or is over ``max_bytes``)."""
-    path = Path(path)
+    MidiReadError naming the file if it cannot be read. At most ``max_bytes`` are read, so a
+    huge file or a device such as /dev/zero is refused, never read whole."""
     try:
-        if max_bytes is not None and path.stat().st_size > max_bytes:
-            raise MidiReadError(str(path), f"too large: over the cap of {max_bytes:,} bytes")
-        data = path.read_bytes()
+        data = read_bounded(path, max_bytes, "MIDI file")
     except OSError as error:
         raise MidiReadError(str(path), f"cannot read file: {error.strerror or error}") from None
+    except ValueError:
+        raise MidiReadError(str(path), f"too large: more than {max_bytes:,} bytes") from None
     return notes_from_bytes(data, str(path)).notes
 
 

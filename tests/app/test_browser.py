@@ -92,7 +92,7 @@ def test_corrupt_primer_shows_an_error_and_the_page_keeps_working(page, tmp_path
     expect(page.get_by_text("The primer cannot be used: not a readable MIDI file")).to_be_visible()
 
     page.locator("#generate").click()  # still "Primer MIDI", and the bad file was removed
-    expect(page.get_by_text("no primer is uploaded")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("⚠ Start is 'Primer MIDI' but no primer")
 
     page.get_by_text("Seed note", exact=True).click()
     page.locator("#generate").click()
@@ -141,3 +141,92 @@ def test_harmonize_the_bundled_example_gives_audio_and_a_midi_download(page):
     expect(link).to_be_attached(timeout=SLOW)
     midi = page.request.get(link.get_attribute("href"))
     assert midi.ok and midi.body().startswith(b"MThd")
+
+
+def test_main_buttons_are_in_view_and_results_follow_them_on_a_phone(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(SLOW)
+    page.goto(app_url)
+    page.locator("#generate").wait_for()
+    for tab, button in (("Compose", "#generate"), ("Harmonize", "#harmonize"),
+                        ("Write", "#write"), ("Train", "#train")):  # fmt: skip
+        page.get_by_role("tab", name=tab).click()
+        box = page.locator(button).bounding_box()
+        assert box and box["y"] + box["height"] <= 900, (tab, box)
+    page.get_by_role("tab", name="Compose").click()
+    bars = page.get_by_label("number input for Bars")
+    bars.fill("999")
+    bars.press("Tab")
+    assert bars.input_value() == "64"  # Gradio clamps; the page now says so
+    assert page.locator(".clamp-note").all_inner_texts() == [
+        "999 is more than 64, the most: 64 is used"
+    ]
+    context.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = phone.new_page()
+    page.set_default_timeout(SLOW)
+    page.goto(app_url)
+    page.locator("#generate").wait_for()
+    button, status = (
+        page.locator("#generate").bounding_box(),
+        page.locator("#status").bounding_box(),
+    )
+    assert button["y"] + button["height"] <= 844
+    assert 0 <= status["y"] - (button["y"] + button["height"]) < 100  # results right below
+    phone.close()
+
+
+def test_a_reload_finds_the_running_training_and_a_second_visitor_is_refused(
+    browser, app_url, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from generator.midi import Note, write_midi
+
+    files = []
+    for i in range(3):
+        notes = [Note(b * 0.5, 0.5, 60 + (b * (i + 2)) % 12, 80) for b in range(64)]
+        files.append(str(write_midi(notes, tmp_path / f"tune{i}.mid")))
+
+    owner = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = owner.new_page()
+    page.set_default_timeout(SLOW)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-files input[type=file]").set_input_files(files)
+    page.locator("#train-name input, #train-name textarea").first.fill("reloaded")
+    expect(page.locator("#upload-kind")).to_contain_text("3 MIDI uploads")
+    page.locator("#train").click()
+    expect(page.locator("#train-status")).to_contain_text("step ", timeout=2 * SLOW)
+
+    page.reload()  # the job goes on; the page finds it again
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-status")).to_contain_text("Training…", timeout=SLOW)
+    expect(page.locator("#stop")).to_be_enabled()
+    expect(page.locator("#train")).to_be_disabled()
+
+    other = browser.new_context(viewport={"width": 1400, "height": 900})
+    second = other.new_page()
+    second.set_default_timeout(SLOW)
+    second.goto(app_url)
+    second.get_by_role("tab", name="Train").click()
+    expect(second.locator("#train-status")).to_contain_text("Another visitor's model is training")
+    second.locator("#train-files input[type=file]").set_input_files(files[:1])
+    second.locator("#train").click()
+    expect(second.locator("#train-status")).to_contain_text("⚠ Another visitor's training")
+
+    page.locator("#stop").click()
+    expect(page.locator("#train-status")).to_contain_text("Saved reloaded", timeout=2 * SLOW)
+    expect(page.locator("#train")).to_be_enabled()
+    page.get_by_role("tab", name="Compose").click()
+    page.get_by_label("Model", exact=True).click()
+    expect(page.get_by_role("option", name="reloaded (yours)")).to_be_visible()
+
+    second.reload()  # the other visitor never sees it
+    second.get_by_label("Model", exact=True).click()
+    expect(second.get_by_role("option", name="music (added)")).to_be_visible()
+    assert second.get_by_role("option", name="reloaded (yours)").count() == 0
+    owner.close()
+    other.close()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import wave
 import zipfile
@@ -105,6 +106,31 @@ def test_compose_start_modes(settings, tmp_path):
         notes = {(n.start, n.pitch) for n in read_notes(variation.midi)}
         assert {(0.0, 60), (1.0, 64)} <= notes  # the primer, then what the model added
         assert len(notes) > 2
+        join = re.search(r"new music from ([\d.]+) s \(beat ([\d.]+)\)", variation.title)
+        assert join and float(join[2]) >= 1.0  # after the primer's last onset, at 120 BPM:
+        assert float(join[1]) == pytest.approx(float(join[2]) / 2, abs=0.05)
+    assert "each picture tells the primer and the new music apart" in continued.status
+
+
+def test_a_typed_note_is_echoed_as_typed_and_files_spell_sharps(settings):
+    flat = compose(settings, start=h.START_SEED_NOTE, seed_note="Bb2", variations=1)
+    assert "note Bb2" in flat.status and "A#2" not in flat.status
+    sharp = compose(settings, start=h.START_SEED_NOTE, seed_note="F#3", variations=1)
+    assert "note F#3" in sharp.status
+    assert "-Fsharp3-seed7" in sharp.variations[0].midi.name
+
+
+def test_model_description_counts_files_in_good_english(settings):
+    class Loaded:
+        family = "rnn"
+        info = {"corpus": {"files_read": 1}, "steps": 3}
+
+        class model:  # noqa: N801 (a stand-in for the model's config)
+            config = type("Config", (), {"cell": "gru", "num_layers": 1, "hidden_size": 8})
+
+    assert "trained on 1 file ·" in h.describe_model(Loaded)
+    Loaded.info = {"corpus": {"files_read": 3}}
+    assert h.describe_model(Loaded).endswith("trained on 3 files")
 
 
 @pytest.mark.parametrize(

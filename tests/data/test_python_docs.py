@@ -1,16 +1,36 @@
+import ast
+import inspect
+
+import pytest
+
 from generator.data import python_docs
 
 
 def test_reference_text_is_the_language_reference():
+    from pydoc_data.topics import topics
+
     text = python_docs.reference_text()
     assert len(text) > 300_000
-    assert 'The "if" statement' in text or "if_stmt" in text
+    assert 'The "if" statement' in text
+    assert all(topics[key].strip() in text for key in topics)  # every topic, whole
+    assert text.index(topics["assert"].strip()) < text.index(topics["while"].strip())  # sorted
 
 
-def test_stdlib_docstrings_are_long_unique_english(monkeypatch):
-    text = python_docs.stdlib_docstrings(min_chars=2000)
+def _docstring(module, name: str) -> str:
+    tree = ast.parse(inspect.getsource(module))
+    return next(ast.get_docstring(n) for n in ast.walk(tree) if getattr(n, "name", "") == name)
+
+
+def test_stdlib_docstrings_are_long_unique_and_from_the_standard_library():
+    import json
+
+    text = python_docs.stdlib_docstrings(min_chars=1500)
     assert len(text) > 50_000
-    assert "the" in text and "Return" in text
+    dumps, load = _docstring(json, "dumps"), _docstring(json, "load")  # 1,792 and 860 chars
+    assert len(dumps) >= 1500 > len(load)
+    assert text.count(dumps) == 1  # a long stdlib docstring, once
+    assert load not in text  # shorter than min_chars
+    assert inspect.getdoc(pytest.approx)[:300] not in text  # site-packages are left out
 
 
 def test_build_writes_once_then_caches(tmp_path, monkeypatch):

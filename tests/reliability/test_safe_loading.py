@@ -1,14 +1,125 @@
-"""Every torch.load in the package and the app refuses pickled code (weights_only=True)."""
+"""Files that would run code when unpickled are refused by every reader that takes a file from
+outside: checkpoints (CLI, describe, resume, the app's pickers and loader) and the MIDI token
+cache. Each is handed a real hostile pickle, and the file it would create must not appear."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+import torch
+
+from generator.checkpoint import FORMAT_VERSION, CheckpointError
+from generator.config import ModelConfig
+from generator.models import RNNGenerator
+from generator.tokenizers import MidiEventTokenizer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def torch_load_calls() -> list[tuple[str, ast.Call]]:
+class CreatesAFile:
+    """Unpickling this runs ``open(target, "w")``: what a hostile file would do."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __reduce__(self):
+        return open, (self.target, "w")
+
+
+def hostile_checkpoint(path: Path, target: Path) -> Path:
+    """A checkpoint of a real tiny model whose info, once unpickled, creates ``target``."""
+    tokenizer = MidiEventTokenizer(steps_per_beat=4)
+    model = RNNGenerator(ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=8,
+                                     embedding_size=8, num_layers=1))  # fmt: skip
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "family": "rnn",
+        "model_config": model.config.to_dict(),
+        "tokenizer": tokenizer.to_dict(),
+        "model_state": model.state_dict(),
+        "train_state": None,
+        "info": CreatesAFile(str(target)),
+    }
+    torch.save(payload, path)
+    return path
+
+
+def test_the_hostile_pickle_really_runs_code_when_loaded_unsafely(tmp_path):
+    target = tmp_path / "created"
+    torch.load(hostile_checkpoint(tmp_path / "x.pt", target), weights_only=False)
+    assert target.exists()  # so the refusals below are refusals of something real
+
+
+def _readers(tmp_path):
+    from generator.checkpoint import check_resumable, load_checkpoint, read_checkpoint
+    from generator.cli import main
+    from generator.loader import CheckpointCache, summarize_checkpoint
+    from generator.model_card import model_card
+
+    return {
+        "load_checkpoint": load_checkpoint,
+        "read_checkpoint": read_checkpoint,
+        "describe": model_card,
+        "resume": check_resumable,
+        "app loader": lambda p: CheckpointCache().get(p),
+        "app picker": lambda p: pytest.fail("listed") if summarize_checkpoint(p) else None,
+        "CLI sample": lambda p: main(
+            [
+                "sample",
+                "music",
+                "--checkpoint",
+                str(p),
+                "--out",
+                str(tmp_path / "out"),
+                "--bars",
+                "1",
+            ]
+        ),  # fmt: skip
+    }
+
+
+@pytest.mark.parametrize(
+    "reader",
+    ["load_checkpoint", "read_checkpoint", "describe", "resume", "app loader", "app picker",
+     "CLI sample"],
+)  # fmt: skip
+def test_every_checkpoint_reader_refuses_a_pickle_that_runs_code(tmp_path, reader, capsys):
+    target = tmp_path / "pwned"
+    path = hostile_checkpoint(tmp_path / "evil.pt", target)
+    read = _readers(tmp_path)[reader]
+    try:
+        outcome = read(path)
+    except CheckpointError as error:
+        assert "refused" in str(error) and str(path) in str(error)
+    else:
+        assert outcome in (2, None)  # the CLI's exit status / the picker leaves it out
+        if outcome == 2:
+            assert "refused to load" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_the_midi_token_cache_refuses_a_pickle_and_rebuilds(tmp_path):
+    from generator.data.midi_corpus import ReadLimits, _FileCache, load_midi_corpus
+    from tests.conftest import write_midi_folder
+
+    folder = write_midi_folder(tmp_path / "midi")
+    cache_dir = tmp_path / "cache"
+    settings = MidiEventTokenizer().settings_key() + repr(sorted(vars(ReadLimits()).items()))
+    cache_file = _FileCache(cache_dir, settings).path  # where load_midi_corpus looks
+    cache_dir.mkdir()
+    target = tmp_path / "pwned"
+    torch.save({"x": CreatesAFile(str(target))}, cache_file)
+
+    corpus = load_midi_corpus(folder.path, cache_dir=cache_dir, progress=False)
+    assert not target.exists()
+    assert corpus.report.files_read == folder.good_files  # read again, not from the cache
+    assert len(torch.load(cache_file, weights_only=True)) >= folder.good_files  # rebuilt clean
+
+
+def test_every_torch_load_in_the_sources_passes_weights_only_true():
+    """A guard for readers added later: each torch.load call says weights_only=True."""
     sources = [*sorted((ROOT / "generator").rglob("*.py")), ROOT / "app.py"]
     sources += sorted((ROOT / "app_handlers").rglob("*.py"))
     calls = []
@@ -19,14 +130,8 @@ def torch_load_calls() -> list[tuple[str, ast.Call]]:
                 owner = function.value
                 if isinstance(owner, ast.Name) and owner.id == "torch":
                     calls.append((f"{path.relative_to(ROOT)}:{node.lineno}", node))
-    return calls
-
-
-def test_every_torch_load_passes_weights_only_true():
-    calls = torch_load_calls()
     assert len(calls) >= 2  # the checkpoint reader and the MIDI token cache at least
     for where, call in calls:
         flags = {k.arg: k.value for k in call.keywords}
-        assert "weights_only" in flags, f"{where}: torch.load without weights_only=True"
-        value = flags["weights_only"]
+        value = flags.get("weights_only")
         assert isinstance(value, ast.Constant) and value.value is True, where

@@ -140,14 +140,3 @@ def test_uploaded_file_names_cannot_write_outside_the_app_folders(server, choral
     for path in files_under(base):
         assert any(path == place or path.is_relative_to(place) for place in allowed), path
     assert not any(p.name == "evil.mid" for p in files_under(app_dir))
-
-
-@pytest.mark.slow
-def test_api_clients_see_only_the_three_generators(server):
-    """Page-only events (pickers, uploads, training) are private: a client gets no handle on
-    them, only on Compose, Harmonize and Write."""
-    from gradio_client import Client
-
-    client = Client(server["url"], verbose=False, download_files=False, analytics_enabled=False)
-    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert sorted(endpoints) == ["/compose", "/harmonize", "/write"]

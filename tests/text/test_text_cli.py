@@ -43,9 +43,16 @@ def char_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_train_writes_a_checkpoint_and_reports_the_corpus(char_checkpoint: Path, capsys) -> None:
-    assert char_checkpoint.exists()
-    assert char_checkpoint.with_suffix(".last.pt").exists()
+def test_train_writes_a_checkpoint_and_reports_the_corpus(char_checkpoint: Path) -> None:
+    best = read_checkpoint(char_checkpoint)
+    corpus = best["info"]["corpus"]  # the report, as the checkpoint keeps it
+    assert corpus["files_found"] == 2 and corpus["files_read"] == 2, corpus
+    assert corpus["characters"] == 2 * len(TEXT) and not corpus["skipped"], corpus
+    alphabet = set(TEXT) | set(TEXT.upper())
+    assert best["tokenizer"]["kind"] == "characters"
+    assert set(best["tokenizer"]["alphabet"]) == alphabet
+    last = read_checkpoint(char_checkpoint.with_suffix(".last.pt"))
+    assert last["train_state"]["step"] == 4  # --max-steps 4, resumable
 
 
 def test_train_prints_what_the_data_determined(tmp_path: Path, capsys) -> None:
