@@ -52,7 +52,7 @@ def _run(spec: TrainingSpec, events, stop) -> None:
     from generator.data.text_corpus import TextCorpusError, load_text_corpus
     from generator.tokenizers.piano_roll import PianoRollTokenizer
     from generator.training.frame_task import FRAME_TASK
-    from generator.training.tasks import TOKEN_TASK
+    from generator.training.tasks import TEXT_TASK, TOKEN_TASK
     from generator.training.trainer import train
 
     if spec.nice:
@@ -90,7 +90,7 @@ def _run(spec: TrainingSpec, events, stop) -> None:
             what = "text files" if spec.kind == "text" else "MIDI files"
             events.put({"kind": "error", "message": f"no usable {what}: nothing to train on"})
             return
-        tokenizer, task = corpus.tokenizer, TOKEN_TASK
+        tokenizer, task = corpus.tokenizer, TEXT_TASK if spec.kind == "text" else TOKEN_TASK
         if spec.kind == "pianoroll":
             model_config = PianoRollConfig(**spec.model, num_keys=tokenizer.num_keys)
             task = FRAME_TASK
