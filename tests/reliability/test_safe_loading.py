@@ -101,37 +101,43 @@ def test_every_checkpoint_reader_refuses_a_pickle_that_runs_code(tmp_path, reade
 
 
 def test_the_midi_token_cache_refuses_a_pickle_and_rebuilds(tmp_path):
-    from generator.data.midi_corpus import ReadLimits, _FileCache, load_midi_corpus
+    import numpy as np
+
+    from generator.data.midi_corpus import ReadLimits, _CorpusCache, load_midi_corpus
     from tests.conftest import write_midi_folder
 
     folder = write_midi_folder(tmp_path / "midi")
     cache_dir = tmp_path / "cache"
     settings = MidiEventTokenizer().settings_key() + repr(sorted(vars(ReadLimits()).items()))
-    cache_file = _FileCache(cache_dir, settings).path  # where load_midi_corpus looks
+    cache_file = _CorpusCache(cache_dir, settings, folder.path).path  # where the reader looks
     cache_dir.mkdir()
     target = tmp_path / "pwned"
-    torch.save({"x": CreatesAFile(str(target))}, cache_file)
+    # an .npz whose array holds a pickled object that creates a file when unpickled
+    np.savez(cache_file, digests=np.array([CreatesAFile(str(target))], dtype=object))
 
     corpus = load_midi_corpus(folder.path, cache_dir=cache_dir, progress=False)
     assert not target.exists()
     assert corpus.report.files_read == folder.good_files  # read again, not from the cache
-    assert len(torch.load(cache_file, weights_only=True)) >= folder.good_files  # rebuilt clean
+    assert corpus.report.cached_files == 0
+    with np.load(cache_file, allow_pickle=False) as rebuilt:  # rebuilt clean, no pickles
+        assert len(rebuilt["digests"]) >= folder.good_files
 
 
 def test_every_torch_load_in_the_sources_passes_weights_only_true():
-    """A guard for readers added later: each torch.load call says weights_only=True."""
+    """A guard for readers added later: each torch.load call says weights_only=True, and each
+    numpy load (the MIDI token cache) says allow_pickle=False."""
     sources = [*sorted((ROOT / "generator").rglob("*.py")), ROOT / "app.py"]
     sources += sorted((ROOT / "app_handlers").rglob("*.py"))
-    calls = []
+    calls = {"torch": [], "np": []}
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             function = getattr(node, "func", None)
             if isinstance(function, ast.Attribute) and function.attr == "load":
                 owner = function.value
-                if isinstance(owner, ast.Name) and owner.id == "torch":
-                    calls.append((f"{path.relative_to(ROOT)}:{node.lineno}", node))
-    assert len(calls) >= 2  # the checkpoint reader and the MIDI token cache at least
-    for where, call in calls:
-        flags = {k.arg: k.value for k in call.keywords}
-        value = flags.get("weights_only")
-        assert isinstance(value, ast.Constant) and value.value is True, where
+                if isinstance(owner, ast.Name) and owner.id in calls:
+                    calls[owner.id].append((f"{path.relative_to(ROOT)}:{node.lineno}", node))
+    assert calls["torch"] and calls["np"]  # the checkpoint reader; the MIDI token cache
+    for library, flag, safe in (("torch", "weights_only", True), ("np", "allow_pickle", False)):
+        for where, call in calls[library]:
+            value = {k.arg: k.value for k in call.keywords}.get(flag)
+            assert isinstance(value, ast.Constant) and value.value is safe, where
