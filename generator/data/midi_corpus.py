@@ -7,6 +7,11 @@ Rules (also in README "Data"):
 - Skipped, with the reason in the report: files over ``max_file_bytes``, files that do not
   parse, files with no non-drum notes, files over ``max_notes`` notes or ``max_beats`` beats.
 - Multi-track files are merged and drum tracks dropped (see generator.midi.notes).
+- Meter: a file's first time signature (MIDI files without one have none). A new tokenizer
+  learns every meter of the data and each piece then starts with its METER token.
+- What the data showed goes into a new tokenizer, for sampling to stay inside it: the pitch
+  range overall and per style, and per style the voices (the median over its files of the most
+  notes that start together).
 - Tokenized results are cached per file, keyed by the file's SHA-256 and the tokenizer's
   settings, in ``cache_dir`` (default ``~/.cache/rnn-generator``); a changed file is re-read.
 - Train/valid split by a hash of the relative path: stable when files are added.
@@ -33,7 +38,7 @@ from generator.midi.notes import MidiReadError, notes_from_pretty_midi, parse_mi
 from generator.tokenizers import MidiEventTokenizer
 
 MIDI_SUFFIXES = {".mid", ".midi"}
-CACHE_VERSION = 2  # 2: skip reasons from generator.midi.parse_midi
+CACHE_VERSION = 3  # 2: skip reasons from generator.midi.parse_midi; 3: meter and voices
 
 
 def default_cache_dir() -> Path:
@@ -65,6 +70,9 @@ class CorpusReport:
     min_pitch: int = 127
     max_pitch: int = 0
     styles: Counter = field(default_factory=Counter)
+    meters: Counter = field(default_factory=Counter)  # first time signature of each file
+    style_ranges: dict = field(default_factory=dict)  # style → [lowest, highest] pitch
+    style_voices: dict = field(default_factory=dict)  # style → voices (median of files)
     train_pieces: int = 0
     valid_pieces: int = 0
     cached_files: int = 0
@@ -85,6 +93,11 @@ class CorpusReport:
             )
             styles = ", ".join(f"{name} {count}" for name, count in self.styles.most_common())
             lines.append(f"  styles: {styles or 'none (files are not in style subfolders)'}")
+            meters = ", ".join(f"{name} {count}" for name, count in self.meters.most_common())
+            lines.append(f"  meters: {meters or 'none (no time signatures)'}")
+            if self.style_voices:
+                voices = ", ".join(f"{k} {v}" for k, v in sorted(self.style_voices.items()))
+                lines.append(f"  voices per style: {voices}")
             lines.append(f"  split: {self.train_pieces} train, {self.valid_pieces} valid pieces")
         lines += skipped_lines(self.skipped)
         return "\n".join(lines)
@@ -100,6 +113,9 @@ class CorpusReport:
             "tokens": self.tokens,
             "pitch_range": [self.min_pitch, self.max_pitch] if self.files_read else None,
             "styles": dict(self.styles),
+            "meters": dict(self.meters),
+            "style_ranges": dict(self.style_ranges),
+            "style_voices": dict(self.style_voices),
             "train_pieces": self.train_pieces,
             "valid_pieces": self.valid_pieces,
         }
@@ -141,13 +157,22 @@ def read_midi_file(
     if beats > limits.max_beats:
         return {"skip": f"too long: {beats:,.0f} beats > cap {limits.max_beats:,.0f}"}
     pitches = [n.pitch for n in notes]
+    signatures = midi.time_signature_changes
+    onsets = Counter(round(n.start * tokenizer.steps_per_beat) for n in notes)
     return {
         "tokens": torch.from_numpy(tokenizer.encode(notes)),
+        "meter": f"{signatures[0].numerator}/{signatures[0].denominator}" if signatures else "",
+        "voices": max(onsets.values()),
         "notes": len(notes),
         "seconds": seconds,
         "min_pitch": min(pitches),
         "max_pitch": max(pitches),
     }
+
+
+def _meter_order(meter: str) -> tuple[int, int]:
+    numerator, denominator = meter.split("/")
+    return int(denominator), int(numerator)
 
 
 class _FileCache:
@@ -191,7 +216,9 @@ def load_midi_corpus(
     progress: bool = True,
 ) -> TokenCorpus:
     """Read, tokenize (with cache) and split a MIDI folder. The style list comes from the data
-    unless ``tokenizer`` already has one (e.g. when fine-tuning a model)."""
+    unless ``tokenizer`` already has one (e.g. when fine-tuning a model); meters, pitch ranges
+    and voices come from the data only for a new tokenizer (``tokenizer`` None)."""
+    new_tokenizer = tokenizer is None
     started = time.perf_counter()
     folder = Path(folder).expanduser()
     limits = limits or ReadLimits()
@@ -204,6 +231,8 @@ def load_midi_corpus(
     root = folder if folder.is_dir() else folder.parent
     report = CorpusReport(folder=str(folder), files_found=len(files))
     pieces: list[Piece] = []
+    file_meters: list[str] = []  # per piece, "" for none
+    voices: dict[str, list[int]] = {}
     for path in tqdm(files, desc="reading MIDI", unit="file", disable=not progress, leave=False):
         relative = path.relative_to(root)
         try:
@@ -227,6 +256,9 @@ def load_midi_corpus(
             continue
         style = style_of(relative)
         pieces.append(Piece(str(relative), entry["tokens"].numpy().astype(np.int32), style))
+        file_meters.append(entry["meter"])
+        if entry["meter"]:
+            report.meters[entry["meter"]] += 1
         report.files_read += 1
         report.notes += entry["notes"]
         report.seconds += entry["seconds"]
@@ -235,9 +267,30 @@ def load_midi_corpus(
         report.max_pitch = max(report.max_pitch, entry["max_pitch"])
         if style:
             report.styles[style] += 1
+            low, high = report.style_ranges.get(style, (127, 0))
+            report.style_ranges[style] = [
+                min(low, entry["min_pitch"]),
+                max(high, entry["max_pitch"]),
+            ]
+            voices.setdefault(style, []).append(entry["voices"])
     cache.save()
+    report.style_voices = {k: int(np.median(v)) for k, v in sorted(voices.items())}
     if not tokenizer.styles:
         tokenizer.styles = sorted(report.styles)
+    if new_tokenizer and report.files_read:
+        learned = {
+            "meters": sorted(report.meters, key=_meter_order),
+            "pitch_range": [report.min_pitch, report.max_pitch],
+            "style_ranges": report.style_ranges,
+            "style_voices": report.style_voices,
+        }  # the meters add ids: a new tokenizer, not a changed one
+        tokenizer = MidiEventTokenizer.from_dict({**tokenizer.to_dict(), **learned})
+    if tokenizer.meters:  # each piece opens with its meter, when the tokenizer knows it
+        for piece, meter in zip(pieces, file_meters, strict=True):
+            if meter in tokenizer.meters:
+                piece.tokens = np.concatenate([[tokenizer.meter_id(meter)], piece.tokens])
+                piece.tokens = piece.tokens.astype(np.int32)
+                report.tokens += 1
     train, valid = split_pieces(pieces, valid_fraction)
     report.train_pieces, report.valid_pieces = len(train), len(valid)
     report.read_seconds = time.perf_counter() - started
