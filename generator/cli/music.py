@@ -38,6 +38,13 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         train, "folder of MIDI files", "share of files held out", data_default=DEFAULT_MUSIC_DATA
     )
     train.add_argument("--cache-dir", type=Path, default=None, help=CACHE_HELP)
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from this music checkpoint's weights and architecture (same styles and "
+        "token settings; ids the data adds, such as meters, start fresh)",
+    )
     add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
     add_config_flags(train, TrainConfig, set())
 
@@ -75,8 +82,10 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
 
 
 def _cmd_train_music(args: argparse.Namespace) -> int:
+    from generator.checkpoint import CheckpointError
     from generator.data.midi_corpus import load_midi_corpus
     from generator.training import train
+    from generator.training.tasks import TOKEN_TASK
 
     corpus = load_midi_corpus(
         args.data,
@@ -101,6 +110,14 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
         f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'})"
     )
     train_config = config_from_args(TrainConfig, args)
+    task = TOKEN_TASK
+    if args.init_from is not None and not args.resume:
+        try:
+            model_config, task = _warm_start(args.init_from, tokenizer)
+        except (ValueError, CheckpointError) as error:
+            note(f"error: --init-from {error}")
+            return 2
+        note(f"starting from the weights of {args.init_from}")
     train(
         model_config,
         train_config,
@@ -112,8 +129,45 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
             "command": command_line(args),
             "corpus": corpus.report.to_dict(),
         },
+        task=task,
     )
     return 0
+
+
+def _warm_start(path: Path, tokenizer):
+    """The model config and a training task whose model starts from ``path``'s weights (rows
+    of ids that ``tokenizer`` adds at the end of the vocabulary start fresh), or ValueError."""
+    from generator.checkpoint import read_checkpoint
+    from generator.models import RNNGenerator
+    from generator.tokenizers import tokenizer_from_dict
+    from generator.training.tasks import TokenTask
+
+    class WarmStartTask(TokenTask):
+        def build_model(self, config: ModelConfig) -> RNNGenerator:
+            model = RNNGenerator(config)
+            grown = model.state_dict()
+            for name, old in payload["model_state"].items():
+                if old.shape != grown[name].shape:  # vocabulary rows: old ids keep theirs
+                    old = torch.cat([old, grown[name][old.shape[0] :]])
+                grown[name] = old
+            model.load_state_dict(grown, strict=True)
+            return model
+
+    import torch
+
+    payload = read_checkpoint(path)
+    old = tokenizer_from_dict(payload["tokenizer"])
+    if payload["family"] != "rnn" or old.kind != tokenizer.kind:
+        raise ValueError(f"{path}: not a music model")
+    if old.styles != tokenizer.styles or old.settings_key() != tokenizer.settings_key():
+        raise ValueError(
+            f"{path}: its styles or token settings differ from the data's "
+            f"({', '.join(old.styles)} vs {', '.join(tokenizer.styles)})"
+        )
+    if old.vocab_size > tokenizer.vocab_size:
+        raise ValueError(f"{path}: its vocabulary is larger than the data's")
+    config = ModelConfig.from_dict({**payload["model_config"], "vocab_size": tokenizer.vocab_size})
+    return config, WarmStartTask()
 
 
 def _cmd_evaluate_music(args: argparse.Namespace) -> int:
