@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.cli import data, music, pianoroll, seq2seq, text
+from generator.cli import data, music, pianoroll, quality, seq2seq, text
 from generator.cli.common import Formatter, add_command, set_threads
 
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (music, text, pianoroll):
         module.add_parsers(*kinds)
     seq2seq.add_parsers(commands, *kinds)
+    quality.add_parsers(kinds[1])  # evaluate quality: generated MIDI against real MIDI
 
     describe = add_command(
         commands, "describe", _describe, help="print a checkpoint's model card (Markdown)"
