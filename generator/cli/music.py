@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from generator.cli.common import (
@@ -74,9 +75,39 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     length = sample.add_argument_group("length and sound")
     length.add_argument("--bars", type=float, default=16, help="length of new music in bars")
     length.add_argument("--seconds", type=float, default=None, help="length in seconds instead")
-    length.add_argument("--beats-per-bar", type=int, default=4, help="meter for counting bars")
+    length.add_argument(
+        "--beats-per-bar", type=int, default=4, help="quarter notes per bar without --meter"
+    )
+    length.add_argument(
+        "--meter",
+        default=None,
+        help="time signature, e.g. 6/8 (models that learned meters; without it they choose "
+        "one); bars count in it and it is written into the MIDI file",
+    )
     length.add_argument("--bpm", type=float, default=120.0, help="tempo, beats per minute")
     length.add_argument("--program", type=int, default=0, help="General MIDI program 0-127")
+    rules = sample.add_argument_group(
+        "constraints (exact: masked at every step, the distribution renormalised)"
+    )
+    rules.add_argument("--key", default=None, help="tonic of the scale notes stay in: D, F#, Bb")
+    rules.add_argument(
+        "--scale",
+        default=None,
+        help="with --key (default major): major, minor, harmonic-minor, ionian, dorian, "
+        "phrygian, lydian, mixolydian, aeolian, locrian, pentatonic, minor-pentatonic",
+    )
+    rules.add_argument("--lowest", default=None, help="lowest note allowed: name or number")
+    rules.add_argument("--highest", default=None, help="highest note allowed: name or number")
+    rules.add_argument(
+        "--voices", type=int, default=None, help="at most this many notes start together"
+    )
+    rules.add_argument("--monophonic", action="store_true", help="one line: --voices 1")
+    rules.add_argument(
+        "--cost",
+        action="store_true",
+        help="print the constraints' cost: the samples' NLL under the unconstrained model, "
+        "and that of unconstrained samples with the same seed",
+    )
     add_sampling_flags(sample)
     sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
 
@@ -204,6 +235,9 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
     if args.null and (args.style or args.seed_note or args.primer):
         print("error: --null means no style, seed note or primer", file=sys.stderr)
         return 2
+    if args.monophonic and args.voices not in (None, 1):
+        print("error: --monophonic means --voices 1", file=sys.stderr)
+        return 2
     options = SamplingOptions(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
     request = MusicRequest(
         num=args.num,
@@ -216,6 +250,13 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         bpm=args.bpm,
         program=args.program,
         options=options,
+        meter=args.meter,
+        key=args.key,
+        scale=args.scale,
+        lowest=args.lowest,
+        highest=args.highest,
+        voices=1 if args.monophonic else args.voices,
+        score=args.cost,
     )
     loaded = load_model(args)
     result = generate_music(loaded, request)
@@ -233,9 +274,24 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         or "null input"
     )
     stem = time.strftime("music-%Y%m%d-%H%M%S")
-    paths = write_pieces(result.pieces, args.out, stem=stem, bpm=args.bpm, program=args.program)
-    for path, notes in zip(paths, result.pieces, strict=True):
-        print(f"{path}  ({len(notes)} notes)")
+    paths = write_pieces(
+        result.pieces,
+        args.out,
+        stem=stem,
+        bpm=args.bpm,
+        program=args.program,
+        meters=result.meters,
+    )
+    for path, notes, meter in zip(paths, result.pieces, result.meters, strict=True):
+        print(f"{path}  ({len(notes)} notes{f', {meter}' if meter else ''})")
+    if args.cost:
+        free = replace(request, key=None, scale=None, lowest=None, highest=None, voices=None)
+        baseline = generate_music(loaded, free).nll
+        print(
+            f"constraint cost: the samples score {result.nll:.3f} nats/token under the "
+            f"unconstrained model; unconstrained samples (same seed) {baseline:.3f} nats/token",
+            file=sys.stderr,
+        )
     print(
         f"sampled {len(paths)} pieces from {how}: {result.tokens} tokens in "
         f"{result.sampling_seconds:.2f} s",
