@@ -68,6 +68,9 @@ def main() -> None:
     p.add_argument("--styles", nargs="*", default=None, help="default: the three largest")
     p.add_argument("--pianoroll-style", default="chorale", help="the piano-roll model's style")
     p.add_argument("--num", type=int, default=100, help="samples per model and style")
+    p.add_argument(
+        "--null-num", type=int, default=100, help="null-start samples (any style; 0: none)"
+    )
     p.add_argument("--beats", type=float, default=64.0, help="length compared, quarter notes")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--ngram-order", type=int, default=7, help="n of the n-gram baseline")
@@ -104,7 +107,10 @@ def main() -> None:
             progress=False,
         )
     results: dict[str, dict] = {}
-    for style in styles:
+    sections = [(style, args.num) for style in styles]
+    if args.null_num:
+        sections.append((None, args.null_num))  # null start, against every held-out piece
+    for style, num in sections if set(models) - {"pianoroll"} else []:
         reference = list(folder.select(style, "valid", args.valid_fraction).values())
         if not reference:
             sys.exit(f"error: no held-out pieces of style {style!r} in {args.data}")
@@ -114,16 +120,17 @@ def main() -> None:
             if model == "pianoroll":
                 continue
             samples = (
-                _sample_music(music, style, args)
+                _sample_music(music, style, num, args)
                 if model == "music"
-                else _sample_ngram(corpus, music.tokenizer, style, args, nll)
+                else _sample_ngram(corpus, music.tokenizer, style, num, args, nll)
             )
-            pieces = _write_and_reread(samples, args.out / model / style)
+            pieces = _write_and_reread(samples, args.out / model / (style or "null"))
             reports[model] = evaluate_quality(pieces, reference, train_pieces, options)
         if "music" in models and corpus is not None:
-            held_out = [p for p in corpus.valid if p.style == style]
+            held_out = [p for p in corpus.valid if style is None or p.style == style]
             nll["music"] = _neural_nll(music, held_out)
-        results[style] = _section(style, f"{len(reference)} held-out pieces", reports, nll)
+        label = style or "any style, null start"
+        results[label] = _section(label, f"{len(reference)} held-out pieces", reports, nll)
 
     if "pianoroll" in models:
         roll, reference, train = _pianoroll_sets(folder, args)
@@ -158,9 +165,10 @@ def _batches(num: int):
         yield start, min(BATCH, num - start)
 
 
-def _sample_music(loaded, style: str, args) -> list[list[Note]]:
+def _sample_music(loaded, style: str | None, num: int, args) -> list[list[Note]]:
+    """Style-conditioned pieces, or null starts for ``style`` None."""
     pieces = []
-    for start, size in _batches(args.num):
+    for start, size in _batches(num):
         options = SamplingOptions(temperature=args.temperature, seed=args.seed * 10_000 + start)
         request = MusicRequest(
             num=size, style=style, seconds=args.beats * 60 / BPM, bpm=BPM, options=options
@@ -169,15 +177,18 @@ def _sample_music(loaded, style: str, args) -> list[list[Note]]:
     return pieces
 
 
-def _sample_ngram(corpus, tokenizer, style: str, args, nll: dict) -> list[list[Note]]:
-    train = [p.tokens for p in corpus.train if p.style == style]
-    valid = [p.tokens for p in corpus.valid if p.style == style]
+def _sample_ngram(
+    corpus, tokenizer, style: str | None, num: int, args, nll: dict
+) -> list[list[Note]]:
+    """Pieces from an n-gram model of one style's training pieces (all of them for None)."""
+    train = [p.tokens for p in corpus.train if style is None or p.style == style]
+    valid = [p.tokens for p in corpus.valid if style is None or p.style == style]
     model = NgramModel(
         tokenizer.vocab_size, args.ngram_order, tokenizer.bos_id, tokenizer.eos_id
     ).fit(train)
     nll["ngram"] = model.nll(valid)
     sequences = model.sample(
-        args.num,
+        num,
         max_tokens=int(args.beats * tokenizer.steps_per_beat * 8) + 64,
         length_cost=tokenizer.length_cost("beats"),
         length_limit=args.beats,
@@ -257,6 +268,11 @@ def _section(title: str, what: str, reports: dict[str, QualityReport], nll: dict
         ["stray notes / pieces", "0"]
         + [f"{reports[m].stray_notes} / {reports[m].stray_pieces}" for m in names]
     )
+    if first.train_range is not None:
+        rows.append(
+            [f"notes outside training range {first.train_range[0]}-{first.train_range[1]}", ""]
+            + [str(reports[m].train_stray_notes) for m in names]
+        )
     copy_ref = first.copy_reference.to_dict() if first.copy_reference else None
     if copy_ref:
         copies = {m: reports[m].copy_samples.to_dict() for m in names}

@@ -21,7 +21,7 @@ import numpy as np
 
 from generator.evaluation.features import Feature
 
-GRID_POINTS = 4096  # evaluation points of the smoothed densities
+GRID_POINTS = 16384  # evaluation points of the smoothed densities
 TAILS = 5.0  # the grid reaches this many kernel widths beyond the outermost values
 
 
@@ -46,12 +46,24 @@ def density_overlap(a: Sequence[float], b: Sequence[float], resolution: float) -
 
 
 def _density(values: np.ndarray, width: float, grid: np.ndarray) -> np.ndarray:
-    # Summed in chunks of values so that a large sample never builds a huge matrix.
-    total = np.zeros_like(grid)
-    for chunk in np.array_split(values, max(1, len(values) // 256)):
-        z = (grid[None, :] - chunk[:, None]) / width
-        total += np.exp(-0.5 * z * z).sum(axis=0)
-    return total / (len(values) * width * math.sqrt(2 * math.pi))
+    """Gaussian-kernel density on an even grid. The values are first shared out between their
+    two neighbouring grid points (linear binning), then convolved with the kernel by FFT: the
+    cost no longer grows with values × points, and the error is far below the kernel width
+    (grid steps are < 1/4000 of the span, kernels at least one resolution wide)."""
+    step = grid[1] - grid[0]
+    position = (values - grid[0]) / step
+    left = np.clip(np.floor(position).astype(np.int64), 0, len(grid) - 2)
+    right_share = position - left
+    mass = np.zeros(len(grid))
+    np.add.at(mass, left, 1 - right_share)
+    np.add.at(mass, left + 1, right_share)
+    half = min(int(math.ceil(6 * width / step)), len(grid))
+    offsets = np.arange(-half, half + 1) * step
+    kernel = np.exp(-0.5 * (offsets / width) ** 2)
+    size = 1 << int(math.ceil(math.log2(len(grid) + len(kernel))))
+    smoothed = np.fft.irfft(np.fft.rfft(mass, size) * np.fft.rfft(kernel, size), size)
+    density = smoothed[half : half + len(grid)]
+    return np.maximum(density, 0) / (len(values) * width * math.sqrt(2 * math.pi))
 
 
 def pairwise_distances(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:

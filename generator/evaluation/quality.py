@@ -123,6 +123,8 @@ class QualityReport:
     copy_samples: CopyReport | None = None
     copy_reference: CopyReport | None = None
     train_pieces: int = 0
+    train_range: tuple[int, int] | None = None  # lowest and highest training pitch
+    train_stray_notes: int = 0  # sample notes outside the training range
     options: QualityOptions = field(default_factory=QualityOptions)
     values: dict[str, tuple[list, list]] = field(default_factory=dict, repr=False)
 
@@ -164,6 +166,11 @@ class QualityReport:
             f"stray notes: {self.stray_notes} of {self.sample_notes} sample notes in "
             f"{self.stray_pieces} pieces lie outside the reference range {low}-{high}"
         )
+        if self.train_range is not None:
+            low, high = self.train_range
+            lines.append(
+                f"             {self.train_stray_notes} lie outside the training range {low}-{high}"
+            )
         if self.empty_samples:
             lines.append(f"empty samples (no notes, left out): {self.empty_samples}")
         if self.copy_samples is not None and self.copy_reference is not None:
@@ -207,6 +214,8 @@ class QualityReport:
             "reference_range": list(self.reference_range),
             "stray_notes": self.stray_notes,
             "stray_pieces": self.stray_pieces,
+            "train_range": None if self.train_range is None else list(self.train_range),
+            "train_stray_notes": self.train_stray_notes,
             "sample_notes": self.sample_notes,
             "empty_samples": self.empty_samples,
             "copy_check": None
@@ -296,6 +305,9 @@ def evaluate_quality(
         report.copy_samples = copy_check(played, train, options.run_length)
         report.copy_reference = copy_check(reference, train, options.run_length)
         report.train_pieces = len(train)
+        train_pitches = [n.pitch for p in train for n in p]
+        report.train_range = (min(train_pitches), max(train_pitches))
+        report.train_stray_notes = sum(outside_range(p, *report.train_range) for p in played)
     return report
 
 

@@ -35,6 +35,7 @@ def test_report_counts_strays_and_copies():
     assert report.samples == 2 and report.reference == 8
     assert report.reference_range == (62, 74)
     assert (report.stray_notes, report.stray_pieces) == (1, 1)
+    assert report.train_range == (62, 74) and report.train_stray_notes == 1
     rows = {r.name: r for r in report.rows}
     # tune(0) is all on the eighth grid; the shifted tune has only its last note (beat 8) on it
     assert rows["on_grid"].generated_mean == pytest.approx((1 + 1 / 17) / 2)
