@@ -89,7 +89,12 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     rules = sample.add_argument_group(
         "constraints (exact: masked at every step, the distribution renormalised)"
     )
-    rules.add_argument("--key", default=None, help="tonic of the scale notes stay in: D, F#, Bb")
+    rules.add_argument(
+        "--key",
+        default=None,
+        help="tonic of the scale notes stay in: D, F#, Bb; or auto: every note fits one major "
+        "scale or a mode of it, whichever the piece's first notes choose",
+    )
     rules.add_argument(
         "--scale",
         default=None,

@@ -11,12 +11,17 @@ from the model's distribution restricted to the allowed ids and renormalised.
 - **On the grid from the start.** Until a piece's first note it may only wait whole eighth
   notes, at most one 4/4 bar (a pickup), so no piece starts off the beat. A primer sets the
   clock itself and is not masked.
+- **Voices.** With a style, at most as many notes start together as the style has voices in
+  the training data (recorded per style: 1 = one line, chorales 4); ``voices`` overrides it.
+  One line means one line: each note then ends where the next one starts.
 - **Meter.** A model that learned meters (METER ids) reads a piece's time signature as its
   first token: ``meter`` (e.g. "6/8") when given, else the primer's, else the model draws
   one (from its style). The meter sets the bar length and is written back into the MIDI file.
 - **User constraints**, all optional: ``key`` + ``scale`` (major, minor, the church modes,
-  pentatonic ...; see SCALES), ``lowest`` / ``highest`` note, and ``voices``: at most that many
-  notes starting together (1 = one line: each note then ends where the next one starts).
+  pentatonic ...; see SCALES), or ``key="auto"``: every note the piece plays fits one major
+  scale or a mode of it (one diatonic collection), whichever its first notes choose;
+  ``lowest`` / ``highest`` note; and ``voices``: at most that many notes starting together
+  (1 = one line).
   ``score`` measures what they cost: the NLL of the samples under the unconstrained model.
 - **A primer with more voices than the model knows** (rule): the model reads the primer with
   at most its voices per onset (the style's voices, or the most of any style without one;
@@ -72,6 +77,7 @@ SCALES: dict[str, tuple[int, ...]] = {
 }
 _TONIC = re.compile(r"^([A-Ga-g])([#b♯♭]?)$")
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+AUTO_KEY = "auto"  # the key a piece's own first notes choose (see keep_to_one_key)
 GRID_PER_BEAT = 2  # a piece's first note falls on an eighth-note grid ...
 MAX_LEAD_BEATS = 4  # ... at most one 4/4 bar after the start
 
@@ -149,7 +155,10 @@ class MusicRequest:
             self.meter = "{}/{}".format(*parse_meter(self.meter))
         if self.scale is not None and self.key is None:
             raise ValueError(f"scale {self.scale!r} needs a key (the tonic), e.g. key D")
-        if self.key is not None:
+        if self.key == AUTO_KEY:
+            if self.scale is not None:
+                raise ValueError(f"key auto chooses its own scale: leave out scale {self.scale!r}")
+        elif self.key is not None:
             self.scale = self.scale or "major"
             scale_pitches(self.key, self.scale)  # checks both
         self.lowest = None if self.lowest is None else note_number(self.lowest)
@@ -231,7 +240,7 @@ def allowed_pitches(loaded: Loaded, request: MusicRequest) -> set[int]:
         pitches = {p for p in pitches if p >= request.lowest}
     if request.highest is not None:
         pitches = {p for p in pitches if p <= request.highest}
-    if request.key is not None:
+    if request.key not in (None, AUTO_KEY):
         pitches &= scale_pitches(request.key, request.scale)
     if not pitches:
         names = f"{_name(low)}–{_name(high)}"
@@ -240,7 +249,7 @@ def allowed_pitches(loaded: Loaded, request: MusicRequest) -> set[int]:
             for what, value in (("lowest", request.lowest), ("highest", request.highest))
             if value is not None
         ]
-        if request.key is not None:
+        if request.key not in (None, AUTO_KEY):
             asked.append(f"{request.key} {request.scale}")
         raise ValueError(
             f"no note is left: the model learned {names}, and {', '.join(asked)} excludes all"
@@ -249,7 +258,7 @@ def allowed_pitches(loaded: Loaded, request: MusicRequest) -> set[int]:
         raise ValueError(
             f"the seed note {_name(request.seed_note)} is outside the allowed notes "
             f"({_name(min(pitches))}–{_name(max(pitches))}"
-            + (f", {request.key} {request.scale}" if request.key else "")
+            + (f", {request.key} {request.scale}" if request.key not in (None, AUTO_KEY) else "")
             + ")"
         )
     return pitches
@@ -361,6 +370,42 @@ def limit_voices(tokenizer: MidiEventTokenizer, voices: int, already: int = 0):
     return process
 
 
+def keep_to_one_key(tokenizer: MidiEventTokenizer):
+    """Logits processor: the pitch classes a sequence plays always fit one diatonic collection
+    (the notes of a major scale, so of each of its modes). A next note may be any pitch class
+    that, added to those played so far, still fits one; the first notes choose the key."""
+    major = torch.tensor([0, 2, 4, 5, 7, 9, 11])
+    collections = torch.zeros(12, 12, dtype=torch.bool)  # (tonic, pitch class)
+    for tonic in range(12):
+        collections[tonic, (major + tonic) % 12] = True
+    note_class = torch.full((tokenizer.vocab_size,), -1, dtype=torch.long)  # -1: not a note
+    note_class[list(tokenizer.note_ids())] = torch.arange(128) % 12
+    note_columns = torch.tensor(list(tokenizer.note_ids()))
+    note_classes = torch.arange(128) % 12
+    used = None
+
+    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        nonlocal used, collections, note_class, note_columns, note_classes
+        if used is None:
+            device = logits.device
+            collections, note_class = collections.to(device), note_class.to(device)
+            note_columns, note_classes = note_columns.to(device), note_classes.to(device)
+            used = torch.zeros(logits.shape[0], 12, dtype=torch.bool, device=device)
+        if history.shape[1]:
+            pitch_class = note_class[history[:, -1]]
+            rows = (pitch_class >= 0).nonzero().squeeze(1)
+            used[rows, pitch_class[rows]] = True
+        # collections holding every class used so far: (batch, 12 tonics)
+        fits = ~(used.unsqueeze(1) & ~collections.unsqueeze(0)).any(-1)
+        allowed = (fits.unsqueeze(2) & collections.unsqueeze(0)).any(1)  # (batch, 12 classes)
+        allowed |= ~fits.any(1, keepdim=True)  # none fits (cannot happen unmasked): no mask
+        banned = torch.zeros_like(logits, dtype=torch.bool)
+        banned[:, note_columns] = ~allowed[:, note_classes]
+        return logits.masked_fill(banned, float("-inf"))
+
+    return process
+
+
 def pitch_mask(tokenizer: MidiEventTokenizer, pitches: set[int]) -> torch.Tensor:
     """(vocab,) bool: every id but the NOTE ids outside ``pitches`` and the METER ids (a
     piece's meter is its first token: fed, never sampled mid-piece)."""
@@ -452,10 +497,11 @@ def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
         processors.append(force_first_note(tokenizer, request.seed_note))
     if request.primer is None:
         processors.append(start_on_grid(tokenizer, min(beats)))
-    if request.voices is not None:
-        processors.append(
-            limit_voices(tokenizer, request.voices, _trailing_notes(tokenizer, primer_ids))
-        )
+    if request.key == AUTO_KEY:
+        processors.append(keep_to_one_key(tokenizer))
+    voices = request.voices or tokenizer.style_voices.get(request.style)
+    if voices is not None:
+        processors.append(limit_voices(tokenizer, voices, _trailing_notes(tokenizer, primer_ids)))
 
     started = time.perf_counter()
     sequences = sample_tokens(
@@ -482,7 +528,7 @@ def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
             for n in tokenizer.decode(ids)
             if n.start + offset < end
         ]
-        if request.voices == 1:
+        if voices == 1:
             generated = one_line(generated)
         pieces.append(list(primer_notes) + generated)
     return MusicResult(pieces, elapsed, sum(len(s) for s in sequences), meters, nll)

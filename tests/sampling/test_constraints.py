@@ -83,6 +83,22 @@ def test_every_note_is_in_the_scale(loaded, key, scale):
     assert pitches and pitches <= scale_pitches(key, scale)
 
 
+def test_key_auto_keeps_each_piece_in_one_diatonic_collection(loaded):
+    request = MusicRequest(
+        num=8, bars=4, key="auto", options=SamplingOptions(temperature=3.0, seed=0)
+    )
+    collections = [scale_pitches(key, "major") for key in "C C# D Eb E F F# G Ab A Bb B".split()]
+    for notes in generate_music(loaded, request).pieces:
+        pitches = {n.pitch for n in notes}
+        assert any(pitches <= c for c in collections)
+    # the same hot model without it strays (or the test above proves nothing)
+    free = MusicRequest(num=8, bars=4, options=SamplingOptions(temperature=3.0, seed=0))
+    pieces = generate_music(loaded, free).pieces
+    assert any(not any({n.pitch for n in p} <= c for c in collections) for p in pieces)
+    with pytest.raises(ValueError, match="key auto chooses its own scale"):
+        MusicRequest(key="auto", scale="minor")
+
+
 def test_scales_are_the_usual_ones():
     assert len(SCALES["pentatonic"]) == 5 and len(SCALES["locrian"]) == 7
     assert {p % 12 for p in scale_pitches("D", "dorian")} == {2, 4, 5, 7, 9, 11, 0}
@@ -103,11 +119,13 @@ def test_no_note_leaves_the_training_range_and_null_starts_begin_on_the_grid(loa
             assert (first * 2) == int(first * 2) and first <= 4  # an eighth-note step, ≤ a bar
 
 
-def test_a_style_keeps_to_its_own_range(loaded):
+def test_a_style_keeps_to_its_own_range_and_voices(loaded):
     low, high = music_limits(loaded).style_ranges["reel"]
     request = MusicRequest(num=8, bars=2, style="reel", options=SamplingOptions(seed=2))
     for notes in generate_music(loaded, request).pieces:
         assert all(low <= n.pitch <= high for n in notes)
+        starts = [n.start for n in notes]  # and its one line: the reels are one line
+        assert len(starts) == len(set(starts))
 
 
 def test_lowest_and_highest(loaded):
