@@ -52,7 +52,7 @@ def add_parsers(evaluate_kinds) -> None:
     )
     measure.add_argument("--run-length", type=int, default=8, help="copy check: notes per run")
     measure.add_argument(
-        "--ceiling-splits", type=int, default=10, help="random halvings for the ceiling"
+        "--ceiling-splits", type=int, default=50, help="random halvings for the ceiling"
     )
     measure.add_argument("--seed", type=int, default=0, help="seed of the halvings")
 

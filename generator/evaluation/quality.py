@@ -38,7 +38,7 @@ class QualityOptions:
     beats_per_bar: int = 4  # quarter notes per bar for groove_consistency
     max_beats: float | None = None  # compare only the first beats of each piece (None: all)
     run_length: int = RUN_LENGTH  # notes per window in the copy check
-    ceiling_splits: int = 10  # random halvings of the reference averaged for the ceiling
+    ceiling_splits: int = 50  # random halvings of the reference averaged for the ceiling
     seed: int = 0  # random seed of the halvings
 
 

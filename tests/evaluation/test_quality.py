@@ -31,7 +31,8 @@ def write_set(folder: Path, pieces: list[list[Note]]) -> Path:
 def test_report_counts_strays_and_copies():
     reference = [tune(k) for k in range(8)]
     samples = [tune(0), tune(1, offset=0.25) + [Note(8, 1, 100, 80)]]
-    report = evaluate_quality(samples, reference, train=[tune(0, length=24)])
+    options = QualityOptions(ceiling_splits=5)
+    report = evaluate_quality(samples, reference, train=[tune(0, length=24)], options=options)
     assert report.samples == 2 and report.reference == 8
     assert report.reference_range == (62, 74)
     assert (report.stray_notes, report.stray_pieces) == (1, 1)
@@ -52,8 +53,9 @@ def test_samples_like_the_reference_score_near_the_ceiling():
     reference = [tune(k % 8, length=12 + k) for k in range(40)]
     alike = [tune((k + 3) % 8, length=12 + (k * 7) % 40) for k in range(40)]
     off_beat = [tune(k % 8, offset=0.3, length=12 + k) for k in range(40)]
-    good = evaluate_quality(alike, reference)
-    bad = evaluate_quality(off_beat, reference)
+    options = QualityOptions(ceiling_splits=10)
+    good = evaluate_quality(alike, reference, options=options)
+    bad = evaluate_quality(off_beat, reference, options=options)
     assert good.quality_ratio > 0.9
     assert {r.name: r for r in bad.rows}["on_grid"].overlap < 0.05
     assert bad.quality_ratio < good.quality_ratio
@@ -65,6 +67,7 @@ def test_empty_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="samples have no notes"):
         evaluate_quality([[]], [tune(0)])
     report = evaluate_quality([tune(0), []], [tune(0), tune(1)], options=QualityOptions())
+    # fewer than four reference pieces: no halves to compare, so no ceiling
     assert report.empty_samples == 1 and math.isnan(report.rows[0].ceiling)
 
 
@@ -106,6 +109,8 @@ def test_cli_table_json_and_plots(tmp_path, capsys):
             str(tmp_path / "report.json"),
             "--plots",
             str(tmp_path / "plots"),
+            "--ceiling-splits",
+            "5",
         ]
     )
     out = capsys.readouterr().out
