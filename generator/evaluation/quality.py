@@ -334,7 +334,10 @@ def write_plots(report: QualityReport, folder: str | Path, title: str = "") -> l
         figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
         if row.kind == "scalar":
             both = np.array(mine + theirs, dtype=float)
-            bins = np.histogram_bin_edges(both, bins=min(30, max(5, len(set(both.tolist())))))
+            if np.all(both == np.round(both)) and np.ptp(both) <= 60:  # counts: one bar each
+                bins = np.arange(both.min() - 0.5, both.max() + 1.5)
+            else:
+                bins = np.histogram_bin_edges(both, bins=30)
             axes.hist(theirs, bins=bins, density=True, alpha=0.5, label="reference")
             axes.hist(mine, bins=bins, density=True, alpha=0.5, label="samples")
             axes.set_xlabel(row.name)
