@@ -10,8 +10,8 @@ Rules (also in README "Data"):
 - Meter: a file's first time signature (MIDI files without one have none). A new tokenizer
   learns every meter of the data and each piece then starts with its METER token.
 - What the data showed goes into a new tokenizer, for sampling to stay inside it: the pitch
-  range overall and per style, and per style the voices (the median over its files of the most
-  notes that start together).
+  range of the training split, overall and per style, and per style the voices (the median
+  over its files of the most notes that start together).
 - Tokenized results are cached per file, keyed by the file's SHA-256 and the tokenizer's
   settings, in ``cache_dir`` (default ``~/.cache/rnn-generator``); a changed file is re-read.
 - Train/valid split by a hash of the relative path: stable when files are added.
@@ -170,6 +170,27 @@ def read_midi_file(
     }
 
 
+def pitch_ranges(
+    pieces: list[Piece], tokenizer: MidiEventTokenizer
+) -> tuple[list[int], dict[str, list[int]]]:
+    """Lowest and highest pitch of ``pieces`` (the training split: what sampling may use),
+    overall and per style."""
+    overall, per_style = [127, 0], {}
+    for piece in pieces:
+        ids = piece.tokens
+        notes = ids[(ids >= tokenizer.note_offset) & (ids < tokenizer.duration_offset)]
+        if not len(notes):
+            continue
+        low, high = (
+            int(notes.min()) - tokenizer.note_offset,
+            int(notes.max()) - tokenizer.note_offset,
+        )
+        for span in (overall, per_style.setdefault(piece.style, [127, 0])):
+            span[0], span[1] = min(span[0], low), max(span[1], high)
+    per_style.pop(None, None)
+    return overall, dict(sorted(per_style.items()))
+
+
 def _meter_order(meter: str) -> tuple[int, int]:
     numerator, denominator = meter.split("/")
     return int(denominator), int(numerator)
@@ -277,11 +298,13 @@ def load_midi_corpus(
     report.style_voices = {k: int(np.median(v)) for k, v in sorted(voices.items())}
     if not tokenizer.styles:
         tokenizer.styles = sorted(report.styles)
+    train, valid = split_pieces(pieces, valid_fraction)
     if new_tokenizer and report.files_read:
+        pitch_range, style_ranges = pitch_ranges(train or valid, tokenizer)
         learned = {
             "meters": sorted(report.meters, key=_meter_order),
-            "pitch_range": [report.min_pitch, report.max_pitch],
-            "style_ranges": report.style_ranges,
+            "pitch_range": pitch_range,
+            "style_ranges": style_ranges,
             "style_voices": report.style_voices,
         }  # the meters add ids: a new tokenizer, not a changed one
         tokenizer = MidiEventTokenizer.from_dict({**tokenizer.to_dict(), **learned})
@@ -291,7 +314,6 @@ def load_midi_corpus(
                 piece.tokens = np.concatenate([[tokenizer.meter_id(meter)], piece.tokens])
                 piece.tokens = piece.tokens.astype(np.int32)
                 report.tokens += 1
-    train, valid = split_pieces(pieces, valid_fraction)
     report.train_pieces, report.valid_pieces = len(train), len(valid)
     report.read_seconds = time.perf_counter() - started
     return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)

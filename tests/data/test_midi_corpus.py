@@ -6,7 +6,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from generator.data.midi_corpus import ReadLimits, load_midi_corpus
+from generator.data.midi_corpus import ReadLimits, load_midi_corpus, pitch_ranges
 from generator.data.pieces import Piece, split_pieces
 from generator.midi import Note, read_notes, write_midi
 from generator.tokenizers import MidiEventTokenizer
@@ -59,6 +59,8 @@ def test_a_new_tokenizer_learns_meters_ranges_and_voices(midi_folder):
     score.write(str(path))
     corpus = load(midi_folder.path, valid_fraction=0.0)
     tok = corpus.tokenizer
+    held_out = load(midi_folder.path, valid_fraction=0.3)  # ranges: the training split's
+    assert list(held_out.tokenizer.pitch_range) == pitch_ranges(held_out.train, tok)[0]
     assert tok.meters == ["3/4", "4/4"]  # by denominator, then numerator
     assert dict(corpus.report.meters) == {"4/4": 6, "3/4": 1}
     assert tok.style_voices == {"chorale": 4, "reel": 1, "waltz": 1}
@@ -72,6 +74,16 @@ def test_a_new_tokenizer_learns_meters_ranges_and_voices(midi_folder):
     again = load(midi_folder.path, tokenizer=old, valid_fraction=0.0)
     assert again.tokenizer is old and old.meters == []
     assert all(p.tokens.max() < old.vocab_size for p in again.train)
+
+
+def test_pitch_ranges_of_pieces():
+    tok = MidiEventTokenizer()
+    pieces = [
+        Piece("a/1.mid", tok.encode([Note(0, 1, 60, 80), Note(1, 1, 72, 80)]), "a"),
+        Piece("b/1.mid", tok.encode([Note(0, 1, 50, 80)]), "b"),
+        Piece("2.mid", tok.encode([Note(0, 1, 90, 80)]), None),
+    ]
+    assert pitch_ranges(pieces, tok) == ([50, 90], {"a": [60, 72], "b": [50, 50]})
 
 
 def test_split_is_deterministic_and_uses_both_sides(midi_folder):
