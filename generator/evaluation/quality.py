@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from generator.data.midi_corpus import find_midi_files, style_of
-from generator.data.pieces import is_valid_split
+from generator.data.pieces import Piece, split_pieces
 from generator.evaluation.copying import RUN_LENGTH, CopyReport, copy_check
 from generator.evaluation.features import (
     FEATURES,
@@ -28,6 +28,7 @@ from generator.evaluation.overlap import ceiling, feature_overlap, present
 from generator.midi.notes import MidiReadError, Note, read_notes
 
 SPLITS = ("all", "train", "valid")
+_NO_TOKENS = np.zeros(0, dtype=np.int32)  # the split needs only names
 
 
 @dataclass
@@ -54,17 +55,19 @@ class MidiFolder:
         self, style: str | None = None, split: str = "all", valid_fraction: float = 0.1
     ) -> dict[str, list[Note]]:
         """The pieces of one style (first-level subfolder) and one side of the training code's
-        split (by a hash of the name relative to this folder, as ``train --data`` splits it)."""
+        split: the whole folder split as ``train --data FOLDER`` splits it (split_pieces, by a
+        hash of the name relative to the folder), then the style's pieces kept."""
         if split not in SPLITS:
             raise ValueError(f"split {split!r}: use one of {', '.join(SPLITS)}")
-        chosen = {}
-        for name, notes in self.pieces.items():
-            if style is not None and style_of(Path(name)) != style:
-                continue
-            if split != "all" and is_valid_split(name, valid_fraction) != (split == "valid"):
-                continue
-            chosen[name] = notes
-        return chosen
+        names = list(self.pieces)
+        if split != "all":
+            sides = split_pieces([Piece(name, _NO_TOKENS) for name in names], valid_fraction)
+            names = [p.name for p in sides[split == "valid"]]
+        return {
+            name: self.pieces[name]
+            for name in names
+            if style is None or style_of(Path(name)) == style
+        }
 
 
 def read_folder(folder: str | Path, what: str = "folder") -> MidiFolder:

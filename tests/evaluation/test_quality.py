@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
+from generator.data.midi_corpus import load_midi_corpus
 from generator.data.pieces import is_valid_split
 from generator.evaluation.quality import QualityOptions, evaluate_quality, read_folder
 from generator.midi.notes import Note, write_midi
@@ -130,3 +131,16 @@ def test_cli_names_the_missing_folder(tmp_path, capsys):
     )
     assert status == 2
     assert f"--samples {tmp_path / 'nope'}: no such folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.01])
+def test_splits_are_the_training_codes(midi_folder, fraction):
+    # 0.01 holds out no file by the hash, so the training code moves one over: so must we
+    corpus = load_midi_corpus(
+        midi_folder.path, cache_dir=None, progress=False, valid_fraction=fraction
+    )
+    folder = read_folder(midi_folder.path)
+    assert sorted(folder.select(None, "valid", fraction)) == sorted(p.name for p in corpus.valid)
+    assert sorted(folder.select(None, "train", fraction)) == sorted(p.name for p in corpus.train)
+    reels = folder.select("reel", "valid", fraction)
+    assert sorted(reels) == sorted(p.name for p in corpus.valid if p.style == "reel")
