@@ -144,3 +144,14 @@ def test_splits_are_the_training_codes(midi_folder, fraction):
     assert sorted(folder.select(None, "train", fraction)) == sorted(p.name for p in corpus.train)
     reels = folder.select("reel", "valid", fraction)
     assert sorted(reels) == sorted(p.name for p in corpus.valid if p.style == "reel")
+
+
+def test_cli_names_a_folder_with_no_readable_piece(tmp_path, capsys):
+    write_set(tmp_path / "real", [tune(0), tune(1)])
+    (tmp_path / "gen").mkdir()
+    (tmp_path / "gen" / "broken.mid").write_bytes(b"MThd broken")
+    args = ["evaluate", "quality", "--samples", str(tmp_path / "gen")]
+    assert main([*args, "--reference", str(tmp_path / "real")]) == 2
+    assert f"--samples {tmp_path / 'gen'}: no readable pieces" in capsys.readouterr().err
+    assert main([*args, "--reference", str(tmp_path / "real"), "--style", "jig"]) == 2
+    assert "no readable pieces (style 'jig', all split)" in capsys.readouterr().err
