@@ -143,7 +143,8 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
     )
     note(
         f"from the data: vocabulary {tokenizer.vocab_size} ids, "
-        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'})"
+        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'}), "
+        f"{len(tokenizer.meters)} meters ({', '.join(tokenizer.meters) or 'none'})"
     )
     train_config = config_from_args(TrainConfig, args)
     task = TOKEN_TASK
