@@ -114,6 +114,13 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         "and that of unconstrained samples with the same seed",
     )
     add_sampling_flags(sample)
+    sample.add_argument(
+        "--pitch-temperature",
+        type=float,
+        default=1.0,
+        help="temperature among notes only, on top of --temperature: < 1 keeps melodies "
+        "closer to the tune's main notes and leaves the rhythm alone",
+    )
     sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
 
 
@@ -263,6 +270,7 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         highest=args.highest,
         voices=1 if args.monophonic else args.voices,
         score=args.cost,
+        pitch_temperature=args.pitch_temperature,
     )
     loaded = load_model(args)
     result = generate_music(loaded, request)

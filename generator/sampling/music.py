@@ -137,6 +137,7 @@ class MusicRequest:
     highest: str | int | None = None  # highest note allowed
     voices: int | None = None  # at most this many notes start together (1 = one line)
     score: bool = False  # also measure the samples' NLL under the unconstrained model
+    pitch_temperature: float = 1.0  # temperature among notes only, on top of the temperature
 
     def __post_init__(self) -> None:
         check_variations(self.num)
@@ -166,6 +167,10 @@ class MusicRequest:
         if self.lowest is not None and self.highest is not None and self.lowest > self.highest:
             raise ValueError(
                 f"the lowest note ({self.lowest}) is above the highest note ({self.highest})"
+            )
+        if not 0.05 <= self.pitch_temperature <= 10:
+            raise ValueError(
+                f"pitch temperature must be a number in [0.05, 10], got {self.pitch_temperature}"
             )
         if self.voices is not None and not (isinstance(self.voices, int) and self.voices >= 1):
             raise ValueError(f"voices must be a whole number of at least 1, got {self.voices!r}")
@@ -370,6 +375,26 @@ def limit_voices(tokenizer: MidiEventTokenizer, voices: int, already: int = 0):
     return process
 
 
+def temper_pitches(tokenizer: MidiEventTokenizer, temperature: float):
+    """Logits processor: the distribution among NOTE ids is tempered by ``temperature`` while
+    the chance of playing a note at all (against waiting, a duration ...) stays the same: the
+    melody gets safer (< 1) or wilder (> 1) and the rhythm is left alone."""
+    notes = torch.tensor(list(tokenizer.note_ids()))
+
+    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        nonlocal notes
+        notes = notes.to(logits.device)
+        note_logits = logits[:, notes]  # (batch, 128)
+        total = torch.logsumexp(note_logits, dim=-1, keepdim=True)
+        tempered = note_logits / temperature
+        shift = total - torch.logsumexp(tempered, dim=-1, keepdim=True)
+        logits = logits.clone()
+        logits[:, notes] = torch.where(torch.isfinite(shift), tempered + shift, note_logits)
+        return logits
+
+    return process
+
+
 def keep_to_one_key(tokenizer: MidiEventTokenizer):
     """Logits processor: the pitch classes a sequence plays always fit one diatonic collection
     (the notes of a major scale, so of each of its modes). A next note may be any pitch class
@@ -493,6 +518,8 @@ def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
     prefix = torch.as_tensor(rows, dtype=torch.long) if rows[0] else None
 
     processors = [allow_only(pitch_mask(tokenizer, pitches))]
+    if request.pitch_temperature != 1.0:  # first: the masks then cut from the tempered one
+        processors.insert(0, temper_pitches(tokenizer, request.pitch_temperature))
     if request.seed_note is not None and request.primer is None:
         processors.append(force_first_note(tokenizer, request.seed_note))
     if request.primer is None:

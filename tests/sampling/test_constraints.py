@@ -20,6 +20,7 @@ from generator.sampling.music import (
     reduce_primer,
     scale_pitches,
     sequence_nll,
+    temper_pitches,
     write_pieces,
 )
 from generator.sampling.sampler import allow_only
@@ -97,6 +98,22 @@ def test_key_auto_keeps_each_piece_in_one_diatonic_collection(loaded):
     assert any(not any({n.pitch for n in p} <= c for c in collections) for p in pieces)
     with pytest.raises(ValueError, match="key auto chooses its own scale"):
         MusicRequest(key="auto", scale="minor")
+
+
+def test_pitch_temperature_tempers_the_notes_and_keeps_their_share():
+    tokenizer = MidiEventTokenizer()
+    torch.manual_seed(0)
+    logits = torch.randn(2, tokenizer.vocab_size) * 2
+    tempered = temper_pitches(tokenizer, 0.5)(logits, torch.zeros(2, 0, dtype=torch.long))
+    notes = list(tokenizer.note_ids())
+    before, after = torch.softmax(logits, -1), torch.softmax(tempered, -1)
+    assert torch.allclose(after[:, notes].sum(-1), before[:, notes].sum(-1), atol=1e-5)
+    others = [i for i in range(tokenizer.vocab_size) if i not in notes]
+    assert torch.allclose(after[:, others], before[:, others], atol=1e-6)
+    expected = torch.softmax(logits[:, notes] / 0.5, -1)
+    assert torch.allclose(torch.softmax(tempered[:, notes], -1), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="pitch temperature must be a number in"):
+        MusicRequest(pitch_temperature=0)
 
 
 def test_scales_are_the_usual_ones():
@@ -259,6 +276,7 @@ def test_a_two_part_primer_for_a_one_line_style(loaded, tmp_path):
 def test_the_cli_constraints_end_to_end(trained_checkpoint, tmp_path, capsys):
     argv = ["sample", "music", "--checkpoint", str(trained_checkpoint), "--out", str(tmp_path)]
     flags = ["--key", "G", "--scale", "mixolydian", "--monophonic", "--meter", "4/4", "--cost"]
+    flags += ["--pitch-temperature", "0.8"]
     assert main([*argv, *flags, "--num", "3", "--bars", "2", "--seed", "0"]) == 0
     captured = capsys.readouterr()
     assert "constraint cost: the samples score" in captured.err and "nats/token" in captured.err
