@@ -10,6 +10,8 @@
   reference, both distance distributions are the same and their overlap area is 1.
 - The **ceiling** is the same figure for one half of the reference against the other half,
   averaged over random halvings: what real pieces score against real pieces of the same kind.
+  Halves are smaller sets, so the ceiling is a little pessimistic: samples drawn exactly like
+  the reference score slightly above it (about 2-6% for 124-42 reference pieces).
 """
 
 from __future__ import annotations
