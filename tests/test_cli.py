@@ -69,7 +69,7 @@ def test_train_music_reports_skips_and_writes_resumable_checkpoints(midi_folder,
     assert f"{midi_folder.corrupt}: not a readable MIDI file" in err
     assert f"{midi_folder.empty}: empty file" in err
     assert f"{midi_folder.good_files} read, 2 skipped" in err
-    assert "vocabulary 243 ids, 2 styles (chorale, reel)" in err
+    assert "vocabulary 244 ids, 2 styles (chorale, reel), 1 meters (4/4)" in err  # 243 + METER
     assert "unigram" in err and "nats/token" in err and "bits)" in err
     assert "grad norm" in err
     assert "Traceback" not in err

@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.cli import data, music, notate, pianoroll, seq2seq, text
+from generator.cli import data, music, notate, pianoroll, quality, seq2seq, text
 from generator.cli.common import Formatter, add_command, check_args, set_threads
 
 
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parsers(*kinds)
     seq2seq.add_parsers(commands, *kinds)
     notate.add_parsers(commands)
+    quality.add_parsers(kinds[1])  # evaluate quality: generated MIDI against real MIDI
 
     describe = add_command(
         commands, "describe", _describe, help="print a checkpoint's model card (Markdown)"

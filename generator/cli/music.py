@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from generator.cli.common import (
@@ -41,6 +42,13 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     )
     train.add_argument("--cache-dir", type=Path, default=None, help=CACHE_HELP)
     add_corpus_rule_flags(train)
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from this music checkpoint's weights and architecture (same styles and "
+        "token settings; ids the data adds, such as meters, start fresh)",
+    )
     add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
     add_config_flags(train, TrainConfig, set())
 
@@ -71,12 +79,54 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     length = sample.add_argument_group("length and sound")
     length.add_argument("--bars", type=float, default=16, help="length of new music in bars")
     length.add_argument("--seconds", type=float, default=None, help="length in seconds instead")
-    length.add_argument("--beats-per-bar", type=int, default=4, help="meter for counting bars")
+    length.add_argument(
+        "--beats-per-bar", type=int, default=4, help="quarter notes per bar without --meter"
+    )
+    length.add_argument(
+        "--meter",
+        default=None,
+        help="time signature, e.g. 6/8 (models that learned meters; without it they choose "
+        "one); bars count in it and it is written into the MIDI file",
+    )
     length.add_argument("--bpm", type=float, default=120.0, help="tempo, beats per minute")
     length.add_argument("--program", type=int, default=0, help="General MIDI program 0-127")
+    rules = sample.add_argument_group(
+        "constraints (exact: masked at every step, the distribution renormalised)"
+    )
+    rules.add_argument(
+        "--key",
+        default=None,
+        help="tonic of the scale notes stay in: D, F#, Bb; or auto: every note fits one major "
+        "scale or a mode of it, whichever the piece's first notes choose",
+    )
+    rules.add_argument(
+        "--scale",
+        default=None,
+        help="with --key (default major): major, minor, harmonic-minor, ionian, dorian, "
+        "phrygian, lydian, mixolydian, aeolian, locrian, pentatonic, minor-pentatonic",
+    )
+    rules.add_argument("--lowest", default=None, help="lowest note allowed: name or number")
+    rules.add_argument("--highest", default=None, help="highest note allowed: name or number")
+    rules.add_argument(
+        "--voices", type=int, default=None, help="at most this many notes start together"
+    )
+    rules.add_argument("--monophonic", action="store_true", help="one line: --voices 1")
+    rules.add_argument(
+        "--cost",
+        action="store_true",
+        help="print the constraints' cost: the samples' NLL under the unconstrained model, "
+        "and that of unconstrained samples with the same seed",
+    )
     add_sampling_flags(sample)
+    sample.add_argument(
+        "--pitch-temperature",
+        type=float,
+        default=1.0,
+        help="temperature among notes only, on top of --temperature: < 1 keeps melodies "
+        "closer to the tune's main notes and leaves the rhythm alone",
+    )
     sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
-    add_format_flags(sample)
+    add_format_flags(sample, marks=False)  # --meter, --key: the music's own
 
 
 def add_corpus_rule_flags(parser: argparse.ArgumentParser, groups: bool = True) -> None:
@@ -115,8 +165,10 @@ def _corpus_rules(args: argparse.Namespace) -> dict:
 
 
 def _cmd_train_music(args: argparse.Namespace) -> int:
+    from generator.checkpoint import CheckpointError
     from generator.data.midi_corpus import load_midi_corpus
     from generator.training import train
+    from generator.training.tasks import TOKEN_TASK
 
     corpus = load_midi_corpus(
         args.data,
@@ -139,9 +191,18 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
     )
     note(
         f"from the data: vocabulary {tokenizer.vocab_size} ids, "
-        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'})"
+        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'}), "
+        f"{len(tokenizer.meters)} meters ({', '.join(tokenizer.meters) or 'none'})"
     )
     train_config = config_from_args(TrainConfig, args)
+    task = TOKEN_TASK
+    if args.init_from is not None and not args.resume:
+        try:
+            model_config, task = _warm_start(args.init_from, tokenizer)
+        except (ValueError, CheckpointError) as error:
+            note(f"error: --init-from {error}")
+            return 2
+        note(f"starting from the weights of {args.init_from}")
     train(
         model_config,
         train_config,
@@ -153,8 +214,45 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
             "command": command_line(args),
             "corpus": corpus.report.to_dict(),
         },
+        task=task,
     )
     return 0
+
+
+def _warm_start(path: Path, tokenizer):
+    """The model config and a training task whose model starts from ``path``'s weights (rows
+    of ids that ``tokenizer`` adds at the end of the vocabulary start fresh), or ValueError."""
+    from generator.checkpoint import read_checkpoint
+    from generator.models import RNNGenerator
+    from generator.tokenizers import tokenizer_from_dict
+    from generator.training.tasks import TokenTask
+
+    class WarmStartTask(TokenTask):
+        def build_model(self, config: ModelConfig) -> RNNGenerator:
+            model = RNNGenerator(config)
+            grown = model.state_dict()
+            for name, old in payload["model_state"].items():
+                if old.shape != grown[name].shape:  # vocabulary rows: old ids keep theirs
+                    old = torch.cat([old, grown[name][old.shape[0] :]])
+                grown[name] = old
+            model.load_state_dict(grown, strict=True)
+            return model
+
+    import torch
+
+    payload = read_checkpoint(path)
+    old = tokenizer_from_dict(payload["tokenizer"])
+    if payload["family"] != "rnn" or old.kind != tokenizer.kind:
+        raise ValueError(f"{path}: not a music model")
+    if old.styles != tokenizer.styles or old.settings_key() != tokenizer.settings_key():
+        raise ValueError(
+            f"{path}: its styles or token settings differ from the data's "
+            f"({', '.join(old.styles)} vs {', '.join(tokenizer.styles)})"
+        )
+    if old.vocab_size > tokenizer.vocab_size:
+        raise ValueError(f"{path}: its vocabulary is larger than the data's")
+    config = ModelConfig.from_dict({**payload["model_config"], "vocab_size": tokenizer.vocab_size})
+    return config, WarmStartTask()
 
 
 def _cmd_evaluate_music(args: argparse.Namespace) -> int:
@@ -213,6 +311,9 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
     if args.null and (args.style or args.seed_note or args.primer):
         print("error: --null means no style, seed note or primer", file=sys.stderr)
         return 2
+    if args.monophonic and args.voices not in (None, 1):
+        print("error: --monophonic means --voices 1", file=sys.stderr)
+        return 2
     options = SamplingOptions(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
     request = MusicRequest(
         num=args.num,
@@ -225,6 +326,14 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         bpm=args.bpm,
         program=args.program,
         options=options,
+        meter=args.meter,
+        key=args.key,
+        scale=args.scale,
+        lowest=args.lowest,
+        highest=args.highest,
+        voices=1 if args.monophonic else args.voices,
+        score=args.cost,
+        pitch_temperature=args.pitch_temperature,
     )
     loaded = load_model(args)
     result = generate_music(loaded, request)
@@ -242,12 +351,31 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         or "null input"
     )
     stem = time.strftime("music-%Y%m%d-%H%M%S")
-    paths = write_pieces(result.pieces, args.out, stem=stem, bpm=args.bpm, program=args.program)
-    for path, notes in zip(paths, result.pieces, strict=True):
-        print(f"{path}  ({len(notes)} notes)")
-    grid, meter = loaded.tokenizer.steps_per_beat, f"{args.beats_per_bar}/4"
-    for path in write_scores(args, paths, steps_per_beat=grid, meter=meter):
-        print(path)
+    paths = write_pieces(
+        result.pieces,
+        args.out,
+        stem=stem,
+        bpm=args.bpm,
+        program=args.program,
+        meters=result.meters,
+    )
+    for path, notes, meter in zip(paths, result.pieces, result.meters, strict=True):
+        print(f"{path}  ({len(notes)} notes{f', {meter}' if meter else ''})")
+        grid = loaded.tokenizer.steps_per_beat
+        scale = args.scale or "major"
+        key = f"{args.key} {scale}" if args.key not in (None, "auto") else None
+        key = key if scale in ("major", "minor") else None  # the score's key signature
+        meter = meter or f"{args.beats_per_bar}/4"
+        for score in write_scores(args, [path], steps_per_beat=grid, meter=meter, key=key):
+            print(score)
+    if args.cost:
+        free = replace(request, key=None, scale=None, lowest=None, highest=None, voices=None)
+        baseline = generate_music(loaded, free).nll
+        print(
+            f"constraint cost: the samples score {result.nll:.3f} nats/token under the "
+            f"unconstrained model; unconstrained samples (same seed) {baseline:.3f} nats/token",
+            file=sys.stderr,
+        )
     print(
         f"sampled {len(paths)} pieces from {how}: {result.tokens} tokens in "
         f"{result.sampling_seconds:.2f} s",

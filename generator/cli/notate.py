@@ -48,19 +48,25 @@ def add_parsers(commands) -> None:
     add_notation_flags(notate)
 
 
-def add_notation_flags(parser: argparse.ArgumentParser) -> None:
-    """--meter, --key, --layout and --width: how the score is written."""
+def add_notation_flags(parser: argparse.ArgumentParser, marks: bool = True) -> None:
+    """--meter, --key, --layout and --width: how the score is written. Without ``marks`` the
+    command has its own --meter and --key (sample music: what the music is made in), and the
+    score takes them from the music instead."""
     from generator.notation import LAYOUTS
     from generator.notation.engrave import DEFAULT_WIDTH
 
     group = parser.add_argument_group("sheet music")
-    group.add_argument("--meter", default=None, help="time signature, e.g. 6/8; None: the piece's")
-    group.add_argument(
-        "--key",
-        default=None,
-        help="key, e.g. 'D major', 'Eb minor', or auto (key analysis); None: the file's "
-        "key signature, else auto",
-    )
+    parser.set_defaults(notation_marks=marks)
+    if marks:
+        group.add_argument(
+            "--meter", default=None, help="time signature, e.g. 6/8; None: the piece's"
+        )
+        group.add_argument(
+            "--key",
+            default=None,
+            help="key, e.g. 'D major', 'Eb minor', or auto (key analysis); None: the file's "
+            "key signature, else auto",
+        )
     group.add_argument(
         "--layout",
         choices=LAYOUTS,
@@ -71,7 +77,7 @@ def add_notation_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--width", type=int, default=DEFAULT_WIDTH, help="SVG page width, pixels")
 
 
-def add_format_flags(parser: argparse.ArgumentParser) -> None:
+def add_format_flags(parser: argparse.ArgumentParser, marks: bool = True) -> None:
     """--format (and the sheet-music flags) for a command that writes MIDI files."""
     parser.add_argument(
         "--format",
@@ -80,7 +86,7 @@ def add_format_flags(parser: argparse.ArgumentParser) -> None:
         help="files to write per piece, comma-separated from mid, musicxml, mxl, svg "
         "(the .mid is always written; the others go next to it)",
     )
-    add_notation_flags(parser)
+    add_notation_flags(parser, marks)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -100,6 +106,7 @@ def write_scores(
     *,
     steps_per_beat: int,
     meter: str | None = None,
+    key: str | None = None,
     like: Path | None = None,
 ) -> list[Path]:
     """The sheet music of each MIDI file just written, in the formats of --format, next to it.
@@ -117,10 +124,11 @@ def write_scores(
     if not wanted:
         return []
     marks = file_marks(like) if like is not None else {}
+    own = getattr(args, "notation_marks", True)  # --meter/--key are the score's own flags
     options = {
         "steps_per_beat": steps_per_beat,
-        "meter": args.meter or meter or marks.get("meter"),
-        "key": args.key or marks.get("key"),
+        "meter": (args.meter if own else None) or meter or marks.get("meter"),
+        "key": (args.key if own else None) or key or marks.get("key"),
         "layout": args.layout,
     }
     written = []

@@ -17,6 +17,11 @@ Rules (also in README "Training on your own MIDI files"):
   a group by a hash of its name. The split is deterministic and stable when files are added.
 - Multi-track files are merged and drum tracks dropped (see generator.midi.notes). Parser
   warnings are counted in the report, not printed.
+- Meter: a file's first time signature (MIDI files without one have none). A new tokenizer
+  learns every meter of the data and each piece then starts with its METER token.
+- What the data showed goes into a new tokenizer, for sampling to stay inside it: the pitch
+  range of the training split, overall and per style, and per style the voices (the median
+  over its files of the most notes that start together).
 - Tokenized results are cached per corpus (one file per folder and tokenizer setting, in
   ``cache_dir``, default ``~/.cache/rnn-generator``), keyed by each file's SHA-256: a changed
   file is re-read, a run loads only its own corpus's entries, and the cache file is replaced
@@ -48,7 +53,7 @@ from generator.midi.notes import MidiReadError, notes_from_bytes
 from generator.tokenizers import MidiEventTokenizer
 
 MIDI_SUFFIXES = {".mid", ".midi"}
-CACHE_VERSION = 3  # 3: symusic reading, one cache file per corpus
+CACHE_VERSION = 4  # 3: symusic reading, one cache file per corpus; 4: meter and voices
 STYLE_RULES = ("folders", "none")  # or the path of a CSV file
 GROUP_RULES = ("name", "none")
 
@@ -84,6 +89,9 @@ class CorpusReport:
     min_pitch: int = 127
     max_pitch: int = 0
     styles: Counter = field(default_factory=Counter)
+    meters: Counter = field(default_factory=Counter)  # first time signature of each file
+    style_ranges: dict = field(default_factory=dict)  # style → [lowest, highest] pitch
+    style_voices: dict = field(default_factory=dict)  # style → voices (median of files)
     style_rule: str = "folders"
     unstyled: int = 0  # files read without a style
     group_rule: str = "name"
@@ -122,6 +130,11 @@ class CorpusReport:
                 if self.unstyled:
                     where = "top-level files" if self.style_rule == "folders" else "not listed"
                     lines.append(f"  {_count(self.unstyled, 'file')} without a style ({where})")
+            meters = ", ".join(f"{name} {count}" for name, count in self.meters.most_common())
+            lines.append(f"  meters: {meters or 'none (no time signatures)'}")
+            if self.style_voices:
+                voices = ", ".join(f"{k} {v}" for k, v in sorted(self.style_voices.items()))
+                lines.append(f"  voices per style: {voices}")
             if self.group_rule != "none" and not self.groups:
                 lines.append("  versions: none found (no file name is in two folders)")
             elif self.group_rule != "none":
@@ -156,6 +169,9 @@ class CorpusReport:
             "tokens": self.tokens,
             "pitch_range": [self.min_pitch, self.max_pitch] if self.files_read else None,
             "styles": dict(self.styles),
+            "meters": dict(self.meters),
+            "style_ranges": dict(self.style_ranges),
+            "style_voices": dict(self.style_voices),
             "style_rule": self.style_rule,
             "unstyled": self.unstyled,
             "group_rule": self.group_rule,
@@ -277,8 +293,11 @@ def read_midi_file(
     beats = float(read.end.max())
     if beats > limits.max_beats:
         return {"skip": f"too long: {beats:,.0f} beats > cap {limits.max_beats:,.0f}"}
+    onsets = np.rint(read.start * tokenizer.steps_per_beat).astype(np.int64)
     return {
         "tokens": tokenizer.encode_arrays(read.start, read.end, read.pitch, read.velocity),
+        "meter": read.meter,
+        "voices": int(np.unique(onsets, return_counts=True)[1].max()),
         "notes": len(read),
         "seconds": read.seconds,
         "min_pitch": int(read.pitch.min()),
@@ -349,7 +368,7 @@ def _pack_stamps(stamps: dict[tuple[str, int, int], str]) -> dict[str, np.ndarra
     }
 
 
-_STATS = ("notes", "min_pitch", "max_pitch")
+_STATS = ("notes", "min_pitch", "max_pitch", "voices")
 
 
 def _pack_entries(entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -364,6 +383,7 @@ def _pack_entries(entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
         "lengths": np.array([len(t) for t in tokens], dtype=np.int64),
         "tokens": np.concatenate(tokens).astype(np.int32) if tokens else np.zeros(0, np.int32),
         "seconds": np.array([entries[d].get("seconds", 0.0) for d in digests], dtype=np.float64),
+        "meters": np.array([entries[d].get("meter", "") for d in digests], dtype=str),
         **{
             name: np.array([entries[d].get(name, 0) for d in digests], dtype=np.int64)
             for name in _STATS
@@ -378,7 +398,7 @@ def _load_entries(path: Path) -> tuple[dict[str, dict[str, Any]], dict[tuple[str
     ends = np.cumsum(lengths)
     tokens = arrays["tokens"]
     skips, warnings = arrays["skips"].tolist(), arrays["warnings"].tolist()
-    seconds = arrays["seconds"].tolist()
+    seconds, meters = arrays["seconds"].tolist(), arrays["meters"].tolist()
     stats = {name: arrays[name].tolist() for name in _STATS}
     entries = {}
     for i, digest in enumerate(arrays["digests"].tolist()):
@@ -388,6 +408,7 @@ def _load_entries(path: Path) -> tuple[dict[str, dict[str, Any]], dict[tuple[str
         else:
             entry["tokens"] = tokens[int(ends[i] - lengths[i]) : int(ends[i])]
             entry["seconds"] = seconds[i]
+            entry["meter"] = meters[i]
             entry.update({name: stats[name][i] for name in _STATS})
         entries[digest] = entry
     stamps = dict(
@@ -421,7 +442,9 @@ def load_midi_corpus(
     """Read, tokenize (with cache) and split a MIDI folder by the rules above. The style list
     comes from the data unless ``tokenizer`` already has one (e.g. when fine-tuning a model).
     Files not in the cache are parsed by ``workers`` processes (0: one per CPU core, at most
-    4) when there are enough of them to pay for starting the processes."""
+    4) when there are enough of them to pay for starting the processes. Meters, pitch ranges
+    and voices come from the data only for a new tokenizer (``tokenizer`` None)."""
+    new_tokenizer = tokenizer is None
     started = time.perf_counter()
     folder = Path(folder).expanduser()
     limits = limits or ReadLimits()
@@ -443,6 +466,8 @@ def load_midi_corpus(
         group_rule=group_by,
     )
     pieces: list[Piece] = []
+    file_meters: list[str] = []  # per piece, "" for none
+    voices: dict[str, list[int]] = {}  # style → each file's most notes starting together
     first_of: dict[str, str] = {}  # content digest → the first file with those bytes
     bar = tqdm(
         total=len(files), desc="reading MIDI", unit="file", disable=not progress, leave=False
@@ -487,16 +512,56 @@ def load_midi_corpus(
                 cache.put(digest, stamp, entry)
                 outcomes[index] = (outcomes[index][0], entry)
             for relative, entry in outcomes:
-                _add_piece(relative, entry, report, pieces, table, styles)
+                _add_piece(relative, entry, report, pieces, table, styles, file_meters, voices)
             bar.update(len(batch))
     bar.close()
     cache.save()
+    report.style_voices = {k: int(np.median(v)) for k, v in sorted(voices.items())}
     if not tokenizer.styles:
         tokenizer.styles = sorted(report.styles)
     train, valid = split_groups(pieces, valid_fraction, group_by, report)
+    if new_tokenizer and report.files_read:
+        pitch_range, style_ranges = pitch_ranges(train or valid, tokenizer)
+        learned = {
+            "meters": sorted(report.meters, key=_meter_order),
+            "pitch_range": pitch_range,
+            "style_ranges": style_ranges,
+            "style_voices": report.style_voices,
+        }  # the meters add ids: a new tokenizer, not a changed one
+        tokenizer = MidiEventTokenizer.from_dict({**tokenizer.to_dict(), **learned})
+    if tokenizer.meters:  # each piece opens with its meter, when the tokenizer knows it
+        for piece, meter in zip(pieces, file_meters, strict=True):
+            if meter in tokenizer.meters:
+                head = np.array([tokenizer.meter_id(meter)], dtype=np.int32)
+                piece.tokens = np.concatenate([head, piece.tokens]).astype(np.int32)
+                report.tokens += 1
     report.train_pieces, report.valid_pieces = len(train), len(valid)
     report.read_seconds = time.perf_counter() - started
     return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
+
+
+def pitch_ranges(
+    pieces: list[Piece], tokenizer: MidiEventTokenizer
+) -> tuple[list[int], dict[str, list[int]]]:
+    """Lowest and highest pitch of ``pieces`` (the training split: what sampling may use),
+    overall and per style."""
+    overall, per_style = [127, 0], {}
+    for piece in pieces:
+        ids = piece.tokens
+        notes = ids[(ids >= tokenizer.note_offset) & (ids < tokenizer.duration_offset)]
+        if not len(notes):
+            continue
+        low = int(notes.min()) - tokenizer.note_offset
+        high = int(notes.max()) - tokenizer.note_offset
+        for span in (overall, per_style.setdefault(piece.style, [127, 0])):
+            span[0], span[1] = min(span[0], low), max(span[1], high)
+    per_style.pop(None, None)
+    return overall, dict(sorted(per_style.items()))
+
+
+def _meter_order(meter: str) -> tuple[int, int]:
+    numerator, denominator = meter.split("/")
+    return int(denominator), int(numerator)
 
 
 def _add_piece(
@@ -506,8 +571,11 @@ def _add_piece(
     pieces: list[Piece],
     table: dict[str, str] | None,
     styles: str | Path,
+    file_meters: list[str],
+    voices: dict[str, list[int]],
 ) -> None:
-    """Count one file's outcome in the report, and keep it as a piece if it was read."""
+    """Count one file's outcome in the report, and keep it as a piece if it was read (with its
+    meter in ``file_meters``, and its voices under its style)."""
     if entry.get("warnings"):
         report.warnings.update(entry["warnings"])
     if "skip" in entry:
@@ -527,8 +595,14 @@ def _add_piece(
     report.tokens += len(tokens)
     report.min_pitch = min(report.min_pitch, entry["min_pitch"])
     report.max_pitch = max(report.max_pitch, entry["max_pitch"])
+    file_meters.append(entry["meter"])
+    if entry["meter"]:
+        report.meters[entry["meter"]] += 1
     if style:
         report.styles[style] += 1
+        low, high = report.style_ranges.get(style, (127, 0))
+        report.style_ranges[style] = [min(low, entry["min_pitch"]), max(high, entry["max_pitch"])]
+        voices.setdefault(style, []).append(entry["voices"])
     else:
         report.unstyled += 1
 

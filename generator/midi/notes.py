@@ -145,6 +145,7 @@ class FileNotes:
     velocity: np.ndarray  # int64, 1-127
     seconds: float  # length at the file's own tempo map
     warnings: list[str]  # what the parser warned about (folded into reports, never printed)
+    meter: str = ""  # the first time signature, "6/8" ("" when the file has none)
 
     def __len__(self) -> int:
         return len(self.start)
@@ -165,12 +166,14 @@ class FileNotes:
         return notes
 
     @classmethod
-    def from_notes(cls, notes: list[Note], seconds: float, warnings: list[str]) -> FileNotes:
+    def from_notes(
+        cls, notes: list[Note], seconds: float, warnings: list[str], meter: str = ""
+    ) -> FileNotes:
         start = np.array([n.start for n in notes], dtype=np.float64)
         duration = np.array([n.duration for n in notes], dtype=np.float64)
         pitch = np.array([n.pitch for n in notes], dtype=np.int64)
         velocity = np.array([n.velocity for n in notes], dtype=np.int64)
-        return cls(start, duration, pitch, velocity, seconds, warnings)
+        return cls(start, duration, pitch, velocity, seconds, warnings, meter)
 
 
 def notes_from_bytes(
@@ -217,7 +220,15 @@ def notes_from_bytes(
         np.maximum(velocity.astype(np.int64), 1),
         _seconds(score, end_tick),
         [],
+        _first_meter(score.time_signatures),
     )
+
+
+def _first_meter(signatures) -> str:
+    """ "6/8" for the first of a file's time signatures (symusic's or pretty_midi's), or ""."""
+    for signature in sorted(signatures, key=lambda s: s.time):
+        return f"{signature.numerator}/{signature.denominator}"
+    return ""
 
 
 def _seconds(score: symusic.Score, end_tick: int) -> float:
@@ -241,7 +252,7 @@ def _notes_by_pretty_midi(
         notes = notes_from_pretty_midi(midi)
         seconds = float(midi.get_end_time())
     messages = [str(w.message).splitlines()[0][:120] for w in caught]
-    return FileNotes.from_notes(notes, seconds, messages)
+    return FileNotes.from_notes(notes, seconds, messages, _first_meter(midi.time_signature_changes))
 
 
 def read_midi(path: str | Path) -> pretty_midi.PrettyMIDI:

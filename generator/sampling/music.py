@@ -1,16 +1,55 @@
-"""Music from a model: pick how to start (style, seed note, primer or null), sample, write MIDI."""
+"""Music from a model: pick how to start (style, seed note, primer or null), sample, write MIDI.
+
+What keeps the samples inside the music. Each rule is a logits processor of the one sampler
+that masks ids (sets their logits to -inf), so sampling stays exact: the next token is drawn
+from the model's distribution restricted to the allowed ids and renormalised.
+
+- **Pitch range.** Notes stay within the pitch range of the model's training data (the style's
+  own range when a style is given), null starts included. The range is recorded in the
+  checkpoint's tokenizer; an older checkpoint without it uses the corpus range in its info,
+  and one with neither is not masked.
+- **On the grid from the start.** Until a piece's first note it may only wait whole eighth
+  notes, at most one 4/4 bar (a pickup), so no piece starts off the beat. A primer sets the
+  clock itself and is not masked.
+- **Voices.** With a style, at most as many notes start together as the style has voices in
+  the training data (recorded per style: 1 = one line, chorales 4); ``voices`` overrides it.
+  One line means one line: each note then ends where the next one starts.
+- **Meter.** A model that learned meters (METER ids) reads a piece's time signature as its
+  first token: ``meter`` (e.g. "6/8") when given, else the primer's, else the model draws
+  one (from its style). The meter sets the bar length and is written back into the MIDI file.
+- **User constraints**, all optional: ``key`` + ``scale`` (major, minor, the church modes,
+  pentatonic ...; see SCALES), or ``key="auto"``: every note the piece plays fits one major
+  scale or a mode of it (one diatonic collection), whichever its first notes choose;
+  ``lowest`` / ``highest`` note; and ``voices``: at most that many notes starting together
+  (1 = one line).
+  ``score`` measures what they cost: the NLL of the samples under the unconstrained model.
+- **A primer with more voices than the model knows** (rule): the model reads the primer with
+  at most its voices per onset (the style's voices, or the most of any style without one;
+  ``voices`` lowers it): where more notes start together, it keeps the highest (the melody)
+  and, from two voices up, the lowest (the bass), then the highest of the rest. Primer notes
+  outside the training range are moved by octaves into it. The written file keeps the primer
+  as it was, followed by the continuation.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pretty_midi
 import torch
 
 from generator.checkpoint import Loaded
-from generator.midi.notes import Note, note_number, read_notes, write_midi
-from generator.sampling.sampler import SamplingOptions, sample_tokens
+from generator.midi.notes import (
+    Note,
+    note_number,
+    notes_from_pretty_midi,
+    read_midi,
+    to_pretty_midi,
+)
+from generator.sampling.sampler import SamplingOptions, allow_only, sample_tokens
 from generator.tokenizers import MidiEventTokenizer
 from generator.validation import (
     check_bars,
@@ -20,6 +59,61 @@ from generator.validation import (
     check_seconds,
     check_variations,
 )
+
+# semitones above the tonic of each scale or mode
+SCALES: dict[str, tuple[int, ...]] = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
+    "ionian": (0, 2, 4, 5, 7, 9, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "aeolian": (0, 2, 3, 5, 7, 8, 10),
+    "locrian": (0, 1, 3, 5, 6, 8, 10),
+    "pentatonic": (0, 2, 4, 7, 9),
+    "minor-pentatonic": (0, 3, 5, 7, 10),
+}
+_TONIC = re.compile(r"^([A-Ga-g])([#b♯♭]?)$")
+_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+AUTO_KEY = "auto"  # the key a piece's own first notes choose (see keep_to_one_key)
+GRID_PER_BEAT = 2  # a piece's first note falls on an eighth-note grid ...
+MAX_LEAD_BEATS = 4  # ... at most one 4/4 bar after the start
+
+
+def key_pitch_class(key: str) -> int:
+    """A key's tonic ("D", "F#", "Bb") → its pitch class 0-11; ValueError with the rule."""
+    match = _TONIC.match(str(key).strip())
+    if not match:
+        raise ValueError(f"invalid key {key!r}: use a note name without octave, e.g. D, F# or Bb")
+    letter, accidental = match.groups()
+    return (_LETTERS[letter.upper()] + {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(accidental, 0)) % 12
+
+
+def scale_pitches(key: str, scale: str) -> set[int]:
+    """The MIDI pitches (0-127) of ``scale`` on ``key``."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}: choose from {', '.join(SCALES)}")
+    tonic = key_pitch_class(key)
+    classes = {(tonic + step) % 12 for step in SCALES[scale]}
+    return {pitch for pitch in range(128) if pitch % 12 in classes}
+
+
+def parse_meter(meter: str) -> tuple[int, int]:
+    """ "6/8" → (6, 8); ValueError unless it is N/D with D a power of two (what MIDI holds)."""
+    match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{1,2})\s*", str(meter))
+    if match:
+        numerator, denominator = int(match.group(1)), int(match.group(2))
+        if numerator >= 1 and denominator in (1, 2, 4, 8, 16, 32):
+            return numerator, denominator
+    raise ValueError(f"invalid meter {meter!r}: use N/D with D a power of two, e.g. 4/4 or 6/8")
+
+
+def quarters_per_bar(meter: str) -> float:
+    """A bar's length in quarter notes: 3.0 for "6/8" and for "3/4"."""
+    numerator, denominator = parse_meter(meter)
+    return numerator * 4 / denominator
 
 
 @dataclass
@@ -32,10 +126,18 @@ class MusicRequest:
     primer: Path | None = None  # a MIDI file to continue
     bars: float | None = 16  # length of the generated part in bars ...
     seconds: float | None = None  # ... or in seconds (at bpm)
-    beats_per_bar: int = 4  # meter used to count bars
+    beats_per_bar: int = 4  # quarter notes per bar, for counting bars when there is no meter
     bpm: float = 120.0  # tempo of the written file
     program: int = 0  # General MIDI program (0 = Acoustic Grand Piano)
     options: SamplingOptions = field(default_factory=SamplingOptions)
+    meter: str | None = None  # time signature, e.g. "6/8" (models that learned meters)
+    key: str | None = None  # tonic of the scale notes must stay in, e.g. "D" or "Bb"
+    scale: str | None = None  # one of SCALES (default major when a key is given)
+    lowest: str | int | None = None  # lowest note allowed, by name or number
+    highest: str | int | None = None  # highest note allowed
+    voices: int | None = None  # at most this many notes start together (1 = one line)
+    score: bool = False  # also measure the samples' NLL under the unconstrained model
+    pitch_temperature: float = 1.0  # temperature among notes only, on top of the temperature
 
     def __post_init__(self) -> None:
         check_variations(self.num)
@@ -50,12 +152,41 @@ class MusicRequest:
             raise ValueError("give a length in bars or in seconds")
         if self.seed_note is not None:
             self.seed_note = note_number(self.seed_note)
+        if self.meter is not None:
+            self.meter = "{}/{}".format(*parse_meter(self.meter))
+        if self.scale is not None and self.key is None:
+            raise ValueError(f"scale {self.scale!r} needs a key (the tonic), e.g. key D")
+        if self.key == AUTO_KEY:
+            if self.scale is not None:
+                raise ValueError(f"key auto chooses its own scale: leave out scale {self.scale!r}")
+        elif self.key is not None:
+            self.scale = self.scale or "major"
+            scale_pitches(self.key, self.scale)  # checks both
+        self.lowest = None if self.lowest is None else note_number(self.lowest)
+        self.highest = None if self.highest is None else note_number(self.highest)
+        if self.lowest is not None and self.highest is not None and self.lowest > self.highest:
+            raise ValueError(
+                f"the lowest note ({self.lowest}) is above the highest note ({self.highest})"
+            )
+        if not 0.05 <= self.pitch_temperature <= 10:
+            raise ValueError(
+                f"pitch temperature must be a number in [0.05, 10], got {self.pitch_temperature}"
+            )
+        if self.voices is not None and not (isinstance(self.voices, int) and self.voices >= 1):
+            raise ValueError(f"voices must be a whole number of at least 1, got {self.voices!r}")
 
     @property
     def beats(self) -> float:
+        """Length in quarter notes (bars count in ``meter`` when it is given)."""
         if self.seconds is not None:
             return self.seconds * self.bpm / 60.0
-        return float(self.bars) * self.beats_per_bar
+        per_bar = quarters_per_bar(self.meter) if self.meter else self.beats_per_bar
+        return float(self.bars) * per_bar
+
+    @property
+    def constrained(self) -> bool:
+        """True when the user set a key, a note range or a voice count."""
+        return any(x is not None for x in (self.key, self.lowest, self.highest, self.voices))
 
 
 @dataclass
@@ -65,6 +196,81 @@ class MusicResult:
     pieces: list[list[Note]]
     sampling_seconds: float
     tokens: int
+    meters: list[str | None] = field(default_factory=list)  # each piece's time signature
+    nll: float | None = None  # with score: nats/token of the samples, unconstrained model
+
+
+@dataclass(frozen=True)
+class MusicLimits:
+    """What a music model learned, for a user interface to offer: styles, meters, pitches."""
+
+    styles: list[str]
+    meters: list[str]  # empty: the model learned no meter
+    pitch_range: tuple[int, int] | None  # lowest and highest note of the training data
+    style_ranges: dict[str, tuple[int, int]]
+    style_voices: dict[str, int]  # notes per onset of each style: 1 = one line
+
+
+def music_limits(loaded: Loaded) -> MusicLimits:
+    """The styles, meters, pitch ranges and voices a music checkpoint records."""
+    tokenizer = _music_tokenizer(loaded)
+    return MusicLimits(
+        styles=list(tokenizer.styles),
+        meters=list(tokenizer.meters),
+        pitch_range=training_range(loaded),
+        style_ranges=dict(tokenizer.style_ranges),
+        style_voices=dict(tokenizer.style_voices),
+    )
+
+
+def training_range(loaded: Loaded, style: str | None = None) -> tuple[int, int] | None:
+    """Lowest and highest pitch of the training data (of ``style`` when the checkpoint has
+    it): from the tokenizer, else (older checkpoints) from the corpus report in the info."""
+    tokenizer = loaded.tokenizer
+    if style is not None and style in tokenizer.style_ranges:
+        return tuple(tokenizer.style_ranges[style])
+    if tokenizer.pitch_range:
+        return tuple(tokenizer.pitch_range)
+    old = (loaded.info.get("corpus") or {}).get("pitch_range")
+    return (int(old[0]), int(old[1])) if old else None
+
+
+def allowed_pitches(loaded: Loaded, request: MusicRequest) -> set[int]:
+    """The notes a request may generate: the training range ∩ the user's range ∩ the scale.
+    ValueError when nothing is left."""
+    learned = training_range(loaded, request.style)
+    low, high = learned or (0, 127)
+    pitches = set(range(low, high + 1))
+    if request.lowest is not None:
+        pitches = {p for p in pitches if p >= request.lowest}
+    if request.highest is not None:
+        pitches = {p for p in pitches if p <= request.highest}
+    if request.key not in (None, AUTO_KEY):
+        pitches &= scale_pitches(request.key, request.scale)
+    if not pitches:
+        names = f"{_name(low)}–{_name(high)}"
+        asked = [
+            f"{what} {_name(value)}"
+            for what, value in (("lowest", request.lowest), ("highest", request.highest))
+            if value is not None
+        ]
+        if request.key not in (None, AUTO_KEY):
+            asked.append(f"{request.key} {request.scale}")
+        raise ValueError(
+            f"no note is left: the model learned {names}, and {', '.join(asked)} excludes all"
+        )
+    if request.seed_note is not None and request.seed_note not in pitches:
+        raise ValueError(
+            f"the seed note {_name(request.seed_note)} is outside the allowed notes "
+            f"({_name(min(pitches))}–{_name(max(pitches))}"
+            + (f", {request.key} {request.scale}" if request.key not in (None, AUTO_KEY) else "")
+            + ")"
+        )
+    return pitches
+
+
+def _name(pitch: int) -> str:
+    return pretty_midi.note_number_to_name(int(pitch))
 
 
 def force_first_note(tokenizer: MidiEventTokenizer, pitch: int):
@@ -73,7 +279,7 @@ def force_first_note(tokenizer: MidiEventTokenizer, pitch: int):
     let a model that finds ``pitch`` unlikely shift time on in silence, starting late or never."""
     is_note = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
     is_note[list(tokenizer.note_ids())] = True
-    velocity_ids = torch.arange(tokenizer.velocity_offset, tokenizer.vocab_size)
+    velocity_ids = torch.arange(tokenizer.velocity_offset, tokenizer.meter_offset)
     seed_id = tokenizer.note_id(pitch)
 
     played = None  # (batch,) bool, updated from the newest token only: O(1) per step
@@ -100,32 +306,229 @@ def force_first_note(tokenizer: MidiEventTokenizer, pitch: int):
     return process
 
 
+def start_on_grid(tokenizer: MidiEventTokenizer, length: float = float("inf")):
+    """Logits processor: until its first note a sequence waits only whole grid steps (eighth
+    notes), at most ``MAX_LEAD_BEATS`` and less than ``length`` (beats); its first note falls
+    on the grid."""
+    grid = max(1, tokenizer.steps_per_beat // GRID_PER_BEAT)
+    lead = min(MAX_LEAD_BEATS, length) * tokenizer.steps_per_beat
+    lead = max(0, int(lead - 1) // grid * grid)  # the last grid step before ``length``
+    # row c: the ids allowed before the first note when the clock stands at step c
+    table = torch.zeros(lead + 1, tokenizer.vocab_size, dtype=torch.bool)
+    table[:, tokenizer.velocity_offset : tokenizer.meter_offset] = True
+    for clock in range(0, lead + 1, grid):
+        table[clock, list(tokenizer.note_ids())] = True
+    for clock in range(lead + 1):
+        for shift in range(1, tokenizer.max_shift + 1):
+            if (clock + shift) % grid == 0 and clock + shift <= lead:
+                table[clock, tokenizer.shift_offset + shift - 1] = True
+    step_cost = torch.as_tensor(tokenizer.length_cost("steps")).long()
+    is_note = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
+    is_note[list(tokenizer.note_ids())] = True
+    clock = started = None
+    everyone = False
+
+    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        nonlocal clock, started, everyone, table, step_cost, is_note
+        if everyone:
+            return logits
+        if clock is None:
+            device = logits.device
+            table, step_cost, is_note = table.to(device), step_cost.to(device), is_note.to(device)
+            clock = torch.zeros(logits.shape[0], dtype=torch.long, device=device)
+            started = torch.zeros(logits.shape[0], dtype=torch.bool, device=device)
+        if history.shape[1]:
+            newest = history[:, -1]
+            started |= is_note[newest]
+            clock = torch.where(started, clock, (clock + step_cost[newest]).clamp(max=lead))
+            if bool(started.all()):
+                everyone = True
+                return logits
+        allowed = table[clock] | started.unsqueeze(1)
+        return logits.masked_fill(~allowed, float("-inf"))
+
+    return process
+
+
+def limit_voices(tokenizer: MidiEventTokenizer, voices: int, already: int = 0):
+    """Logits processor: at most ``voices`` notes start together (``already`` have started at
+    the current onset when sampling begins, e.g. a primer's last chord)."""
+    kinds = torch.zeros(tokenizer.vocab_size, dtype=torch.long)  # 1 note, 2 shift, 0 other
+    kinds[list(tokenizer.note_ids())] = 1
+    kinds[tokenizer.shift_offset : tokenizer.velocity_offset] = 2
+    note_ids = torch.tensor(list(tokenizer.note_ids()))
+    count = None
+
+    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        nonlocal count, kinds, note_ids
+        if count is None:
+            kinds, note_ids = kinds.to(logits.device), note_ids.to(logits.device)
+            count = torch.full((logits.shape[0],), already, device=logits.device)
+        if history.shape[1]:
+            kind = kinds[history[:, -1]]
+            count = torch.where(kind == 2, 0, count + (kind == 1).long())
+        full = (count >= voices).unsqueeze(1)  # (batch, 1)
+        notes = torch.zeros_like(logits, dtype=torch.bool)
+        notes[:, note_ids] = True
+        return logits.masked_fill(full & notes, float("-inf"))
+
+    return process
+
+
+def temper_pitches(tokenizer: MidiEventTokenizer, temperature: float):
+    """Logits processor: the distribution among NOTE ids is tempered by ``temperature`` while
+    the chance of playing a note at all (against waiting, a duration ...) stays the same: the
+    melody gets safer (< 1) or wilder (> 1) and the rhythm is left alone."""
+    notes = torch.tensor(list(tokenizer.note_ids()))
+
+    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        nonlocal notes
+        notes = notes.to(logits.device)
+        note_logits = logits[:, notes]  # (batch, 128)
+        total = torch.logsumexp(note_logits, dim=-1, keepdim=True)
+        tempered = note_logits / temperature
+        shift = total - torch.logsumexp(tempered, dim=-1, keepdim=True)
+        logits = logits.clone()
+        logits[:, notes] = torch.where(torch.isfinite(shift), tempered + shift, note_logits)
+        return logits
+
+    return process
+
+
+def keep_to_one_key(tokenizer: MidiEventTokenizer):
+    """Logits processor: the pitch classes a sequence plays always fit one diatonic collection
+    (the notes of a major scale, so of each of its modes). A next note may be any pitch class
+    that, added to those played so far, still fits one; the first notes choose the key."""
+    major = torch.tensor([0, 2, 4, 5, 7, 9, 11])
+    collections = torch.zeros(12, 12, dtype=torch.bool)  # (tonic, pitch class)
+    for tonic in range(12):
+        collections[tonic, (major + tonic) % 12] = True
+    note_class = torch.full((tokenizer.vocab_size,), -1, dtype=torch.long)  # -1: not a note
+    note_class[list(tokenizer.note_ids())] = torch.arange(128) % 12
+    note_columns = torch.tensor(list(tokenizer.note_ids()))
+    note_classes = torch.arange(128) % 12
+    used = None
+
+    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        nonlocal used, collections, note_class, note_columns, note_classes
+        if used is None:
+            device = logits.device
+            collections, note_class = collections.to(device), note_class.to(device)
+            note_columns, note_classes = note_columns.to(device), note_classes.to(device)
+            used = torch.zeros(logits.shape[0], 12, dtype=torch.bool, device=device)
+        if history.shape[1]:
+            pitch_class = note_class[history[:, -1]]
+            rows = (pitch_class >= 0).nonzero().squeeze(1)
+            used[rows, pitch_class[rows]] = True
+        # collections holding every class used so far: (batch, 12 tonics)
+        fits = ~(used.unsqueeze(1) & ~collections.unsqueeze(0)).any(-1)
+        allowed = (fits.unsqueeze(2) & collections.unsqueeze(0)).any(1)  # (batch, 12 classes)
+        allowed |= ~fits.any(1, keepdim=True)  # none fits (cannot happen unmasked): no mask
+        banned = torch.zeros_like(logits, dtype=torch.bool)
+        banned[:, note_columns] = ~allowed[:, note_classes]
+        return logits.masked_fill(banned, float("-inf"))
+
+    return process
+
+
+def pitch_mask(tokenizer: MidiEventTokenizer, pitches: set[int]) -> torch.Tensor:
+    """(vocab,) bool: every id but the NOTE ids outside ``pitches`` and the METER ids (a
+    piece's meter is its first token: fed, never sampled mid-piece)."""
+    allowed = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
+    allowed[list(tokenizer.note_ids())] = False
+    allowed[[tokenizer.note_id(p) for p in pitches]] = True
+    allowed[list(tokenizer.meter_ids())] = False
+    return allowed
+
+
+def reduce_primer(notes: list[Note], voices: int | None, pitch_range, steps_per_beat: int):
+    """The primer as the model reads it (the module's rule): at most ``voices`` notes per
+    onset (highest, lowest, then the highest of the rest), pitches moved by octaves into
+    ``pitch_range``."""
+    by_onset: dict[int, list[Note]] = {}
+    for note in notes:
+        by_onset.setdefault(round(note.start * steps_per_beat), []).append(note)
+    kept = []
+    for group in by_onset.values():
+        group = sorted(group, key=lambda n: -n.pitch)
+        if voices is not None and len(group) > voices:
+            chosen = group[:1] + (group[-1:] if voices >= 2 else [])
+            group = chosen + [n for n in group[1:-1]][: voices - len(chosen)]
+        kept += group
+    if pitch_range is not None:
+        low, high = pitch_range
+        kept = [Note(n.start, n.duration, _into(n.pitch, low, high), n.velocity) for n in kept]
+    return sorted(kept)
+
+
+def _into(pitch: int, low: int, high: int) -> int:
+    while pitch < low and pitch + 12 <= 127:
+        pitch += 12
+    while pitch > high and pitch - 12 >= 0:
+        pitch -= 12
+    return min(max(pitch, low), high)
+
+
 def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
-    """Sample ``request.num`` pieces; each ends once ``request.beats`` of music are generated."""
-    tokenizer = loaded.tokenizer
-    if not isinstance(tokenizer, MidiEventTokenizer):
-        raise ValueError(f"{loaded.path}: this checkpoint is not a music model")
+    """Sample ``request.num`` pieces; each ends once its length (``request.beats``, or its
+    bars in its own meter) is generated. See the module's rules and constraints."""
+    tokenizer = _music_tokenizer(loaded)
     model = loaded.model
     device = next(model.parameters()).device
+    num = request.num
 
     style_id = tokenizer.style_id(request.style)
-    prefix, seed_pitch, primer_notes = None, request.seed_note, []
+    if request.meter is not None:
+        tokenizer.meter_id(request.meter)  # an unknown meter: the error names the known ones
+    pitches = allowed_pitches(loaded, request)
+
+    primer_ids, seed_pitch, primer_notes, primer_meter = [], request.seed_note, [], None
     if request.primer is not None:
-        primer_notes = read_notes(request.primer)
+        midi = read_midi(request.primer)
+        primer_notes = notes_from_pretty_midi(midi)
         if not primer_notes:
             raise ValueError(f"{request.primer}: the primer has no notes")
-        primer_ids = tokenizer.encode(primer_notes)
-        prefix = torch.as_tensor(primer_ids, dtype=torch.long).repeat(request.num, 1)
-        seed_pitch = tokenizer.first_pitch(primer_ids)
+        signatures = midi.time_signature_changes
+        if signatures:
+            primer_meter = f"{signatures[0].numerator}/{signatures[0].denominator}"
+        model_voices = request.voices
+        known = tokenizer.style_voices
+        if known:
+            most = known.get(request.style, max(known.values()))
+            model_voices = min(most, model_voices or most)
+        read = reduce_primer(
+            primer_notes, model_voices, training_range(loaded), tokenizer.steps_per_beat
+        )
+        encoded = tokenizer.encode(read)
+        seed_pitch = tokenizer.first_pitch(encoded)
+        primer_ids = encoded.tolist()
     seed_id = 0 if seed_pitch is None else seed_pitch + 1
     with torch.inference_mode():
         cond = model.condition(
-            torch.full((request.num,), style_id, device=device),
-            torch.full((request.num,), seed_id, device=device),
+            torch.full((num,), style_id, device=device),
+            torch.full((num,), seed_id, device=device),
         )
-    processors = []
+
+    meters = _choose_meters(model, cond, tokenizer, request, primer_meter)
+    if request.seconds is None and any(meters):
+        beats = [request.bars * quarters_per_bar(m) if m else request.beats for m in meters]
+    else:
+        beats = [request.beats] * num
+    rows = [([tokenizer.meter_id(m)] if m in tokenizer.meters else []) + primer_ids for m in meters]
+    prefix = torch.as_tensor(rows, dtype=torch.long) if rows[0] else None
+
+    processors = [allow_only(pitch_mask(tokenizer, pitches))]
+    if request.pitch_temperature != 1.0:  # first: the masks then cut from the tempered one
+        processors.insert(0, temper_pitches(tokenizer, request.pitch_temperature))
     if request.seed_note is not None and request.primer is None:
         processors.append(force_first_note(tokenizer, request.seed_note))
+    if request.primer is None:
+        processors.append(start_on_grid(tokenizer, min(beats)))
+    if request.key == AUTO_KEY:
+        processors.append(keep_to_one_key(tokenizer))
+    voices = request.voices or tokenizer.style_voices.get(request.style)
+    if voices is not None:
+        processors.append(limit_voices(tokenizer, voices, _trailing_notes(tokenizer, primer_ids)))
 
     started = time.perf_counter()
     sequences = sample_tokens(
@@ -135,25 +538,112 @@ def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
         eos_id=tokenizer.eos_id,
         never=(tokenizer.pad_id, tokenizer.bos_id),
         prefix=prefix,
-        max_tokens=int(request.beats * tokenizer.steps_per_beat * 8) + 64,
+        max_tokens=int(max(beats) * tokenizer.steps_per_beat * 8) + 64,
         length_cost=torch.from_numpy(tokenizer.length_cost("beats")),
-        length_limit=request.beats,
+        length_limit=beats,
         processors=processors,
     )
     elapsed = time.perf_counter() - started
+    nll = sequence_nll(model, cond, prefix, sequences) if request.score else None
 
     offset = _primer_clock(tokenizer, primer_ids) if primer_notes else 0.0
-    end = offset + request.beats
     pieces = []
-    for ids in sequences:
-        generated = tokenizer.decode(ids)
-        notes = list(primer_notes) + [
+    for ids, length in zip(sequences, beats, strict=True):
+        end = offset + length
+        generated = [
             Note(n.start + offset, min(n.duration, end - n.start - offset), n.pitch, n.velocity)
-            for n in generated
+            for n in tokenizer.decode(ids)
             if n.start + offset < end
         ]
-        pieces.append(notes)
-    return MusicResult(pieces, elapsed, sum(len(s) for s in sequences))
+        if voices == 1:
+            generated = one_line(generated)
+        pieces.append(list(primer_notes) + generated)
+    return MusicResult(pieces, elapsed, sum(len(s) for s in sequences), meters, nll)
+
+
+def _music_tokenizer(loaded: Loaded) -> MidiEventTokenizer:
+    if not isinstance(loaded.tokenizer, MidiEventTokenizer):
+        raise ValueError(f"{loaded.path}: this checkpoint is not a music model")
+    return loaded.tokenizer
+
+
+def _choose_meters(model, cond, tokenizer, request, primer_meter) -> list[str | None]:
+    """Each piece's meter: the request's, else the primer's, else (a model that learned
+    meters) drawn from the model's first step; None when there is none."""
+    num = cond.shape[0]
+    if request.meter is not None:
+        return [request.meter] * num
+    if request.primer is not None or not tokenizer.meters:
+        return [primer_meter] * num
+    only_meters = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
+    only_meters[list(tokenizer.meter_ids())] = True
+    options = request.options
+    drawn = sample_tokens(
+        model,
+        cond,
+        SamplingOptions(options.temperature, seed=options.seed, greedy=options.greedy),
+        eos_id=tokenizer.eos_id,
+        never=(tokenizer.pad_id, tokenizer.bos_id),
+        max_tokens=1,
+        processors=[allow_only(only_meters)],
+    )
+    return [tokenizer.meter_of(ids) for ids in drawn]
+
+
+def _trailing_notes(tokenizer: MidiEventTokenizer, ids: list[int]) -> int:
+    """How many notes start at the last onset of ``ids``."""
+    count = 0
+    for token in reversed(ids):
+        kind, _ = tokenizer.split(token)
+        if kind == "SHIFT":
+            break
+        count += kind == "NOTE"
+    return count
+
+
+def one_line(notes: list[Note]) -> list[Note]:
+    """Notes as one line: each ends by the time the next one starts."""
+    notes = sorted(notes)
+    return [
+        Note(n.start, min(n.duration, after.start - n.start), n.pitch, n.velocity)
+        if after.start > n.start
+        else n
+        for n, after in zip(notes, notes[1:], strict=False)
+    ] + notes[-1:]
+
+
+@torch.inference_mode()
+def sequence_nll(model, cond: torch.Tensor, prefix, sequences: list[list[int]]) -> float:
+    """Mean NLL (nats/token) of the generated ``sequences`` under the model itself, with no
+    mask and temperature 1, after ``cond`` and the ``prefix`` rows: the constraints' cost."""
+    prefix_len = 0 if prefix is None else prefix.shape[1]
+    rows = [
+        (prefix[i].tolist() if prefix is not None else []) + seq for i, seq in enumerate(sequences)
+    ]
+    width = max(len(r) for r in rows)
+    if width == 0 or not any(sequences):
+        return 0.0
+    targets = torch.zeros(len(rows), width, dtype=torch.long)  # PAD = 0: no loss
+    for i, row in enumerate(rows):
+        targets[i, : len(row)] = torch.as_tensor(row)
+    targets[:, :prefix_len] = 0  # the prefix is given, not generated
+    inputs = torch.cat(
+        [
+            torch.ones(len(rows), 1, dtype=torch.long),
+            torch.as_tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.long)[:, :-1],
+        ],
+        dim=1,
+    )
+    device = cond.device
+    starts = torch.ones(len(rows), dtype=torch.bool, device=device)
+    logits, _ = model(inputs.to(device), cond=cond, starts=starts)  # (batch, width, vocab)
+    nll = torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        targets.to(device).reshape(-1),
+        ignore_index=0,
+        reduction="sum",
+    )
+    return float(nll) / int((targets != 0).sum())
 
 
 def _primer_clock(tokenizer: MidiEventTokenizer, ids) -> float:
@@ -162,16 +652,29 @@ def _primer_clock(tokenizer: MidiEventTokenizer, ids) -> float:
 
 
 def write_pieces(
-    pieces: list[list[Note]], out_dir: str | Path, *, stem: str, bpm: float, program: int
+    pieces: list[list[Note]],
+    out_dir: str | Path,
+    *,
+    stem: str,
+    bpm: float,
+    program: int,
+    meters: list[str | None] | None = None,
 ) -> list[Path]:
     """Write each piece as ``out_dir/stem-N.mid``, never overwriting: an existing name gets a
-    ``-2``, ``-3`` ... suffix on the stem."""
+    ``-2``, ``-3`` ... suffix on the stem. ``meters`` (one per piece) become time signatures."""
     out_dir = Path(out_dir)
     unique, k = stem, 1
     while any((out_dir / f"{unique}-{i + 1}.mid").exists() for i in range(len(pieces))):
         k += 1
         unique = f"{stem}-{k}"
-    return [
-        write_midi(notes, out_dir / f"{unique}-{i + 1}.mid", bpm=bpm, program=program, name=stem)
-        for i, notes in enumerate(pieces)
-    ]
+    meters = meters or [None] * len(pieces)
+    paths = []
+    for i, (notes, meter) in enumerate(zip(pieces, meters, strict=True)):
+        midi = to_pretty_midi(notes, bpm=bpm, program=program, name=stem)
+        if meter:
+            midi.time_signature_changes = [pretty_midi.TimeSignature(*parse_meter(meter), 0.0)]
+        path = out_dir / f"{unique}-{i + 1}.mid"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        midi.write(str(path))
+        paths.append(path)
+    return paths

@@ -15,8 +15,24 @@ import torch
 
 from generator.validation import check_sampling
 
-# (logits (batch, vocab), tokens so far (batch, t)) → logits, applied before sampling
+# (logits (batch, vocab), tokens so far (batch, t)) → logits, applied before sampling. A
+# processor that masks (sets -inf) makes sampling exact under its constraint: the softmax of
+# the masked logits is the model's distribution restricted to the allowed ids, renormalised.
+# A processor is called at every step, in order, so it may keep state from the newest token.
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def allow_only(allowed: torch.Tensor) -> LogitsProcessor:
+    """Logits processor: ids where ``allowed`` (vocab,) bool is False are never sampled."""
+    banned: dict[torch.device, torch.Tensor] = {}
+
+    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        mask = banned.get(logits.device)
+        if mask is None:
+            mask = banned[logits.device] = ~allowed.to(logits.device)
+        return logits.masked_fill(mask, float("-inf"))
+
+    return process
 
 
 @dataclass
@@ -107,7 +123,7 @@ def sample_tokens(
     prefix: torch.Tensor | None = None,
     max_tokens: int = 10_000,
     length_cost: torch.Tensor | None = None,
-    length_limit: float | None = None,
+    length_limit: float | list[float] | None = None,
     processors: list[LogitsProcessor] | None = None,
     on_tokens: Callable[[torch.Tensor], None] | None = None,
 ) -> list[list[int]]:
@@ -115,7 +131,8 @@ def sample_tokens(
 
     prefix: (batch, p) ids fed after the conditioning step (a primer), not returned.
     length_cost / length_limit: a sequence ends once the summed cost of its tokens reaches the
-    limit; until then EOS is not allowed. Without a limit a sequence ends at EOS.
+    limit (one for all, or one per sequence); until then EOS is not allowed. Without a limit a
+    sequence ends at EOS.
     never: ids that are never sampled (PAD and BOS).
     on_tokens: called with each new (batch,) token tensor (for streaming).
     Returns the generated ids of each sequence, without the prefix and without EOS/PAD.
@@ -138,6 +155,8 @@ def sample_tokens(
 
     limited = length_cost is not None and length_limit is not None
     cost = length_cost.tolist() if limited else None
+    if limited and isinstance(length_limit, (int, float)):
+        length_limit = [float(length_limit)] * batch
     length = [0.0] * batch  # summed cost per sequence
     finished = [False] * batch
     done = torch.zeros(batch, dtype=torch.bool, device=device)  # the same, as a mask
@@ -178,7 +197,7 @@ def sample_tokens(
                 continue
             if limited:
                 length[i] += cost[token_id]
-                end = length[i] >= length_limit
+                end = length[i] >= length_limit[i]
             else:
                 end = token_id == eos_id
             if end:

@@ -7,6 +7,9 @@ sixteenths, eighth-note triplets and everything coarser are exact). A piece is a
     VEL_b      velocity bin b for the notes that follow (emitted only when it changes)
     NOTE_p     a note of MIDI pitch p starting now ...
     DUR_k      ... lasting k steps (1..max_duration; longer notes repeat the token, summed)
+    METER_m    the piece's time signature (``meters[m]``, e.g. "6/8"): its first token, when the
+               file has a time signature the tokenizer knows (models trained without meters
+               have none of these ids)
 
 Notes sounding together are written in ascending pitch order, with no shift between them.
 Round trip (MIDI → tokens → MIDI): pitch is exact; onset and duration are within one step
@@ -15,6 +18,9 @@ as the centre of its bin, so it stays within the bin (16 bins of 8 velocities by
 
 Styles are not tokens: a piece's style goes into the model's one-off conditioning input.
 The tokenizer keeps the list of style names so style ids mean the same thing everywhere.
+It also keeps what the training data showed, for sampling to stay inside it: the pitch range
+(overall and per style) and the number of voices (notes per onset) of each style. Tokenizers
+saved before these existed load with none of them (see generator.sampling.music for the rule).
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ class MidiEventTokenizer(Tokenizer):
         max_duration: int = 48,
         velocity_bins: int = 16,
         styles: list[str] | None = None,
+        meters: list[str] | None = None,
+        pitch_range: list[int] | tuple[int, int] | None = None,
+        style_ranges: dict[str, list[int]] | None = None,
+        style_voices: dict[str, int] | None = None,
     ):
         if 128 % velocity_bins:
             raise ValueError("velocity_bins must divide 128")
@@ -49,26 +59,34 @@ class MidiEventTokenizer(Tokenizer):
         self.max_duration = max_duration
         self.velocity_bins = velocity_bins
         self.styles = list(styles or [])
+        self.meters = list(meters or [])  # time signatures with a token, e.g. ["3/4", "6/8"]
+        # lowest and highest MIDI pitch of the training data, overall and per style
+        self.pitch_range = tuple(pitch_range) if pitch_range else None
+        self.style_ranges = {k: tuple(v) for k, v in (style_ranges or {}).items()}
+        self.style_voices = dict(style_voices or {})  # notes per onset: 1 = one line
         self.note_offset = 3
         self.duration_offset = self.note_offset + NUM_PITCHES
         self.shift_offset = self.duration_offset + max_duration
         self.velocity_offset = self.shift_offset + max_shift
-        self._vocab_size = self.velocity_offset + velocity_bins
+        self.meter_offset = self.velocity_offset + velocity_bins
+        self._vocab_size = self.meter_offset + len(self.meters)
 
     # -- the interface -------------------------------------------------------------------------
     @property
     def vocab_size(self) -> int:
         return self._vocab_size
 
-    def encode(self, notes: list[Note]) -> np.ndarray:
-        """Notes (any float beats) → event ids on the grid."""
-        if not notes:
-            return np.zeros(0, dtype=np.int32)
+    def encode(self, notes: list[Note], meter: str | None = None) -> np.ndarray:
+        """Notes (any float beats) → event ids on the grid, after the METER id of ``meter``
+        when the tokenizer has one for it (else no meter id)."""
         start = np.array([n.start for n in notes], dtype=np.float64)
         end = np.array([n.end for n in notes], dtype=np.float64)
         pitch = np.array([n.pitch for n in notes], dtype=np.int64)
         velocity = np.array([n.velocity for n in notes], dtype=np.int64)
-        return self.encode_arrays(start, end, pitch, velocity)
+        ids = self.encode_arrays(start, end, pitch, velocity)
+        if meter in self.meters:
+            ids = np.concatenate([np.array([self.meter_id(meter)], dtype=np.int32), ids])
+        return ids
 
     def encode_arrays(
         self, start: np.ndarray, end: np.ndarray, pitch: np.ndarray, velocity: np.ndarray
@@ -146,20 +164,28 @@ class MidiEventTokenizer(Tokenizer):
             "max_duration": self.max_duration,
             "velocity_bins": self.velocity_bins,
             "styles": list(self.styles),
+            "meters": list(self.meters),
+            "pitch_range": list(self.pitch_range) if self.pitch_range else None,
+            "style_ranges": {k: list(v) for k, v in self.style_ranges.items()},
+            "style_voices": dict(self.style_voices),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MidiEventTokenizer:
         fields = {k: v for k, v in data.items() if k != "kind"}
-        return cls(**fields)
+        return cls(**fields)  # older dicts lack the meter and range fields: their defaults
 
     def settings_key(self) -> str:
-        # Styles do not change how notes encode, so a new style must not invalidate caches.
-        settings = {k: v for k, v in self.to_dict().items() if k != "styles"}
+        # Styles, meters and what the data showed do not change how notes encode (meter ids are
+        # added when a piece is assembled), so none of them may invalidate caches.
+        learned = {"styles", "meters", "pitch_range", "style_ranges", "style_voices"}
+        settings = {k: v for k, v in self.to_dict().items() if k not in learned}
         return repr(sorted(settings.items()))
 
     def token_name(self, token_id: int) -> str:
         kind, value = self.split(token_id)
+        if kind == "METER":
+            return f"METER_{self.meters[value]}"
         return kind if value < 0 else f"{kind}_{value}"
 
     def length_cost(self, unit: str) -> np.ndarray:
@@ -185,8 +211,10 @@ class MidiEventTokenizer(Tokenizer):
             return "DUR", token_id - self.duration_offset + 1
         if self.shift_offset <= token_id < self.velocity_offset:
             return "SHIFT", token_id - self.shift_offset + 1
-        if self.velocity_offset <= token_id < self.vocab_size:
+        if self.velocity_offset <= token_id < self.meter_offset:
             return "VEL", token_id - self.velocity_offset
+        if self.meter_offset <= token_id < self.vocab_size:
+            return "METER", token_id - self.meter_offset
         raise ValueError(f"token id {token_id} is outside the vocabulary (size {self.vocab_size})")
 
     def note_id(self, pitch: int) -> int:
@@ -196,6 +224,24 @@ class MidiEventTokenizer(Tokenizer):
     def note_ids(self) -> range:
         """All NOTE ids."""
         return range(self.note_offset, self.duration_offset)
+
+    def meter_id(self, meter: str) -> int:
+        """The METER id of a time signature ("6/8"); ValueError naming the known ones."""
+        if meter not in self.meters:
+            known = ", ".join(self.meters) or "none (this model learned no meter)"
+            raise ValueError(f"unknown meter {meter!r}; this model knows: {known}")
+        return self.meter_offset + self.meters.index(meter)
+
+    def meter_ids(self) -> range:
+        """All METER ids (empty for a model without meters)."""
+        return range(self.meter_offset, self.vocab_size)
+
+    def meter_of(self, ids) -> str | None:
+        """The meter named by the first METER id of a sequence, or None."""
+        for token in ids:
+            if self.meter_offset <= int(token) < self.vocab_size:
+                return self.meters[int(token) - self.meter_offset]
+        return None
 
     def velocity_bin(self, velocity: int) -> int:
         """A MIDI velocity (0-127) → its bin."""

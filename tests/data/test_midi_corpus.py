@@ -6,9 +6,10 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from generator.data.midi_corpus import ReadLimits, load_midi_corpus
+from generator.data.midi_corpus import ReadLimits, load_midi_corpus, pitch_ranges
 from generator.data.pieces import Piece, split_pieces
 from generator.midi import Note, read_notes, write_midi
+from generator.tokenizers import MidiEventTokenizer
 
 
 def load(folder, cache_dir=None, **kwargs):
@@ -40,11 +41,49 @@ def test_the_rest_is_read_with_styles_from_subfolders(midi_folder):
         assert piece.style == piece.name.split("/")[0]
         assert piece.tokens.dtype == np.int32 and len(piece.tokens) > 0
     reel0 = next(p for p in pieces if p.name == "reel/reel0.mid")
-    expected = corpus.tokenizer.encode(read_notes(midi_folder.path / "reel" / "reel0.mid"))
+    notes = read_notes(midi_folder.path / "reel" / "reel0.mid")
+    expected = corpus.tokenizer.encode(notes, meter="4/4")  # pretty_midi writes 4/4
     assert np.array_equal(reel0.tokens, expected)
     assert corpus.report.notes == midi_folder.notes
     assert corpus.report.tokens == sum(len(p.tokens) for p in pieces)
     assert (corpus.report.min_pitch, corpus.report.max_pitch) == (60, 81)
+
+
+def test_a_new_tokenizer_learns_meters_ranges_and_voices(midi_folder):
+    waltz = [Note(i * 1.0, 1.0, 55 + i % 5, 80) for i in range(12)]
+    path = midi_folder.path / "waltz" / "w.mid"
+    path.parent.mkdir()
+    midi = write_midi(waltz, path)
+    score = pretty_midi.PrettyMIDI(str(midi))
+    score.time_signature_changes = [pretty_midi.TimeSignature(3, 4, 0.0)]
+    score.write(str(path))
+    corpus = load(midi_folder.path, valid_fraction=0.0)
+    tok = corpus.tokenizer
+    held_out = load(midi_folder.path, valid_fraction=0.3)  # ranges: the training split's
+    assert list(held_out.tokenizer.pitch_range) == pitch_ranges(held_out.train, tok)[0]
+    assert tok.meters == ["3/4", "4/4"]  # by denominator, then numerator
+    assert dict(corpus.report.meters) == {"4/4": 6, "3/4": 1}
+    assert tok.style_voices == {"chorale": 4, "reel": 1, "waltz": 1}
+    assert tok.pitch_range == (55, 81)
+    assert tok.style_ranges["waltz"] == (55, 59) and tok.style_ranges["reel"] == (62, 74)
+    piece = next(p for p in corpus.train if p.name == "waltz/w.mid")
+    assert tok.meter_of(piece.tokens[:1]) == "3/4"
+    assert "meters: 4/4 6, 3/4 1" in corpus.report.summary()
+    # an existing tokenizer (fine-tuning, evaluating an old model) keeps its vocabulary
+    old = MidiEventTokenizer(styles=tok.styles)
+    again = load(midi_folder.path, tokenizer=old, valid_fraction=0.0)
+    assert again.tokenizer is old and old.meters == []
+    assert all(p.tokens.max() < old.vocab_size for p in again.train)
+
+
+def test_pitch_ranges_of_pieces():
+    tok = MidiEventTokenizer()
+    pieces = [
+        Piece("a/1.mid", tok.encode([Note(0, 1, 60, 80), Note(1, 1, 72, 80)]), "a"),
+        Piece("b/1.mid", tok.encode([Note(0, 1, 50, 80)]), "b"),
+        Piece("2.mid", tok.encode([Note(0, 1, 90, 80)]), None),
+    ]
+    assert pitch_ranges(pieces, tok) == ([50, 90], {"a": [60, 72], "b": [50, 50]})
 
 
 def test_split_is_deterministic_and_uses_both_sides(midi_folder):

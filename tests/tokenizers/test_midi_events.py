@@ -216,7 +216,7 @@ def test_to_dict_from_dict_round_trip():
         steps_per_beat=6, max_shift=24, max_duration=30, velocity_bins=8, styles=["jig", "reel"]
     )
     data = tok.to_dict()
-    assert all(isinstance(v, (str, int, float, list)) for v in data.values())
+    assert all(isinstance(v, (str, int, float, list, dict, type(None))) for v in data.values())
     again = tokenizer_from_dict(data)
     assert isinstance(again, MidiEventTokenizer)
     assert again.to_dict() == data
@@ -275,3 +275,41 @@ def test_transpose_shifts_notes_only_and_refuses_out_of_range():
     assert tok.transpose(ids, 8) is None  # 120 + 8 > 127
     assert tok.transpose(ids, -1) is None  # 0 - 1 < 0
     assert tok.transpose(ids, 0) is ids
+
+
+def test_meters_add_ids_after_the_velocities_and_open_a_piece():
+    tok = MidiEventTokenizer(meters=["3/4", "6/8"], pitch_range=[50, 80])
+    plain = MidiEventTokenizer()
+    assert tok.vocab_size == plain.vocab_size + 2
+    notes = [Note(0.0, 1.5, 62, 80), Note(1.5, 1.5, 64, 80)]
+    ids = tok.encode(notes, meter="6/8")
+    assert ids[0] == tok.meter_id("6/8") and tok.token_name(int(ids[0])) == "METER_6/8"
+    assert np.array_equal(ids[1:], plain.encode(notes))  # everything else is unchanged
+    assert tok.decode(ids) == plain.decode(ids[1:])  # the meter id plays nothing
+    assert tok.meter_of(ids) == "6/8" and tok.meter_of(ids[1:]) is None
+    assert np.array_equal(tok.encode(notes, meter="9/8"), ids[1:])  # unknown: no meter id
+    assert tok.length_cost("beats")[ids[0]] == 0
+    assert tok.transpose(ids, 2)[0] == ids[0]  # transposition leaves the meter alone
+    with pytest.raises(ValueError, match="unknown meter '2/2'; this model knows: 3/4, 6/8"):
+        tok.meter_id("2/2")
+    with pytest.raises(ValueError, match="learned no meter"):
+        plain.meter_id("6/8")
+
+
+def test_what_the_data_showed_survives_the_dict_and_old_dicts_still_load():
+    tok = MidiEventTokenizer(
+        styles=["chorale", "reel"],
+        meters=["4/4"],
+        pitch_range=[36, 81],
+        style_ranges={"chorale": [36, 81], "reel": [55, 81]},
+        style_voices={"chorale": 4, "reel": 1},
+    )
+    again = tokenizer_from_dict(tok.to_dict())
+    assert again.pitch_range == (36, 81)
+    assert again.style_ranges == {"chorale": (36, 81), "reel": (55, 81)}
+    assert again.style_voices == {"chorale": 4, "reel": 1} and again.meters == ["4/4"]
+    assert again.settings_key() == MidiEventTokenizer().settings_key()  # caches stay valid
+    old = {k: v for k, v in tok.to_dict().items() if k in ("kind", "steps_per_beat", "styles")}
+    legacy = tokenizer_from_dict(old)  # a checkpoint saved before meters and ranges
+    assert legacy.meters == [] and legacy.pitch_range is None and legacy.style_voices == {}
+    assert legacy.vocab_size == MidiEventTokenizer().vocab_size
