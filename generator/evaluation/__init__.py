@@ -1,0 +1,1 @@
+"""Evaluation of what the models make: harmony of added voices (harmony.py)."""
