@@ -226,6 +226,13 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     note(f"from the data: vocabulary {corpus.tokenizer.vocab_size} ids")
     model_config = config_from_args(Seq2SeqConfig, args, vocab_size=corpus.tokenizer.vocab_size)
+    voices = len(getattr(corpus.tokenizer, "voices", []))
+    if model_config.aligned_voices and model_config.aligned_voices != voices:
+        note(
+            f"error: --aligned-voices {model_config.aligned_voices} must equal the number of "
+            f"target voices ({voices}; 0 for text pairs)"
+        )
+        return 2
     train_config = config_from_args(TrainConfig, args, style_dropout=0.0)
     result = train(
         model_config,

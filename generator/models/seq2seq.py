@@ -22,6 +22,11 @@ Attention kinds (``Seq2SeqConfig.attention``):
 Every kind forms the output vector tanh(W·[s; context]) and the logits from it. Scores at
 padded source positions are −inf before the softmax, so their weights are exactly 0. With
 ``positions`` > 0, learned position embeddings are added to the source and target tokens.
+
+Aligned input (``aligned_voices`` = N > 0, for voice grids whose target interleaves N voices per
+source step): besides attending, the decoder step that predicts target token i reads the
+embedding of source token i // N, the melody at its own grid step (the EOS step reads the
+source's EOS). Attention is then free to look at the melody around it.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class Memory:
     keys: torch.Tensor  # (batch, src, hidden) states as the attention scores them
     mask: torch.Tensor  # (batch, src) bool, True at real (unpadded) positions
     summary: torch.Tensor  # (batch, hidden) bridged final encoder state (the "none" context)
+    aligned: torch.Tensor  # (batch, src, embed) source embeddings read in step (aligned input)
 
     def select(self, index: torch.Tensor) -> Memory:
         """Rows ``index`` (e.g. each source repeated once per beam)."""
@@ -117,7 +123,10 @@ class Seq2Seq(nn.Module):
         self.memory_proj = nn.Linear(directions * h, h) if directions > 1 else nn.Identity()
         self.bridge = nn.Linear(directions * h, h)  # final states → decoder's first h (c = 0)
         self.attention = Attention(config.attention, h) if config.attention != "none" else None
-        self.decoder = recurrent_layer(config.cell, e + h, h, config.num_layers, config.dropout)
+        aligned = e if config.aligned_voices else 0
+        self.decoder = recurrent_layer(
+            config.cell, e + aligned + h, h, config.num_layers, config.dropout
+        )
         self.combine = nn.Linear(2 * h, h)
         self.head = nn.Linear(h, v)
         self.drop = nn.Dropout(config.dropout)
@@ -140,7 +149,9 @@ class Seq2Seq(nn.Module):
         mask = torch.arange(src, device=sources.device).unsqueeze(0) < lengths.unsqueeze(1)
         summary = torch.tanh(self.bridge(self._by_layer(final[0])))  # (layers, batch, hidden)
         keys = self.attention.keys(states) if self.attention is not None else states
-        return Memory(states, keys, mask, summary.transpose(0, 1).reshape(batch, -1))
+        aligned = self.source_embed(sources) if self.config.aligned_voices else states[:, :, :0]
+        summary = summary.transpose(0, 1).reshape(batch, -1)
+        return Memory(states, keys, mask, summary, aligned)
 
     def _by_layer(self, state: torch.Tensor) -> torch.Tensor:
         """(layers × directions, batch, hidden) → (layers, batch, directions × hidden)."""
@@ -173,6 +184,9 @@ class Seq2Seq(nn.Module):
         if self.config.positions:
             where = min(state.position, self.config.positions - 1)
             x = x + self.target_positions.weight[where]
+        if self.config.aligned_voices:  # the source token of this target token's grid step
+            where = min(state.position // self.config.aligned_voices, memory.aligned.shape[1] - 1)
+            x = torch.cat([x, memory.aligned[:, where]], 1)  # (batch, 2 × embed)
         x = self.drop(x)
         kind = self.config.attention
         weights = None
