@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.cli import data, music, pianoroll, seq2seq, text
+from generator.cli import data, harmony, music, pianoroll, seq2seq, text
 from generator.cli.common import Formatter, add_command, set_threads
 
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text, formatter_class=Formatter)
         kinds.append(command.add_subparsers(dest="kind", required=True, metavar="KIND"))
-    for module in (music, text, pianoroll):
+    for module in (music, text, pianoroll, harmony):
         module.add_parsers(*kinds)
     seq2seq.add_parsers(commands, *kinds)
 

@@ -34,7 +34,13 @@ import numpy as np
 
 from generator.midi.notes import Note, read_midi
 from generator.midi.parts import parts_from_pretty_midi, split_melody
-from generator.midi.voicing import PERFECT, SATB_RANGES, consonant_intervals, range_names
+from generator.midi.voicing import (
+    PERFECT,
+    SATB_RANGES,
+    beat_length,
+    consonant_intervals,
+    range_names,
+)
 
 
 @dataclass
@@ -163,13 +169,6 @@ def is_chord(pitch_classes: frozenset[int]) -> bool:
     return bool(found.isTriad() or found.isSeventh())
 
 
-def beat_length(numerator: int, denominator: int) -> float:
-    """Quarter notes per beat of a meter: 1.5 in 6/8, 9/8 and 12/8, else one 1/denominator."""
-    if denominator == 8 and numerator % 3 == 0 and numerator > 3:
-        return 1.5
-    return 4.0 / denominator
-
-
 def harmony_metrics(
     melody: Sequence[Note], voices: Mapping[str, Sequence[Note]], *, beat: float = 1.0
 ) -> HarmonyMetrics:
@@ -280,7 +279,7 @@ def file_harmony(path: str | Path, melody_track: str | None = None) -> FileHarmo
 
 @dataclass
 class HarmonizerReport:
-    """A harmonizer's voices and, where the files have them, the composer's, on the same melodies."""
+    """A harmonizer's voices and, where the files have them, their own, on the same melodies."""
 
     model: HarmonyMetrics
     reference: HarmonyMetrics | None  # the files' own voices (e.g. Bach's); None: melodies only
@@ -321,7 +320,13 @@ def evaluate_harmonizer(
             first = midi.time_signature_changes[0]
             beat = beat_length(first.numerator, first.denominator)
         result = harmonize(
-            loaded, melody, options=options, beam=beam, rules=rules, candidates=candidates
+            loaded,
+            melody,
+            options=options,
+            beam=beam,
+            rules=rules,
+            candidates=candidates,
+            beat=beat,
         )
         made.append(harmony_metrics(melody.notes, result.voices, beat=beat))
         try:

@@ -6,6 +6,7 @@
   tenor, then the alto, then the soprano.
 - Consonant with the melody: a unison or octave, third, fifth or sixth (the interval mod 12);
   a fourth too, except against the lowest voice.
+- Beats: quarter notes, dotted quarters in 6/8, 9/8 and 12/8, else 1/denominator notes.
 """
 
 from __future__ import annotations
@@ -30,3 +31,10 @@ def range_names(names: Sequence[str]) -> list[str]:
 def consonant_intervals(lowest: bool) -> frozenset[int]:
     """Intervals (mod 12) consonant with the melody, for the lowest voice or another."""
     return CONSONANT if lowest else CONSONANT | {FOURTH}
+
+
+def beat_length(numerator: int, denominator: int) -> float:
+    """Quarter notes per beat of a meter: 1.5 in 6/8, 9/8 and 12/8, else one 1/denominator."""
+    if denominator == 8 and numerator % 3 == 0 and numerator > 3:
+        return 1.5
+    return 4.0 / denominator

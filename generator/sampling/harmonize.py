@@ -14,9 +14,11 @@ Two optional helps on top of the model (both off unless asked for; report them a
 - **voicing rules** (``rules=True``, ``voicing_rules``): at each step the tokens that would break
   a rule are forbidden before the choice: a note outside the voice's SATB range; the first
   voice at or above the melody (doubling or crossing it), a lower voice above the voice over it;
-  on beats, a note dissonant with the melody (the consonance of generator.evaluation.harmony);
-  parallel fifths or octaves with a part above, from the previous beat; a rest while the melody
-  sounds. HOLD is judged as the held pitch. A row where every token breaks a rule is left free.
+  on beats (of the melody's meter: ``beat``), a note dissonant with the melody, and parallel
+  fifths or octaves with a part above from the previous beat (conventions of
+  generator.midi.voicing); a rest while the melody sounds. HOLD is judged as the held pitch.
+  A row where every token breaks a rule is left free. Windows are decoded side by side, so
+  the rules do not reach across a window join.
 - **best of N** (``candidates=N``): N samples per window; the one the model itself finds most
   likely (teacher-forced log-probability of its tokens, rules not counted) is kept.
 
@@ -40,7 +42,13 @@ from generator.checkpoint import Loaded
 from generator.data.harmony import source_ids
 from generator.midi.notes import Note, read_midi
 from generator.midi.parts import Part, parts_from_pretty_midi, split_melody
-from generator.midi.voicing import PERFECT, SATB_RANGES, consonant_intervals, range_names
+from generator.midi.voicing import (
+    PERFECT,
+    SATB_RANGES,
+    beat_length,
+    consonant_intervals,
+    range_names,
+)
 from generator.sampling.sampler import SamplingOptions
 from generator.sampling.seq2seq import Decoded, decode, score_targets
 from generator.tokenizers.voice_grid import VoiceGridTokenizer
@@ -106,11 +114,19 @@ def _sounding(history: torch.Tensor, num_voices: int, steps: int, tokenizer) -> 
 
 
 def voicing_rules(
-    tokenizer: VoiceGridTokenizer, sources: list[np.ndarray], *, consonance: bool = True
+    tokenizer: VoiceGridTokenizer,
+    sources: list[np.ndarray],
+    *,
+    starts: list[int] | None = None,
+    beat_steps: int | None = None,
 ):
     """Logits processor forbidding what the module docstring lists, for decoding ``sources``
-    (one row per source, or a whole number of rows per source, in order: beam search)."""
-    num_voices, per_beat = len(tokenizer.voices), tokenizer.steps_per_beat
+    (one row per source, or a whole number of rows per source, in order: beam search).
+    ``starts``: each source's first grid step in the piece (default 0), so that beats every
+    ``beat_steps`` steps (default: a quarter note) are counted from the piece's start."""
+    num_voices = len(tokenizer.voices)
+    beat_steps = max(1, beat_steps or tokenizer.steps_per_beat)
+    first = torch.tensor(starts if starts is not None else [0] * len(sources))
     melodies = [tokenizer.sounding(source, 1)[:, 0] for source in sources]
     width = max(len(m) for m in melodies) + 1
     melody = torch.full((len(sources), width), -1, dtype=torch.long)
@@ -125,7 +141,9 @@ def voicing_rules(
         step, voice = divmod(t, num_voices)
         if step >= width - 1:
             return logits  # the EOS step
-        tune = melody.to(logits.device).repeat_interleave(rows // len(sources), 0)  # (rows, w)
+        copies = rows // len(sources)
+        tune = melody.to(logits.device).repeat_interleave(copies, 0)  # (rows, w)
+        on_beat = ((first.to(logits.device) + step) % beat_steps == 0).repeat_interleave(copies)
         sound = _sounding(history, num_voices, step + 1, tokenizer)  # (rows, step + 1, voices)
         now = tune[:, step]  # (rows,) melody pitch, -1 = silent
         above = now if voice == 0 else sound[:, step, voice - 1]
@@ -136,15 +154,15 @@ def voicing_rules(
         ceiling = above.unsqueeze(1) - (1 if voice == 0 else 0)  # below the melody, ≤ voice over
         fits = fits & ((above.unsqueeze(1) < 0) | (q <= ceiling))
         strict = fits.clone()
-        if step % per_beat == 0 and consonance:
-            allowed = consonant_intervals(lowest=voice == num_voices - 1)
-            interval = (now.unsqueeze(1) - q).abs() % 12
-            good = torch.zeros_like(fits)
-            for k in allowed:
-                good |= interval == k
-            strict &= (now.unsqueeze(1) < 0) | good
-        previous = step - per_beat
-        if step % per_beat == 0 and previous >= 0:  # parallels with every part above
+        beat = on_beat.unsqueeze(1)  # (rows, 1)
+        allowed = consonant_intervals(lowest=voice == num_voices - 1)
+        interval = (now.unsqueeze(1) - q).abs() % 12
+        good = torch.zeros_like(fits)
+        for k in allowed:
+            good |= interval == k
+        strict &= ~beat | (now.unsqueeze(1) < 0) | good
+        previous = step - beat_steps
+        if previous >= 0:  # parallels with every part above, from the previous beat
             mine = sound[:, previous, voice].unsqueeze(1)
             uppers = [(tune[:, previous], now)] + [
                 (sound[:, previous, u], sound[:, step, u]) for u in range(voice)
@@ -155,7 +173,7 @@ def voicing_rules(
                 sounding = (before >= 0) & (after >= 0) & (mine >= 0)
                 perfect = (was == PERFECT[0]) | (was == PERFECT[1])
                 parallel = sounding & perfect & (after != before) & (q != mine)
-                strict &= ~(parallel & ((after - q) % 12 == was))
+                strict &= ~(beat & parallel & ((after - q) % 12 == was))
         notes = strict
         hold_ok = torch.where(
             held >= 0,
@@ -191,10 +209,13 @@ def harmonize(
     length_penalty: float = 1.0,
     rules: bool = False,
     candidates: int = 1,
+    beat: float = 1.0,
 ) -> HarmonyResult:
     """Generate the checkpoint's voices under ``melody`` (``options``: sampling, by default at
     temperature 0.7, or greedy; or beam search with ``beam`` > 1), aligned with it on the
-    model's time grid; ``rules`` and ``candidates`` as in the module docstring."""
+    model's time grid; ``rules`` and ``candidates`` as in the module docstring. ``beat``:
+    quarter notes per beat of the melody's meter (``melody_beat``), where the rules judge
+    consonance and parallels."""
     tokenizer = harmony_tokenizer(loaded)
     if not melody.notes:
         raise ValueError("the melody has no notes")
@@ -205,7 +226,11 @@ def harmonize(
     num_voices = len(tokenizer.voices)
     processors = [window_start_rule(tokenizer)]
     if rules:
-        processors.append(voicing_rules(tokenizer, sources))
+        starts = [
+            k * tokenizer.segment_steps for k in range(len(windows)) for _ in range(candidates)
+        ]
+        beat_steps = round(beat * tokenizer.steps_per_beat)
+        processors.append(voicing_rules(tokenizer, sources, starts=starts, beat_steps=beat_steps))
     started = time.perf_counter()
     decoded = decode(
         loaded.model,
@@ -248,6 +273,14 @@ def harmonize(
             "candidates": candidates,
         },
     )
+
+
+def melody_beat(timing: pretty_midi.PrettyMIDI | None) -> float:
+    """Quarter notes per beat of a file's first meter (1.0 without one)."""
+    if timing is None or not timing.time_signature_changes:
+        return 1.0
+    first = timing.time_signature_changes[0]
+    return beat_length(first.numerator, first.denominator)
 
 
 def read_timing(path: str | Path) -> pretty_midi.PrettyMIDI:
@@ -301,7 +334,7 @@ def _timed_midi(timing: pretty_midi.PrettyMIDI | None, bpm: float | None) -> pre
 
     def moved(seconds: float) -> float:  # same beat, the new tempo
         return midi.tick_to_time(
-            timing.time_to_tick(seconds) * midi.resolution // timing.resolution
+            int(timing.time_to_tick(seconds)) * midi.resolution // timing.resolution
         )
 
     for meter in timing.time_signature_changes:

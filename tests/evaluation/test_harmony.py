@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from generator.evaluation.harmony import (
-    beat_length,
     combine,
     file_harmony,
     harmony_metrics,
@@ -17,7 +16,7 @@ from generator.evaluation.harmony import (
 )
 from generator.midi.notes import Note
 from generator.midi.parts import write_parts
-from generator.midi.voicing import range_names
+from generator.midi.voicing import beat_length, range_names
 
 
 def line(*pitches: int, length: float = 1.0) -> list[Note]:
