@@ -301,7 +301,7 @@ def evaluate_harmonizer(
     *,
     options=None,
     beam: int = 1,
-    rules: bool = False,
+    rules: bool = True,
     candidates: int = 1,
 ) -> HarmonizerReport:
     """Harmonize the melody of each file (whole, by the melody rule) and measure the voices;

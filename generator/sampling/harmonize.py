@@ -9,9 +9,10 @@ Decoding: sampling at temperature 0.7 by default. The single most probable targe
 harmony here: at a note change the probability is spread over several pitches while HOLD is
 one token, so beam search (and, less so, greedy decoding) writes long held notes.
 
-Two optional helps on top of the model (both off unless asked for; report them apart):
+Two helps on top of the model (the rules on by default, best of N off; figures for the model
+alone and with them are reported apart):
 
-- **voicing rules** (``rules=True``, ``voicing_rules``): at each step the tokens that would break
+- **voicing rules** (``rules``, ``voicing_rules``): at each step the tokens that would break
   a rule are forbidden before the choice: a note outside the voice's SATB range; the first
   voice at or above the melody (doubling or crossing it), a lower voice above the voice over it;
   on beats (of the melody's meter: ``beat``), a note dissonant with the melody, and parallel
@@ -207,7 +208,7 @@ def harmonize(
     options: SamplingOptions | None = None,
     beam: int = 1,
     length_penalty: float = 1.0,
-    rules: bool = False,
+    rules: bool = True,
     candidates: int = 1,
     beat: float = 1.0,
 ) -> HarmonyResult:
