@@ -104,7 +104,6 @@ class Seq2SeqConfig:
     positions: int = 0  # learned position embeddings up to this index (0 = none; later: the last)
     aligned_voices: int = 0  # N > 0: target token i also reads source token i // N (0 = off)
     attention_window: int = 0  # K > 0 (with aligned_voices): learned score bias per offset ±K
-    global_context: bool = False  # with attention: the decoder also reads the encoder's summary
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:

@@ -31,9 +31,7 @@ source's EOS). Attention is then free to look at the melody around it; with
 offsets share the end values) is added to every attention score, so that where to look
 relative to "now" is learned once instead of from the states alone. It starts as a locality
 prior, −|offset|/2 (at offset ±4 a weight e² ≈ 7 times smaller than at 0), so that attention
-reads the melody around its own step from the first update on. With ``global_context``, an
-attention decoder also reads the encoder's summary at every step, as the decoder without
-attention does: the whole melody (its key, where it cadences) besides the part attended to.
+reads the melody around its own step from the first update on.
 """
 
 from __future__ import annotations
@@ -142,9 +140,8 @@ class Seq2Seq(nn.Module):
             offsets = torch.arange(-config.attention_window, config.attention_window + 1)
             self.offset_bias = nn.Parameter(-LOCALITY_PRIOR * offsets.abs().float())
         aligned = e if config.aligned_voices else 0
-        summary = h if self._global_context else 0
         self.decoder = recurrent_layer(
-            config.cell, e + aligned + summary + h, h, config.num_layers, config.dropout
+            config.cell, e + aligned + h, h, config.num_layers, config.dropout
         )
         self.combine = nn.Linear(2 * h, h)
         self.head = nn.Linear(h, v)
@@ -207,8 +204,6 @@ class Seq2Seq(nn.Module):
             where = min(state.position // self.config.aligned_voices, memory.aligned.shape[1] - 1)
             x = torch.cat([x, memory.aligned[:, where]], 1)  # (batch, 2 × embed)
         x = self.drop(x)
-        if self._global_context:  # the whole melody's summary, as "none" reads it, every step
-            x = torch.cat([x, self._top_summary(memory)], 1)
         kind = self.config.attention
         weights = None
         bias = self._offset_bias(state.position, memory)
@@ -230,10 +225,6 @@ class Seq2Seq(nn.Module):
         feed = torch.tanh(self.combine(torch.cat([output[:, 0], context], 1)))  # (batch, hid)
         next_state = DecoderState(rnn_state, feed, state.position + 1)
         return self.head(self.drop(feed)), next_state, weights
-
-    @property
-    def _global_context(self) -> bool:
-        return self.config.global_context and self.config.attention != "none"
 
     def _offset_bias(self, position: int, memory: Memory) -> torch.Tensor | None:
         """(src,) the learned score bias of each source position's offset from this target

@@ -181,19 +181,3 @@ def test_attention_window_biases_scores_by_offset_from_the_own_step(tiny_config,
     assert torch.allclose(weights[0, torch.arange(8), own_step], torch.ones(8), atol=1e-4)
     with pytest.raises(ValueError, match="attention_window"):
         Seq2SeqConfig(vocab_size=5, attention_window=2)  # needs aligned_voices
-
-
-def test_global_context_feeds_the_summary_to_an_attention_decoder(tiny_config):
-    torch.manual_seed(10)
-    config = tiny_config(VOCAB, attention="additive", aligned_voices=2, global_context=True)
-    model = Seq2Seq(config).eval()
-    assert model.decoder.input_size == 16 + 16 + 32 + 32  # token, aligned, summary, context
-    sources, lengths, targets = _batch([5], target_len=6)
-    memory = model.encode(sources, lengths)
-    state = model.start(memory)
-    first, _, _ = model.step(targets[:, 0], state, memory)
-    memory.summary = memory.summary + 1.0  # only the summary changes: the step sees it
-    moved, _, _ = model.step(targets[:, 0], state, memory)  # same start state
-    assert not torch.allclose(first, moved)
-    none = Seq2Seq(tiny_config(VOCAB, attention="none", global_context=True))
-    assert none.decoder.input_size == 16 + 32  # "none" reads the summary anyway
