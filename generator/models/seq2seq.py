@@ -29,9 +29,7 @@ embedding of source token i // N, the melody at its own grid step (the EOS step 
 source's EOS). Attention is then free to look at the melody around it; with
 ``attention_window`` = K > 0, a learned bias per offset from that step (−K..K; farther
 offsets share the end values) is added to every attention score, so that where to look
-relative to "now" is learned once instead of from the states alone. It starts as a locality
-prior, −|offset|/2 (at offset ±4 a weight e² ≈ 7 times smaller than at 0), so that attention
-reads the melody around its own step from the first update on.
+relative to "now" is learned once instead of from the states alone (0 at the start).
 """
 
 from __future__ import annotations
@@ -74,9 +72,6 @@ class DecoderState:
         """Rows ``index`` (beam search keeps the best continuations)."""
         rnn = tuple(s.index_select(1, index) for s in self.rnn)
         return DecoderState(rnn, self.feed.index_select(0, index), self.position)
-
-
-LOCALITY_PRIOR = 0.5  # the attention window's initial score bias per step of offset
 
 
 class Attention(nn.Module):
@@ -137,8 +132,7 @@ class Seq2Seq(nn.Module):
         self.bridge = nn.Linear(directions * h, h)  # final states → decoder's first h (c = 0)
         self.attention = Attention(config.attention, h) if config.attention != "none" else None
         if config.attention_window and self.attention is not None:  # offsets -K..K
-            offsets = torch.arange(-config.attention_window, config.attention_window + 1)
-            self.offset_bias = nn.Parameter(-LOCALITY_PRIOR * offsets.abs().float())
+            self.offset_bias = nn.Parameter(torch.zeros(2 * config.attention_window + 1))
         aligned = e if config.aligned_voices else 0
         self.decoder = recurrent_layer(
             config.cell, e + aligned + h, h, config.num_layers, config.dropout

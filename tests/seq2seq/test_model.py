@@ -172,7 +172,7 @@ def test_attention_window_biases_scores_by_offset_from_the_own_step(tiny_config,
     torch.manual_seed(9)
     config = tiny_config(VOCAB, attention=attention, aligned_voices=2, attention_window=1)
     model = Seq2Seq(config).eval()
-    torch.testing.assert_close(model.offset_bias.detach(), torch.tensor([-0.5, 0.0, -0.5]))
+    assert model.offset_bias.shape == (3,) and not model.offset_bias.any()  # 0 at the start
     with torch.no_grad():
         model.offset_bias.copy_(torch.tensor([-50.0, 50.0, -50.0]))  # only offset 0
     sources, lengths, targets = _batch([5], target_len=8)
