@@ -105,6 +105,8 @@ class Seq2SeqConfig:
     dropout: float = 0.1  # dropout on embeddings, between layers and before the output layer
     teacher_forcing: float = 1.0  # training: chance of feeding the true previous token, else argmax
     positions: int = 0  # learned position embeddings up to this index (0 = none; later: the last)
+    aligned_voices: int = 0  # N > 0: target token i also reads source token i // N (0 = off)
+    attention_window: int = 0  # K > 0 (with aligned_voices): learned score bias per offset ±K
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -121,6 +123,13 @@ class Seq2SeqConfig:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
         if self.positions < 0:
             raise ValueError(f"positions must be 0 (none) or more, got {self.positions}")
+        if self.aligned_voices < 0:
+            raise ValueError(f"aligned_voices must be 0 (off) or more, got {self.aligned_voices}")
+        if self.attention_window < 0 or (self.attention_window and not self.aligned_voices):
+            raise ValueError(
+                f"attention_window must be 0 (off) or more, and needs aligned_voices; "
+                f"got {self.attention_window} with aligned_voices {self.aligned_voices}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

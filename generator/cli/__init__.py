@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.cli import data, music, notate, pianoroll, quality, seq2seq, text
+from generator.cli import data, harmony, music, notate, pianoroll, quality, seq2seq, text
 from generator.cli.common import Formatter, add_command, check_args, set_threads
 
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text, formatter_class=Formatter)
         kinds.append(command.add_subparsers(dest="kind", required=True, metavar="KIND"))
-    for module in (music, text, pianoroll):
+    for module in (music, text, pianoroll, harmony):
         module.add_parsers(*kinds)
     seq2seq.add_parsers(commands, *kinds)
     notate.add_parsers(commands)

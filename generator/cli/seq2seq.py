@@ -96,6 +96,16 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--heatmap", type=Path, default=None, help="also draw the attention of one pair (PNG)"
     )
     evaluate.add_argument("--example", type=int, default=0, help="which pair --heatmap draws")
+    harmony = evaluate.add_argument_group("harmony (music; see evaluate harmony)")
+    harmony.add_argument(
+        "--harmony",
+        action="store_true",
+        help="also harmonize the whole melody of every file of --split and give the harmony "
+        "metrics of the generated voices next to the files' own voices (e.g. Bach's)",
+    )
+    _add_harmonizer_flags(harmony)
+    add_sampling_flags(evaluate)
+    evaluate.set_defaults(temperature=0.7, seed=0)  # --harmony samples, repeatably
     add_threads_flag(evaluate, DECODER)
 
     sample = add_command(
@@ -134,9 +144,13 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     harmonize.add_argument("--out", type=Path, required=True, help="MIDI file to write")
     harmonize.add_argument("--melody-track", default=None, help="name of the melody's track")
     harmonize.add_argument(
-        "--bpm", type=float, default=None, help="tempo of the output (default: the melody's)"
+        "--bpm",
+        type=float,
+        default=None,
+        help="one tempo for the output (default: the melody's tempo changes)",
     )
     _add_decoding_flags(harmonize)
+    _add_harmonizer_flags(harmonize.add_argument_group("harmonizer"))
     harmonize.set_defaults(temperature=0.7)  # see generator/sampling/harmonize.py
     harmonize.add_argument(
         "--heatmap", type=Path, default=None, help="draw the first window's attention (PNG)"
@@ -159,6 +173,23 @@ def _add_music_flags(parser: argparse.ArgumentParser) -> None:
     )
     music.add_argument(
         "--hop-beats", type=int, default=0, help="train windows start every N beats (0 = half)"
+    )
+
+
+def _add_harmonizer_flags(group) -> None:
+    group.add_argument(
+        "--rules",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="forbid notes out of the voice's range, crossing or doubling the melody, crossing "
+        "the voice above, dissonant with the melody on beats, parallel fifths/octaves "
+        "(--no-rules: the model alone)",
+    )
+    group.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="sample N voicings per window, keep the one the model finds most likely",
     )
 
 
@@ -228,6 +259,13 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     note(f"from the data: vocabulary {corpus.tokenizer.vocab_size} ids")
     model_config = config_from_args(Seq2SeqConfig, args, vocab_size=corpus.tokenizer.vocab_size)
+    voices = len(getattr(corpus.tokenizer, "voices", []))
+    if model_config.aligned_voices and model_config.aligned_voices != voices:
+        note(
+            f"error: --aligned-voices {model_config.aligned_voices} must equal the number of "
+            f"target voices ({voices}; 0 for text pairs)"
+        )
+        return 2
     train_config = config_from_args(TrainConfig, args, style_dropout=0.0)
     result = train(
         model_config,
@@ -300,10 +338,43 @@ def _evaluate(args: argparse.Namespace) -> int:
         if agreement is not None:
             shares = ", ".join(f"{name} {share:.2%}" for name, share in agreement.items())
             print(f"  decoded (beam {args.decode}): pitch agreement per voice: {shares}")
+    if args.harmony:
+        _evaluate_harmony(args, loaded, corpus)
     if args.heatmap is not None:
         pair = chosen[min(max(args.example, 0), len(chosen) - 1)]
         _heatmap_of_pair(loaded, pair, args.heatmap)
     return 0
+
+
+def _evaluate_harmony(args: argparse.Namespace, loaded, corpus) -> None:
+    """Harmonize every file of --split whole; print (or JSON) its metrics next to the files'."""
+    from generator.data.midi_corpus import find_midi_files
+    from generator.evaluation.harmony import evaluate_harmonizer
+
+    if not hasattr(loaded.tokenizer, "voices") or not args.data.is_dir():
+        raise ValueError("--harmony needs a harmonizer and a folder of MIDI files")
+    held = set(corpus.extra["valid_files"])
+    every = [str(p.relative_to(args.data)) for p in find_midi_files(args.data)]
+    names = {
+        "valid": sorted(held),
+        "train": [n for n in every if n not in held],
+        "all": every,
+    }[args.split]
+    report = evaluate_harmonizer(
+        loaded,
+        [args.data / name for name in names],
+        options=_options(args),
+        beam=1,
+        rules=args.rules,
+        candidates=args.candidates,
+    )
+    if args.json:
+        print(json.dumps({"harmony": report.to_dict()}))
+        return
+    how = f"{'with' if args.rules else 'without'} voicing rules, best of {args.candidates}"
+    print(report.model.summary(f"harmony of the generated voices ({how})"))
+    if report.reference is not None:
+        print(report.reference.summary("harmony of the files' own voices"))
 
 
 def _heatmap_of_pair(loaded, pair, out: Path) -> None:
@@ -373,14 +444,28 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _harmonize(args: argparse.Namespace) -> int:
-    from generator.sampling.harmonize import harmonize, read_melody, write_harmony
+    from generator.sampling.harmonize import (
+        harmonize,
+        melody_beat,
+        read_melody,
+        read_timing,
+        write_harmony,
+    )
 
     loaded = load_model(args)
-    melody, bpm = read_melody(args.melody, args.melody_track)
+    melody, _ = read_melody(args.melody, args.melody_track)
+    timing = read_timing(args.melody)
     result = harmonize(
-        loaded, melody, options=_options(args), beam=args.beam, length_penalty=args.length_penalty
+        loaded,
+        melody,
+        beat=melody_beat(timing),
+        options=_options(args),
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+        rules=args.rules,
+        candidates=args.candidates,
     )
-    path = write_harmony(result, args.out, bpm=args.bpm or bpm)
+    path = write_harmony(result, args.out, bpm=args.bpm, timing=timing)
     counts = ", ".join(f"{name} {len(notes)}" for name, notes in result.voices.items())
     print(f"{path}  (melody {melody.name or 'track'!r} {len(melody.notes)} notes; {counts} notes)")
     for score in write_scores(args, [path], steps_per_beat=12, like=args.melody):  # melody as read

@@ -22,6 +22,14 @@ Attention kinds (``Seq2SeqConfig.attention``):
 Every kind forms the output vector tanh(W·[s; context]) and the logits from it. Scores at
 padded source positions are −inf before the softmax, so their weights are exactly 0. With
 ``positions`` > 0, learned position embeddings are added to the source and target tokens.
+
+Aligned input (``aligned_voices`` = N > 0, for voice grids whose target interleaves N voices per
+source step): besides attending, the decoder step that predicts target token i reads the
+embedding of source token i // N, the melody at its own grid step (the EOS step reads the
+source's EOS). Attention is then free to look at the melody around it; with
+``attention_window`` = K > 0, a learned bias per offset from that step (−K..K; farther
+offsets share the end values) is added to every attention score, so that where to look
+relative to "now" is learned once instead of from the states alone (0 at the start).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ class Memory:
     keys: torch.Tensor  # (batch, src, hidden) states as the attention scores them
     mask: torch.Tensor  # (batch, src) bool, True at real (unpadded) positions
     summary: torch.Tensor  # (batch, hidden) bridged final encoder state (the "none" context)
+    aligned: torch.Tensor  # (batch, src, embed) source embeddings read in step (aligned input)
 
     def select(self, index: torch.Tensor) -> Memory:
         """Rows ``index`` (e.g. each source repeated once per beam)."""
@@ -81,13 +90,18 @@ class Attention(nn.Module):
         """What the scores compare against, computed once per source: (batch, src, hidden)."""
         return states if self.kind == "dot" else self.key(states)
 
-    def forward(self, query: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (batch, hidden) → context (batch, hidden), weights (batch, src)."""
+    def forward(
+        self, query: torch.Tensor, memory: Memory, bias: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (batch, hidden) → context (batch, hidden), weights (batch, src); ``bias``
+        (src,) is added to every row's scores."""
         if self.kind == "additive":
             hidden = torch.tanh(memory.keys + self.query(query).unsqueeze(1))  # (batch, src, hid)
             scores = self.score(hidden).squeeze(2)  # (batch, src)
         else:
             scores = torch.bmm(memory.keys, query.unsqueeze(2)).squeeze(2)  # (batch, src)
+        if bias is not None:
+            scores = scores + bias
         scores = scores.float().masked_fill(~memory.mask, float("-inf"))
         weights = torch.softmax(scores, dim=1).to(memory.states.dtype)  # 0 where masked
         context = torch.bmm(weights.unsqueeze(1), memory.states).squeeze(1)  # (batch, hidden)
@@ -117,7 +131,12 @@ class Seq2Seq(nn.Module):
         self.memory_proj = nn.Linear(directions * h, h) if directions > 1 else nn.Identity()
         self.bridge = nn.Linear(directions * h, h)  # final states → decoder's first h (c = 0)
         self.attention = Attention(config.attention, h) if config.attention != "none" else None
-        self.decoder = recurrent_layer(config.cell, e + h, h, config.num_layers, config.dropout)
+        if config.attention_window and self.attention is not None:  # offsets -K..K
+            self.offset_bias = nn.Parameter(torch.zeros(2 * config.attention_window + 1))
+        aligned = e if config.aligned_voices else 0
+        self.decoder = recurrent_layer(
+            config.cell, e + aligned + h, h, config.num_layers, config.dropout
+        )
         self.combine = nn.Linear(2 * h, h)
         self.head = nn.Linear(h, v)
         self.drop = nn.Dropout(config.dropout)
@@ -140,7 +159,9 @@ class Seq2Seq(nn.Module):
         mask = torch.arange(src, device=sources.device).unsqueeze(0) < lengths.unsqueeze(1)
         summary = torch.tanh(self.bridge(self._by_layer(final[0])))  # (layers, batch, hidden)
         keys = self.attention.keys(states) if self.attention is not None else states
-        return Memory(states, keys, mask, summary.transpose(0, 1).reshape(batch, -1))
+        aligned = self.source_embed(sources) if self.config.aligned_voices else states[:, :, :0]
+        summary = summary.transpose(0, 1).reshape(batch, -1)
+        return Memory(states, keys, mask, summary, aligned)
 
     def _by_layer(self, state: torch.Tensor) -> torch.Tensor:
         """(layers × directions, batch, hidden) → (layers, batch, directions × hidden)."""
@@ -173,11 +194,15 @@ class Seq2Seq(nn.Module):
         if self.config.positions:
             where = min(state.position, self.config.positions - 1)
             x = x + self.target_positions.weight[where]
+        if self.config.aligned_voices:  # the source token of this target token's grid step
+            where = min(state.position // self.config.aligned_voices, memory.aligned.shape[1] - 1)
+            x = torch.cat([x, memory.aligned[:, where]], 1)  # (batch, 2 × embed)
         x = self.drop(x)
         kind = self.config.attention
         weights = None
+        bias = self._offset_bias(state.position, memory)
         if kind == "additive":  # Bahdanau: the previous state looks, the context goes in
-            context, weights = self.attention(rnn_state[0][-1], memory)
+            context, weights = self.attention(rnn_state[0][-1], memory, bias)
             output, rnn_state = run_recurrent(
                 self.decoder, torch.cat([x, context], 1).unsqueeze(1), rnn_state
             )
@@ -190,10 +215,20 @@ class Seq2Seq(nn.Module):
             output, rnn_state = run_recurrent(
                 self.decoder, torch.cat([x, feed], 1).unsqueeze(1), rnn_state
             )
-            context, weights = self.attention(output[:, 0], memory)
+            context, weights = self.attention(output[:, 0], memory, bias)
         feed = torch.tanh(self.combine(torch.cat([output[:, 0], context], 1)))  # (batch, hid)
         next_state = DecoderState(rnn_state, feed, state.position + 1)
         return self.head(self.drop(feed)), next_state, weights
+
+    def _offset_bias(self, position: int, memory: Memory) -> torch.Tensor | None:
+        """(src,) the learned score bias of each source position's offset from this target
+        token's own step, or None without an attention window."""
+        if not self.config.attention_window or self.attention is None:
+            return None
+        window = self.config.attention_window
+        here = position // self.config.aligned_voices
+        offsets = torch.arange(memory.states.shape[1], device=memory.states.device) - here
+        return self.offset_bias[offsets.clamp(-window, window) + window]
 
     def _top_summary(self, memory: Memory) -> torch.Tensor:
         return memory.summary[:, -self.config.hidden_size :]  # top layer's bridged final state

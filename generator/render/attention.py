@@ -42,15 +42,18 @@ def draw_attention(
 ) -> Path | bytes:
     """Draw (target steps, source positions) weights as a PNG; returns ``out`` or the bytes.
 
-    Rows are output steps (top to bottom), columns source positions (left to right)."""
+    Rows are output steps (top to bottom), columns source positions (left to right). The
+    picture stays within a screen (at most 12 × 9 inches); the colour scale runs from 0 to the
+    largest weight (at least 0.05), so that a spread-out attention still shows its shape."""
     weights = np.asarray(weights, dtype=np.float32)
     rows, cols = weights.shape
-    width = min(16.0, 2.5 + 0.18 * cols)
-    height = min(20.0, 2.0 + 0.14 * rows)
+    width = min(12.0, 3.0 + 0.22 * cols)
+    height = min(9.0, 2.5 + 0.1 * rows)
     figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    image = axes.imshow(weights, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0)
+    top = max(0.05, float(weights.max())) if weights.size else 1.0
+    image = axes.imshow(weights, aspect="auto", cmap="viridis", vmin=0.0, vmax=top)
     figure.colorbar(image, ax=axes, fraction=0.04, pad=0.01, label="attention weight")
     for labels, count, set_ticks, set_labels, rotation in (
         (source_labels, cols, axes.set_xticks, axes.set_xticklabels, 90),

@@ -104,6 +104,34 @@ def decode(
     return _one_at_a_time(model, memory, tokenizer, limits, exact, options, never, processors or [])
 
 
+@torch.inference_mode()
+def score_targets(
+    model: Seq2Seq,
+    sources: list[np.ndarray],
+    targets: list[list[int]],
+    tokenizer: Tokenizer,
+    *,
+    batch_size: int = 64,
+) -> list[float]:
+    """The model's own log-probability of each target (its tokens and EOS) given its source,
+    teacher-forced: what best-of-N decoding ranks candidates by."""
+    model.eval()
+    device = next(model.parameters()).device
+    scores: list[float] = []
+    pairs = [
+        (np.asarray(s), np.asarray(t, dtype=np.int64))
+        for s, t in zip(sources, targets, strict=True)
+    ]
+    for start in range(0, len(pairs), batch_size):
+        batch = collate(pairs[start : start + batch_size], tokenizer).to(device)
+        logits, _ = model(batch.sources, batch.lengths, batch.target_inputs)
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        picked = log_probs.gather(2, batch.target_outputs.unsqueeze(2)).squeeze(2)
+        picked = picked.masked_fill(batch.target_outputs == tokenizer.pad_id, 0.0)
+        scores.extend(picked.sum(1).tolist())
+    return scores
+
+
 def _one_at_a_time(
     model: Seq2Seq,
     memory: Memory,

@@ -130,3 +130,54 @@ def test_position_embeddings_keep_masks_and_cover_long_sequences(tiny_config):
     torch.testing.assert_close(logits[:1], alone, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="positions"):
         Seq2SeqConfig(vocab_size=5, positions=-1)
+
+
+@pytest.mark.parametrize("attention", ["additive", "none"])
+def test_aligned_input_reads_the_source_token_of_its_own_step(tiny_config, attention):
+    """With aligned_voices = 2, target tokens 2s and 2s + 1 read source token s."""
+    torch.manual_seed(8)
+    model = Seq2Seq(tiny_config(VOCAB, attention=attention, aligned_voices=2)).eval()
+    sources, lengths, targets = _batch([5], target_len=8)
+    logits, _ = model(sources, lengths, targets)
+
+    def run(memory):
+        state, out = model.start(memory), []
+        for t in range(targets.shape[1]):
+            step_logits, state, _ = model.step(targets[:, t], state, memory)
+            out.append(step_logits)
+        return torch.stack(out, 1)
+
+    memory = model.encode(sources, lengths)
+    torch.testing.assert_close(run(memory), logits)  # incremental steps = the full forward
+    memory.aligned = memory.aligned.clone()
+    memory.aligned[:, 3] += 1.0  # what source step 3 says: read by target tokens 6 and 7
+    moved = run(memory)
+    torch.testing.assert_close(moved[:, :6], logits[:, :6])
+    assert not torch.allclose(moved[:, 6], logits[:, 6])
+
+
+def test_old_configs_load_without_aligned_input():
+    old = {"vocab_size": 9, "cell": "gru", "hidden_size": 8, "embedding_size": 4}
+    config = Seq2SeqConfig.from_dict(old)
+    assert config.aligned_voices == 0
+    model = Seq2Seq(config)
+    assert model.decoder.input_size == 4 + 8  # embedding + context, as before
+    assert Seq2Seq(Seq2SeqConfig(**old, aligned_voices=3)).decoder.input_size == 4 + 4 + 8
+    with pytest.raises(ValueError, match="aligned_voices"):
+        Seq2SeqConfig(vocab_size=5, aligned_voices=-1)
+
+
+@pytest.mark.parametrize("attention", ["additive", "general"])
+def test_attention_window_biases_scores_by_offset_from_the_own_step(tiny_config, attention):
+    torch.manual_seed(9)
+    config = tiny_config(VOCAB, attention=attention, aligned_voices=2, attention_window=1)
+    model = Seq2Seq(config).eval()
+    assert model.offset_bias.shape == (3,) and not model.offset_bias.any()  # 0 at the start
+    with torch.no_grad():
+        model.offset_bias.copy_(torch.tensor([-50.0, 50.0, -50.0]))  # only offset 0
+    sources, lengths, targets = _batch([5], target_len=8)
+    _, weights = model(sources, lengths, targets, return_attention=True)
+    own_step = torch.arange(8) // 2
+    assert torch.allclose(weights[0, torch.arange(8), own_step], torch.ones(8), atol=1e-4)
+    with pytest.raises(ValueError, match="attention_window"):
+        Seq2SeqConfig(vocab_size=5, attention_window=2)  # needs aligned_voices

@@ -141,3 +141,28 @@ def test_harmonize_samples_by_default_and_repeats_with_a_seed(harmonizer, tmp_pa
     voices = [{p.name: p.notes for p in read_parts(out)} for out in outs]
     assert voices[0] == voices[1]
     assert voices[0] != voices[2]
+
+
+def test_evaluate_harmony_gives_the_model_and_the_files_own_voices(
+    harmonizer, chorale_folder, capsys
+):
+    args = ["evaluate", "seq2seq", "--checkpoint", str(harmonizer), "--data", str(chorale_folder)]
+    code = main([*args, "--valid-fraction", "0.3", "--harmony", "--json"])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    harmony = json.loads(lines[-1])["harmony"]
+    model, reference = harmony["model"], harmony["reference"]
+    assert model["pieces"] == reference["pieces"] == len(harmony["files"]) >= 1
+    assert set(model["voices"]) == set(reference["voices"]) == {"Alto", "Tenor", "Bass"}
+    assert model["out_of_range_notes"] == 0  # the voicing rules are on by default
+    assert reference["consonance"] == 1.0  # the fixture's voices: a third, sixth, octave below
+    assert harmony["settings"]["rules"] is True
+
+
+def test_evaluate_harmony_command_reads_files_and_folders(chorale_folder, tmp_path, capsys):
+    code = main(["evaluate", "harmony", "--files", str(chorale_folder), "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["files"]) == 6  # the single-track file has no voices: skipped
+    assert report["total"]["consonance"] == 1.0
+    assert main(["evaluate", "harmony", "--files", str(tmp_path / "none.mid")]) == 2
