@@ -113,11 +113,11 @@ def test_compose_start_modes(settings, tmp_path):
 
 
 def test_a_typed_note_is_echoed_as_typed_and_files_spell_sharps(settings):
-    flat = compose(settings, start=h.START_SEED_NOTE, seed_note="Bb2", variations=1)
-    assert "note Bb2" in flat.status and "A#2" not in flat.status
-    sharp = compose(settings, start=h.START_SEED_NOTE, seed_note="F#3", variations=1)
-    assert "note F#3" in sharp.status
-    assert "-Fsharp3-seed7" in sharp.variations[0].midi.name
+    flat = compose(settings, start=h.START_SEED_NOTE, seed_note="Bb4", variations=1)
+    assert "note Bb4" in flat.status and "A#4" not in flat.status
+    sharp = compose(settings, start=h.START_SEED_NOTE, seed_note="F#4", variations=1)
+    assert "note F#4" in sharp.status
+    assert "-Fsharp4-seed7" in sharp.variations[0].midi.name
 
 
 def test_model_description_counts_files_in_good_english(settings):
