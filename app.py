@@ -23,6 +23,7 @@ Recurrent networks (tanh RNN, LSTM, GRU) that learned music from MIDI files and 
 **Write** text, and **Train** a small model on your own MIDI or text files."""
 
 UPLOAD_HINT = "MIDI files train a music model; text files (.txt, .md) a text model."
+SLOT_SIZE = 7  # components per variation: group, title, audio, picture, score, MIDI, MusicXML
 UI_ONLY = "private"  # events that only the page itself calls: not offered to API clients
 QUEUE_SIZE = 64  # requests that may wait for a worker; one more is told the queue is full
 CURVE_COLORS = {"train": "#4f46e5", "valid": "#f97316"}  # the loss curve's two lines
@@ -30,6 +31,8 @@ CSS = """
 .variation {padding: 4px 8px;}
 .variation .block {border: none !important; box-shadow: none !important;}
 .status {min-height: 1.5em;}
+.score-page {background: white; color: black; padding: 4px; border-radius: 4px;}
+.score-page svg {width: 100%; height: auto;}
 .clamp-note {color: #b45309; font-size: 0.85em; padding: 2px 8px;}
 footer {display: none !important;}
 /* the main button sits above the results; on a phone the results column comes first, so what
@@ -226,8 +229,17 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                         buttons=["download", "fullscreen"],
                         elem_classes="pianoroll",
                     )
-                    midi = gr.File(label="MIDI file", interactive=False, elem_classes="midi-file")
-                slots.append((group, title, audio, picture, midi))
+                    score = gr.HTML(elem_classes="score")
+                    with gr.Row():
+                        midi = gr.File(
+                            label="MIDI file", interactive=False, elem_classes="midi-file"
+                        )
+                        musicxml = gr.File(
+                            label="MusicXML (MuseScore, Finale, Dorico)",
+                            interactive=False,
+                            elem_classes="musicxml-file",
+                        )
+                slots.append((group, title, audio, picture, score, midi, musicxml))
 
     model.change(
         functools.partial(_model_changed, settings),
@@ -322,7 +334,14 @@ def _harmonize_tab(settings) -> gr.Dropdown:
                 type="filepath", format="png", interactive=False, label="Piano roll",
                 buttons=["download", "fullscreen"], elem_classes="pianoroll",
             )  # fmt: skip
-            midi = gr.File(label="MIDI file", interactive=False, elem_classes="midi-file")
+            score = gr.HTML(elem_classes="score")
+            with gr.Row():
+                midi = gr.File(label="MIDI file", interactive=False, elem_classes="midi-file")
+                musicxml = gr.File(
+                    label="MusicXML (MuseScore, Finale, Dorico)",
+                    interactive=False,
+                    elem_classes="musicxml-file",
+                )
             with gr.Accordion("Attention heat map", open=False):
                 attention = gr.Image(
                     type="filepath", format="png", interactive=False, show_label=False,
@@ -337,7 +356,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
     harmonize.click(
         functools.partial(_harmonize, settings),
         inputs=[model, melody, example, bpm, temperature, seed],
-        outputs=[status, audio, pianoroll, midi, attention],
+        outputs=[status, audio, pianoroll, midi, attention, score, musicxml],
         concurrency_limit=2,
         concurrency_id="harmonize",
         api_name="harmonize",
@@ -573,9 +592,18 @@ def _harmonize(settings, *values):
     try:
         result = handlers.harmonize_melody(settings, *values)
     except gr.Error as error:  # the previous harmony stays on the page
-        return _failed(error), gr.update(), gr.update(), gr.update(), gr.update()
+        return (_failed(error),) + (gr.update(),) * 6
     attention = str(result.attention) if result.attention else None
-    return result.status, str(result.audio), str(result.pianoroll), str(result.midi), attention
+    musicxml = str(result.musicxml) if result.musicxml else None
+    return (
+        result.status,
+        str(result.audio),
+        str(result.pianoroll),
+        str(result.midi),
+        attention,
+        result.score,
+        musicxml,
+    )
 
 
 def _text_model_changed(settings, model_key):
@@ -610,7 +638,7 @@ def _compose(settings, *values):
     try:
         result = handlers.compose(settings, *values)
     except gr.Error as error:  # the previous variations stay on the page
-        return [_failed(error)] + [gr.update()] * (5 * handlers.MAX_UI_VARIATIONS)
+        return [_failed(error)] + [gr.update()] * (SLOT_SIZE * handlers.MAX_UI_VARIATIONS)
     updates = [result.status]
     for index in range(handlers.MAX_UI_VARIATIONS):
         if index < len(result.variations):
@@ -620,10 +648,12 @@ def _compose(settings, *values):
                 f"**{v.title}**",
                 str(v.audio),
                 str(v.picture),
+                v.score,
                 str(v.midi),
+                str(v.musicxml) if v.musicxml else None,
             ]
         else:
-            updates += [gr.update(visible=False), "", None, None, None]
+            updates += [gr.update(visible=False), "", None, None, "", None, None]
     return updates
 
 
@@ -755,6 +785,9 @@ def main(argv: list[str] | None = None) -> None:
         args.app_dir, args.checkpoint, args.audio, args.share_trained_models
     )
     handlers.prepare(settings, threads=args.threads)
+    from generator.notation import warm_up
+
+    warm_up()  # music21 and Verovio load now, not in the first visitor's Generate
     jobs = handlers.TrainingJobs()
     demo = build_app(settings, jobs)
     demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)

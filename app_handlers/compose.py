@@ -50,6 +50,9 @@ SEED_NOTE_CHOICES = tuple(pretty_midi.note_number_to_name(p) for p in range(48, 
 INSTRUMENTS = tuple((f"{p:3d} {pretty_midi.program_to_instrument_name(p)}", p) for p in range(128))
 
 
+SCORE_WIDTH = 900  # SVG page width in pixels; the page scales it to the column
+
+
 @dataclass
 class Variation:
     """One generated piece as the page shows it."""
@@ -58,6 +61,8 @@ class Variation:
     audio: Path
     picture: Path
     midi: Path
+    score: str = ""  # the sheet music as one <svg> (Verovio), or a line saying why there is none
+    musicxml: Path | None = None  # the score as MusicXML, for MuseScore, Finale or Dorico
 
 
 @dataclass
@@ -183,9 +188,19 @@ def compose(
     )
     note = safe_name(_file_spelling(seed_note or ""), "x") + "-" if seed_note else ""
     stem = f"{how}-{note}seed{seed}"
-    midi_paths = write_pieces(result.pieces, out_dir, stem=stem, bpm=request.bpm, program=program)
+    midi_paths = write_pieces(
+        result.pieces, out_dir, stem=stem, bpm=request.bpm, program=program, meters=result.meters
+    )
     primer_count = len(check_primer(primer_path)) if primer_path else 0
-    shown = _variations(settings, midi_paths, result.pieces, request.bpm, primer_count)
+    shown = _variations(
+        settings,
+        midi_paths,
+        result.pieces,
+        request.bpm,
+        primer_count,
+        steps_per_beat=loaded.tokenizer.steps_per_beat,
+        meters=result.meters,
+    )
     start_text = (
         "the primer (each picture tells the primer and the new music apart)"
         if primer_path
@@ -222,10 +237,14 @@ def _variations(
     pieces: list[list[Note]],
     bpm: float,
     primer_count: int = 0,
+    *,
+    steps_per_beat: int = 12,
+    meters: list[str | None] | None = None,
 ) -> list[Variation]:
-    """Audio and a piano-roll picture beside each written MIDI file. A piece that continues a
-    primer (its first ``primer_count`` notes) is drawn in two parts, the primer and the new
-    music, and its title says when the new music starts."""
+    """Audio, a piano-roll picture and the sheet music (SVG and MusicXML, quantised to the
+    model's grid ``steps_per_beat``, in the piece's meter) beside each written MIDI file. A
+    piece that continues a primer (its first ``primer_count`` notes) is drawn in two parts,
+    the primer and the new music, and its title says when the new music starts."""
     shown = []
     for index, (midi_path, notes) in enumerate(zip(midi_paths, pieces, strict=True)):
         audio = midi_path.with_suffix(f".{settings.audio_format}")
@@ -243,8 +262,29 @@ def _variations(
         draw_pianoroll(parts, midi_path.with_suffix(".png"), beats_per_bar=BEATS_PER_BAR)
         seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / bpm
         title = f"Variation {index + 1} · {len(notes)} notes · {seconds:.0f} s{joined}"
-        shown.append(Variation(title, audio, midi_path.with_suffix(".png"), midi_path))
+        meter = (meters or [None] * len(midi_paths))[index] or f"{BEATS_PER_BAR}/4"
+        score, musicxml = _sheet_music(notes, midi_path, steps_per_beat, meter, bpm)
+        picture = midi_path.with_suffix(".png")
+        shown.append(Variation(title, audio, picture, midi_path, score, musicxml))
     return shown
+
+
+def _sheet_music(
+    notes: list[Note], midi_path: Path, steps_per_beat: int, meter: str, bpm: float
+) -> tuple[str, Path | None]:
+    """(the score as SVG, its MusicXML file) for one piece; a piece that cannot be notated
+    gets a line saying so and no file: the audio, picture and MIDI file still stand."""
+    from generator.notation import notate, score_svg, write_musicxml
+
+    if not notes:
+        return "<p>No notes to engrave.</p>", None
+    try:
+        notation = notate(notes, steps_per_beat=steps_per_beat, meter=meter, bpm=bpm)
+        svg = score_svg(notation, width=SCORE_WIDTH)
+        musicxml = write_musicxml(notation, midi_path.with_suffix(".musicxml"))
+    except Exception as error:  # notation is an extra: it never costs the piece itself
+        return f"<p>No score for this piece ({type(error).__name__}).</p>", None
+    return f'<div class="score-page">{svg}</div>', musicxml
 
 
 def _compose_pianoroll(
@@ -285,7 +325,9 @@ def _compose_pianoroll(
         result.rolls, tokenizer, out_dir, stem=stem, bpm=request.bpm, program=program
     )
     pieces = [tokenizer.to_notes(roll) for roll in result.rolls]
-    shown = _variations(settings, midi_paths, pieces, request.bpm)
+    shown = _variations(
+        settings, midi_paths, pieces, request.bpm, steps_per_beat=tokenizer.frames_per_beat
+    )
     start_text = "the primer" if primer_path else f"the opening chord {OPENING_CHORD}"
     per_beat = tokenizer.frames_per_beat
     status = (

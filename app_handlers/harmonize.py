@@ -74,6 +74,8 @@ class HarmonizeResult:
     pianoroll: Path
     attention: Path | None  # None when the model has no attention
     status: str
+    score: str = ""  # the four parts engraved as one <svg> on bracketed staves
+    musicxml: Path | None = None
 
 
 def example_choices() -> list[str]:
@@ -204,9 +206,11 @@ def harmonize_melody(
         temperature = check_range("temperature", temperature, 0.05, 2.0)
     seed = parse_seed(seed)
     if melody_file:
+        melody_path = Path(melody_file)
         melody, source = check_melody(melody_file), "your melody"
     elif example:
-        melody, source = check_melody(example_path(settings, example)), example
+        melody_path = example_path(settings, example)
+        melody, source = check_melody(melody_path), example
     else:
         raise gr.Error("Upload a melody MIDI file or pick an example.")
     with UserErrors("Cannot harmonize"):
@@ -238,7 +242,25 @@ def harmonize_melody(
         f"{windows} window{'s' if windows > 1 else ''} sampled in {result.sampling_seconds:.1f} s, "
         f"ready in {time.perf_counter() - started:.1f} s"
     )
-    return HarmonizeResult(midi, audio, pianoroll, attention, status)
+    score, musicxml = _sheet_music(parts, melody_path, midi, bpm)
+    return HarmonizeResult(midi, audio, pianoroll, attention, status, score, musicxml)
+
+
+def _sheet_music(
+    parts: dict[str, list], melody_path: Path, midi: Path, bpm: float
+) -> tuple[str, Path | None]:
+    """(the harmonization engraved as SVG, its MusicXML file): the melody's meter and key,
+    one staff per voice; a line saying why when it cannot be notated."""
+    from generator.notation import file_marks, notate, score_svg, write_musicxml
+
+    try:
+        marks = {k: v for k, v in file_marks(melody_path).items() if k in ("meter", "key")}
+        notation = notate(parts, steps_per_beat=12, bpm=bpm, layout="parts", **marks)
+        svg = score_svg(notation, width=900)
+        musicxml = write_musicxml(notation, midi.with_suffix(".musicxml"))
+    except Exception as error:  # notation is an extra: it never costs the harmonization
+        return f"<p>No score for this harmonization ({type(error).__name__}).</p>", None
+    return f'<div class="score-page">{svg}</div>', musicxml
 
 
 def _draw_attention(tokenizer, result, out: Path) -> Path:

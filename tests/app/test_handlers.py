@@ -485,3 +485,15 @@ def test_text_training_on_only_unusable_files_says_why(settings, tmp_path):
     assert str(settings.app_dir) not in message and "your uploads" in message
     assert not updates[-1].running
     assert h.model_choices(settings, "text")[0] == [("text (added)", "added:text")]
+
+
+def test_each_variation_comes_with_its_score_and_musicxml(settings):
+    from generator.notation import read_musicxml
+
+    result = compose(settings, variations=2)
+    for variation in result.variations:
+        assert variation.score.startswith('<div class="score-page"><svg')
+        assert 'class="staff"' in variation.score and 'class="note"' in variation.score
+        assert variation.musicxml is not None and variation.musicxml.suffix == ".musicxml"
+        assert variation.musicxml.parent == variation.midi.parent  # served like the MIDI file
+        assert read_musicxml(variation.musicxml)  # music21 reads the notes back

@@ -106,3 +106,15 @@ def test_held_out_chorales_come_from_music21_when_the_corpus_is_not_built(settin
         settings, h.example_choices()[-1]
     )  # another chorale: converted too
     assert converted.stat().st_mtime_ns == stamp  # the first one is not converted again
+
+
+def test_a_harmonization_comes_with_its_score_on_four_staves(settings):
+    from generator.notation import read_musicxml
+
+    key = h.harmony_choices(settings)[1]
+    example = h.example_choices()[0]
+    result = h.harmonize_melody(settings, key, None, example, bpm=80, temperature=0.7, seed="1")
+    assert result.score.startswith('<div class="score-page"><svg')
+    assert 'class="note"' in result.score
+    staves = read_musicxml(result.musicxml)
+    assert len(staves) == 4 and all(staves.values())  # melody, alto, tenor, bass

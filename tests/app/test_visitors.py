@@ -96,7 +96,7 @@ def test_an_error_leaves_the_results_and_a_lasting_status_line(settings):
 
     updates = app._compose(settings, h.model_choices(settings)[1], None, h.START_PRIMER)
     assert updates[0].startswith("⚠ Start is 'Primer MIDI' but no primer is uploaded")
-    assert len(updates) == 1 + 5 * h.MAX_UI_VARIATIONS
+    assert len(updates) == 1 + app.SLOT_SIZE * h.MAX_UI_VARIATIONS
     assert all(u == {"__type__": "update"} for u in updates[1:])
 
     status, *rest = app._harmonize(settings, "", None, None)
