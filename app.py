@@ -32,7 +32,7 @@ CSS = """
 .variation .block {border: none !important; box-shadow: none !important;}
 .status {min-height: 1.5em;}
 .score-page {background: white; color: black; padding: 4px; border-radius: 4px;}
-.score-page svg {width: 100%; height: auto;}
+.score-page img {width: 100%; height: auto;}
 .clamp-note {color: #b45309; font-size: 0.85em; padding: 2px 8px;}
 footer {display: none !important;}
 /* the main button sits above the results; on a phone the results column comes first, so what

@@ -6,6 +6,7 @@ opening chord or a primer and have no styles). Both end in the same MIDI, audio 
 
 from __future__ import annotations
 
+import base64
 import shutil
 import time
 import uuid
@@ -269,6 +270,16 @@ def _variations(
     return shown
 
 
+def score_html(svg: str) -> str:
+    """The page's score: the SVG as an image (the page's HTML sanitizer keeps an <img>, not
+    inline SVG), scaled to the column, on white paper."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        '<div class="score-page"><img alt="Sheet music" '
+        f'src="data:image/svg+xml;base64,{data}"></div>'
+    )
+
+
 def _sheet_music(
     notes: list[Note], midi_path: Path, steps_per_beat: int, meter: str, bpm: float
 ) -> tuple[str, Path | None]:
@@ -284,7 +295,7 @@ def _sheet_music(
         musicxml = write_musicxml(notation, midi_path.with_suffix(".musicxml"))
     except Exception as error:  # notation is an extra: it never costs the piece itself
         return f"<p>No score for this piece ({type(error).__name__}).</p>", None
-    return f'<div class="score-page">{svg}</div>', musicxml
+    return score_html(svg), musicxml
 
 
 def _compose_pianoroll(

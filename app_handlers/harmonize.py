@@ -251,6 +251,7 @@ def _sheet_music(
 ) -> tuple[str, Path | None]:
     """(the harmonization engraved as SVG, its MusicXML file): the melody's meter and key,
     one staff per voice; a line saying why when it cannot be notated."""
+    from app_handlers.compose import score_html
     from generator.notation import file_marks, notate, score_svg, write_musicxml
 
     try:
@@ -260,7 +261,7 @@ def _sheet_music(
         musicxml = write_musicxml(notation, midi.with_suffix(".musicxml"))
     except Exception as error:  # notation is an extra: it never costs the harmonization
         return f"<p>No score for this harmonization ({type(error).__name__}).</p>", None
-    return f'<div class="score-page">{svg}</div>', musicxml
+    return score_html(svg), musicxml
 
 
 def _draw_attention(tokenizer, result, out: Path) -> Path:

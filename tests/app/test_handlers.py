@@ -492,8 +492,16 @@ def test_each_variation_comes_with_its_score_and_musicxml(settings):
 
     result = compose(settings, variations=2)
     for variation in result.variations:
-        assert variation.score.startswith('<div class="score-page"><svg')
-        assert 'class="staff"' in variation.score and 'class="note"' in variation.score
+        svg = _score_svg(variation.score)
+        assert 'class="staff"' in svg and 'class="note"' in svg
         assert variation.musicxml is not None and variation.musicxml.suffix == ".musicxml"
         assert variation.musicxml.parent == variation.midi.parent  # served like the MIDI file
         assert read_musicxml(variation.musicxml)  # music21 reads the notes back
+
+
+def _score_svg(html: str) -> str:
+    """The SVG inside the page's score (an <img> with a data URL)."""
+    import base64
+
+    assert html.startswith('<div class="score-page"><img')
+    return base64.b64decode(html.split("base64,", 1)[1].split('"', 1)[0]).decode("utf-8")
