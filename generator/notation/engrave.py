@@ -24,6 +24,9 @@ def score_svg(music: Music | Notation, *, width: int = DEFAULT_WIDTH, **options)
 
     notation = built(music, options)
     toolkit = verovio.toolkit()  # one per call: a toolkit is not safe to share between threads
+    # Outside the main thread (a web server's workers) a new toolkit looks for its fonts in
+    # the path the wheel was built at; the fonts ship in the package's data folder.
+    toolkit.setResourcePath(str(Path(verovio.__file__).parent / "data"))
     toolkit.setOptions(
         {
             "pageWidth": int(width * 100 / STAFF_SCALE),

@@ -79,6 +79,13 @@ def test_generate_gives_audio_and_a_midi_download(page):
     expect(page.locator("#status")).to_contain_text("seed")
     midi = page.request.get(link.get_attribute("href"))
     assert midi.ok and midi.body().startswith(b"MThd")
+    # the score: an engraved page, drawn (it has a size), and its MusicXML beside the MIDI
+    score = page.locator(".score-page img").first
+    expect(score).to_be_visible(timeout=SLOW)
+    assert score.evaluate("img => img.naturalWidth") > 0 and score.bounding_box()["height"] > 40
+    musicxml = page.locator("a[download$='.musicxml']").first
+    expect(musicxml).to_be_attached(timeout=SLOW)
+    assert b"<score-partwise" in page.request.get(musicxml.get_attribute("href")).body()
 
 
 def test_corrupt_primer_shows_an_error_and_the_page_keeps_working(page, tmp_path):
@@ -141,6 +148,9 @@ def test_harmonize_the_bundled_example_gives_audio_and_a_midi_download(page):
     expect(link).to_be_attached(timeout=SLOW)
     midi = page.request.get(link.get_attribute("href"))
     assert midi.ok and midi.body().startswith(b"MThd")
+    score = output.locator(".score-page img").first
+    expect(score).to_be_visible(timeout=SLOW)  # four staves: taller than one
+    assert score.evaluate("img => img.naturalWidth") > 0 and score.bounding_box()["height"] > 100
 
 
 def test_main_buttons_are_in_view_and_results_follow_them_on_a_phone(browser, app_url):

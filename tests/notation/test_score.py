@@ -168,3 +168,18 @@ def test_no_notes_and_bad_paths_are_refused_naming_the_file(tmp_path):
         write_musicxml(D_MAJOR_TUNE, tmp_path / "tune.pdf")
     with pytest.raises(ValueError, match=r"tune\.png"):
         write_svg(D_MAJOR_TUNE, tmp_path / "tune.png")
+
+
+def test_a_score_engraves_in_a_worker_thread_after_a_warm_up():
+    """A web server engraves in its worker threads: Verovio must find its fonts there too."""
+    import threading
+
+    from generator.notation import score_svg, warm_up
+
+    warm_up()  # the app calls it in the main thread at start
+    out: list[str] = []
+    notes = [Note(0.0, 1.0, 60, 64), Note(1.0, 1.0, 64, 64)]
+    worker = threading.Thread(target=lambda: out.append(score_svg(notes)))
+    worker.start()
+    worker.join()
+    assert out and out[0].count('class="note"') == 2
