@@ -156,7 +156,7 @@ class TrainConfig:
     warmup_steps: int = 100  # linear warmup from 0 to lr
     clip_norm: float = 1.0  # clip the global gradient norm to this (0 disables clipping)
     max_steps: int = 5000  # optimizer steps in the whole run
-    max_minutes: float = 0.0  # stop after this wall time (0 = no limit)
+    max_minutes: float = 0.0  # stop after N minutes (0 = none); the bar, ETA and LR follow it
     eval_every: int = 250  # validate (and maybe save the best model) every N steps
     eval_batches: int = 0  # validation windows to use (0 = the whole validation set)
     patience: int = 0  # stop after N validations without improvement (0 = never)

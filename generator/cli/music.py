@@ -25,6 +25,7 @@ from generator.cli.notate import add_format_flags, write_scores
 from generator.config import ModelConfig, TrainConfig
 
 CACHE_HELP = "token cache (default ~/.cache/rnn-generator)"
+DEFAULT_MUSIC_MINUTES = 12.0  # train music's --max-minutes unless given (0 = no time limit)
 
 
 def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
@@ -51,6 +52,9 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     )
     add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
     add_config_flags(train, TrainConfig, set())
+    # A default run fits a laptop: on 2 CPU cores the default LSTM 2×512 runs at 1.5-3k
+    # tokens/s, so 5,000 steps would take hours; the clock stops it, and the schedule follows.
+    train.set_defaults(max_minutes=DEFAULT_MUSIC_MINUTES)
 
     evaluate = add_command(evaluate_kinds, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
     add_model_flags(evaluate)

@@ -232,7 +232,7 @@ def test_nan_steps_are_skipped_and_training_goes_on(tmp_path):
         train_config(max_steps=6),
         tmp_path / "m.pt",
         log=messages.append,
-        task=PoisonedTask({5, 7}),  # calls 1-2 are the step-time probe
+        task=PoisonedTask({6, 8}),  # calls 1-3 are the step-time probe
     )
     assert result.steps == 6 and result.skipped_steps == 2
     assert sum("step skipped" in m for m in messages) == 2
@@ -249,7 +249,7 @@ def test_persistent_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_pa
             model_config(corpus),
             train_config(max_steps=50, save_every=2, eval_every=2, max_bad_steps=3),
             out,
-            task=PoisonedTask(set(range(7, 100))),  # calls 1-2: the step-time probe
+            task=PoisonedTask(set(range(8, 100))),  # calls 1-3: the step-time probe
         )
     assert "3 steps in a row" in str(error.value) and str(out) in str(error.value)
     last = load_checkpoint(trainer.last_path_for(out))
