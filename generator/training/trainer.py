@@ -360,13 +360,21 @@ def _train(
     window_started, window_tokens = time.perf_counter(), 0
     for line in projection:
         log(line)
+    # When the clock will end the run before its steps do, the bar counts the clock's seconds
+    # (its ETA is then the time left, exactly) and shows the step beside them.
+    budget_seconds = config.max_minutes * 60 - elapsed_before if config.max_minutes else 0.0
+    steps_seconds = (config.max_steps - step) * step_seconds
+    by_clock = bool(config.max_minutes) and steps_seconds > budget_seconds
     bar = tqdm(
-        total=config.max_steps,
-        initial=step,
+        total=int(max(budget_seconds, 1)) if by_clock else config.max_steps,
+        initial=0 if by_clock else step,
         disable=not progress,
-        unit="step",
+        unit="s" if by_clock else "step",
         dynamic_ncols=True,
         file=sys.stderr,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total} s [{elapsed}<{remaining}{postfix}]"
+        if by_clock
+        else None,
     )
     speed_average = 0.0  # tokens/s, moving average over about the last 20 steps
     step_started = time.perf_counter()
@@ -435,12 +443,12 @@ def _train(
             seconds_per_step, step_started = now - step_started, now
             rate = n_tokens / max(seconds_per_step, 1e-9)
             speed_average = rate if step == 1 else 0.95 * speed_average + 0.05 * rate
-            step_seconds = 0.95 * step_seconds + 0.05 * seconds_per_step
-            if config.max_minutes:  # the bar ends where the clock will stop the run
-                left = config.max_minutes * 60 - (now - started)
-                bar.total = min(config.max_steps, step + max(0, int(left / step_seconds)))
-            bar.update(1)
+            if by_clock:
+                bar.update(min(now - started, bar.total) - bar.n)
+            else:
+                bar.update(1)
             bar.set_postfix(
+                step=step,
                 loss=f"{recent_loss / max(recent_tokens, 1):.3f}",
                 tok_s=f"{speed_average:,.0f}",
                 refresh=False,
