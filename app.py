@@ -208,6 +208,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
             with gr.Accordion("Stay inside", open=False, visible=not pianoroll) as inside:
                 key = gr.Dropdown(
                     list(handlers.KEY_CHOICES), value=handlers.KEY_NONE, label="Key",
+                    allow_custom_value=True,
                     info="Every note in this key's scale; Auto: one key the first notes choose",
                 )  # fmt: skip
                 scale = gr.Dropdown(
@@ -231,6 +232,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                 meter = gr.Dropdown(
                     [handlers.METER_MODEL, *limits.meters], value=handlers.METER_MODEL,
                     label="Meter", info="A time signature the model learned",
+                    allow_custom_value=True,  # any model's meters via the API: checked there
                     visible=bool(limits.meters),
                 )  # fmt: skip
                 pitch_temperature = gr.Slider(

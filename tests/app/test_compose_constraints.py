@@ -123,3 +123,32 @@ def test_pianoroll_models_hide_the_settings_and_ignore_them(
     assert inside["visible"] is True and meter["visible"] is True
     assert meter["choices"] == [h.METER_MODEL, "4/4"]
     assert meter["value"] == "4/4"
+
+
+@pytest.mark.slow
+def test_the_compose_endpoint_takes_old_calls_and_the_new_settings(
+    serve_app, music_checkpoint, tmp_path
+):
+    """/compose over HTTP: a call with only the 13 inputs it had before still works (the client
+    fills in the new ones' defaults), and the new ones at the end reach the sampler."""
+    from gradio_client import Client
+
+    env = {"GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "RNN_GENERATOR_CHECKPOINTS": ""}
+    url = serve_app(
+        tmp_path, "--checkpoint", str(music_checkpoint), "--app-dir", str(tmp_path / "app"),
+        env={**env, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+    old = ["added:music", "reel", h.START_NULL, "D4", None, 0.9, 0, 0.95, 2, 120, 0, 1, "4"]
+    status = client.predict(*old, api_name="/compose")[0]
+    assert status.startswith("1 variation from the null input · seed 4")
+
+    new = client.predict(*old, "D", "major", "", "", 1, "4/4", 1.0, api_name="/compose")
+    assert "D major · one line · 4/4 · seed 4" in new[0]
+    midi = next(a for a in new if isinstance(a, dict) and str(a.get("path")).endswith(".mid"))
+    notes = read_notes(midi["path"])
+    assert notes and {n.pitch % 12 for n in notes} <= D_MAJOR
+
+    bad = client.predict(*old[:-1], "4", "No key", "major", "H4", "", 0, h.METER_MODEL, 1.0,
+                         api_name="/compose")[0]  # fmt: skip
+    assert bad.startswith("⚠ Lowest note")
