@@ -181,7 +181,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
             )
             bars = gr.Slider(
                 1, handlers.MAX_UI_BARS, value=8, step=1, label="Bars",
-                info="Length of the new music, in 4/4 bars",
+                info="Length of the new music, in bars of its meter (4/4 without one)",
             )  # fmt: skip
             variations = gr.Slider(
                 1, handlers.MAX_UI_VARIATIONS, value=2, step=1, label="Variations",
