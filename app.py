@@ -181,7 +181,7 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
             )
             bars = gr.Slider(
                 1, handlers.MAX_UI_BARS, value=8, step=1, label="Bars",
-                info="Length of the new music, in 4/4 bars",
+                info="Length of the new music, in bars of its meter (4/4 without one)",
             )  # fmt: skip
             variations = gr.Slider(
                 1, handlers.MAX_UI_VARIATIONS, value=2, step=1, label="Variations",
@@ -203,6 +203,42 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
                 seed = gr.Textbox(
                     "", label="Random seed", placeholder="random",
                     info="Empty: new pieces every time; the seed used is shown with the results",
+                )  # fmt: skip
+            limits = handlers.compose_limits(settings, default_model)
+            with gr.Accordion("Stay inside", open=False, visible=not pianoroll) as inside:
+                key = gr.Dropdown(
+                    list(handlers.KEY_CHOICES), value=handlers.KEY_NONE, label="Key",
+                    allow_custom_value=True,
+                    info="Every note in this key's scale; Auto: one key the first notes choose",
+                )  # fmt: skip
+                scale = gr.Dropdown(
+                    list(handlers.SCALE_CHOICES), value="major", label="Scale",
+                    info="Major, minor, the church modes or pentatonic (with a key)",
+                )  # fmt: skip
+                with gr.Row():
+                    lowest = gr.Textbox(
+                        "", label="Lowest note", placeholder=_range_hint(limits, 0),
+                        info="e.g. C4; empty: the model's range",
+                    )  # fmt: skip
+                    highest = gr.Textbox(
+                        "", label="Highest note", placeholder=_range_hint(limits, 1),
+                        info="e.g. A5; empty: the model's range",
+                    )  # fmt: skip
+                voices = gr.Slider(
+                    0, handlers.MAX_UI_VOICES, value=0, step=1, label="Voices",
+                    info="At most this many notes start together: 0 = as the style has, "
+                    "1 = one line",
+                )  # fmt: skip
+                meter = gr.Dropdown(
+                    [handlers.METER_MODEL, *limits.meters], value=handlers.METER_MODEL,
+                    label="Meter", info="A time signature the model learned",
+                    allow_custom_value=True,  # any model's meters via the API: checked there
+                    visible=bool(limits.meters),
+                )  # fmt: skip
+                pitch_temperature = gr.Slider(
+                    0.1, 3.0, value=1.0, step=0.05, label="Pitch temperature",
+                    info="Among notes only, on top of the temperature: lower keeps to the "
+                    "likeliest notes",
                 )  # fmt: skip
             with gr.Accordion("Sound", open=False):
                 bpm = gr.Slider(
@@ -243,8 +279,20 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
 
     model.change(
         functools.partial(_model_changed, settings),
-        inputs=[model, start],
-        outputs=[style, model_info, start, seed_note, primer, top_k, top_p],
+        inputs=[model, start, meter],
+        outputs=[
+            style,
+            model_info,
+            start,
+            seed_note,
+            primer,
+            top_k,
+            top_p,
+            inside,
+            meter,
+            lowest,
+            highest,
+        ],  # fmt: skip
         api_visibility=UI_ONLY,
     )
     start.change(
@@ -273,6 +321,13 @@ def _compose_tab(settings, choices, default_model, styles, default_style, model_
             program,
             variations,
             seed,
+            key,  # the "Stay inside" settings: last, so older API calls keep working
+            scale,
+            lowest,
+            highest,
+            voices,
+            meter,
+            pitch_temperature,
         ],  # fmt: skip
         outputs=outputs,
         concurrency_limit=2,
@@ -321,8 +376,9 @@ def _harmonize_tab(settings) -> gr.Dropdown:
                     info="Empty: a new harmony every time; the seed used is shown with it",
                 )  # fmt: skip
                 bpm = gr.Slider(
-                    40, 200, value=80, step=1, label="Tempo (BPM)",
-                    info="Beats per minute of the written MIDI and the audio",
+                    40, 200, value=handlers.HARMONY_DEFAULT_BPM, step=1, label="Tempo (BPM)",
+                    info=f"At {handlers.HARMONY_DEFAULT_BPM}: the melody's own tempo (and its "
+                    "changes); else one tempo for the written MIDI and the audio",
                 )  # fmt: skip
         with gr.Column(scale=2, elem_id="harmonized", elem_classes="results"):
             harmonize = gr.Button("Harmonize", variant="primary", elem_id="harmonize")
@@ -554,10 +610,18 @@ def _failed(error: gr.Error) -> str:
     return f"⚠ {error.message}"
 
 
-def _model_changed(settings, model_key, start):
+def _range_hint(limits, end: int) -> str:
+    """A note box's placeholder: the model's lowest or highest note, when it records it."""
+    if not limits.range_text:
+        return "the model's range"
+    return f"model: {limits.range_text.split('–')[end]}"
+
+
+def _model_changed(settings, model_key, start, meter):
     """Controls for the picked model; visibility is set here too, not left to start.change,
     so the page never shows a stale control while events settle."""
     styles, default, text = handlers.model_styles(settings, model_key)
+    limits = handlers.compose_limits(settings, model_key)
     pianoroll = handlers.model_family(settings, model_key) == handlers.PIANOROLL
     if pianoroll:
         choices, info = handlers.PIANOROLL_START_CHOICES, PIANOROLL_START_INFO
@@ -579,6 +643,14 @@ def _model_changed(settings, model_key, start):
         gr.update(visible=keep == handlers.START_PRIMER),
         gr.update(visible=not pianoroll),
         gr.update(visible=not pianoroll),
+        gr.update(visible=not pianoroll),
+        gr.update(
+            choices=[handlers.METER_MODEL, *limits.meters],
+            value=meter if meter in limits.meters else handlers.METER_MODEL,
+            visible=bool(limits.meters),
+        ),
+        gr.update(placeholder=_range_hint(limits, 0)),
+        gr.update(placeholder=_range_hint(limits, 1)),
     )
 
 

@@ -24,6 +24,7 @@ from generator.loader import load_cached
 from generator.midi import Note
 from generator.midi.notes import note_number, read_notes
 from generator.render import RenderError, draw_pianoroll, write_audio
+from generator.sampling.music import AUTO_KEY, SCALES, music_limits
 from generator.sampling.pianoroll import (
     DEFAULT_FIRST_FRAME,
     PianoRollRequest,
@@ -49,6 +50,88 @@ OPENING_CHORD = " ".join(DEFAULT_FIRST_FRAME)
 BEATS_PER_BAR = 4
 SEED_NOTE_CHOICES = tuple(pretty_midi.note_number_to_name(p) for p in range(48, 85))  # C3-C6
 INSTRUMENTS = tuple((f"{p:3d} {pretty_midi.program_to_instrument_name(p)}", p) for p in range(128))
+
+
+# "Stay inside": the user's constraints on a token model's notes (generator.sampling.music).
+KEY_NONE = "No key"  # notes from any scale
+KEY_AUTO = "Auto (the first notes choose)"  # one major scale or mode of it, picked as it goes
+KEY_CHOICES = (KEY_NONE, KEY_AUTO, "C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+SCALE_CHOICES = tuple(SCALES)
+METER_MODEL = "Model picks"  # the model draws a meter (from its style)
+MAX_UI_VOICES = 8
+
+
+@dataclass
+class ComposeLimits:
+    """What the "Stay inside" controls offer for a model: its meters and its note range."""
+
+    meters: list[str]  # empty: the model learned no meter (the control is hidden)
+    range_text: str  # e.g. "C3–A5", or "" when the checkpoint does not record it
+
+
+def compose_limits(settings: AppSettings, model_key: str) -> ComposeLimits:
+    """The meters and the training range of a token music model (none for piano-roll
+    models or when no model is picked)."""
+    if not model_key:
+        return ComposeLimits([], "")
+    path = resolve_model(settings, model_key)
+    with UserErrors("Cannot load the model"):
+        loaded = load_cached(path)
+    if loaded.family == PIANOROLL:
+        return ComposeLimits([], "")
+    limits = music_limits(loaded)
+    low_high = limits.pitch_range
+    text = ""
+    if low_high:
+        text = "–".join(pretty_midi.note_number_to_name(int(p)) for p in low_high)
+    return ComposeLimits(list(limits.meters), text)
+
+
+def _constraints(
+    key: str | None,
+    scale: str | None,
+    lowest: str | None,
+    highest: str | None,
+    voices: int | float | None,
+    meter: str | None,
+    pitch_temperature: float | None,
+) -> dict:
+    """The page's "Stay inside" values as MusicRequest fields; gr.Error for bad ones (the
+    request checks the notes, the scale and the meter's spelling itself)."""
+    key = (key or "").strip()
+    if key in ("", KEY_NONE, "none"):
+        key, scale = None, None
+    elif key in (KEY_AUTO, AUTO_KEY, "Auto"):
+        key, scale = AUTO_KEY, None
+    else:
+        scale = (scale or "").strip() or "major"
+        if scale not in SCALES:
+            raise gr.Error(f"Unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
+    with UserErrors("Invalid setting"):
+        voices = check_range(
+            "voices", voices if voices not in (None, "") else 0, 0, MAX_UI_VOICES, integer=True
+        )
+        pitch_temperature = check_range(
+            "pitch temperature", 1.0 if pitch_temperature is None else pitch_temperature, 0.05, 10
+        )
+    meter = (meter or "").strip()
+    notes = {}
+    for what, value in (("lowest", lowest), ("highest", highest)):
+        value = (value or "").strip() if isinstance(value, str) or value is None else value
+        if value in ("", None):
+            notes[what] = None
+            continue
+        with UserErrors(f"{what.capitalize()} note"):
+            note_number(value)  # a clear message for a bad name, e.g. H4 or C#10
+        notes[what] = value
+    return {
+        "key": key,
+        "scale": scale,
+        **notes,
+        "voices": voices or None,
+        "meter": None if meter in ("", METER_MODEL) else meter,
+        "pitch_temperature": float(pitch_temperature),
+    }
 
 
 SCORE_WIDTH = 900  # SVG page width in pixels; the page scales it to the column
@@ -136,8 +219,21 @@ def compose(
     program: int = 0,
     variations: int = 2,
     seed: str | int | None = None,
+    key: str | None = KEY_NONE,
+    scale: str | None = "major",
+    lowest: str | None = "",
+    highest: str | None = "",
+    voices: int | None = 0,
+    meter: str | None = METER_MODEL,
+    pitch_temperature: float | None = 1.0,
 ) -> ComposeResult:
-    """Generate ``variations`` pieces; write MIDI, audio and a piano roll for each."""
+    """Generate ``variations`` pieces; write MIDI, audio and a piano roll for each.
+
+    The "Stay inside" settings (token models only; piano-roll models ignore them): ``key``
+    (KEY_NONE, KEY_AUTO or a tonic such as D or Bb) with ``scale`` (one of SCALES), the
+    ``lowest`` and ``highest`` note by name (empty: the model's range), ``voices`` (0: as
+    the style has; 1: one line), ``meter`` (METER_MODEL or one the model learned) and
+    ``pitch_temperature`` (among notes only)."""
     started = time.perf_counter()
     with UserErrors("Invalid setting"):
         variations = check_range(
@@ -149,7 +245,7 @@ def compose(
     path = resolve_model(settings, model_key)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
-    if loaded.family == PIANOROLL:
+    if loaded.family == PIANOROLL:  # the "Stay inside" settings do not apply
         return _compose_pianoroll(
             settings, loaded, start, primer, temperature, bars, bpm, program, variations, seed
         )
@@ -169,6 +265,7 @@ def compose(
             seed_note = seed_note.strip()
     else:
         seed_note = None
+    constraints = _constraints(key, scale, lowest, highest, voices, meter, pitch_temperature)
 
     with UserErrors("Invalid setting"):
         request = MusicRequest(
@@ -180,6 +277,7 @@ def compose(
             bpm=bpm,
             program=program,
             options=SamplingOptions(temperature, top_k, top_p, seed=seed),
+            **constraints,
         )
         result = generate_music(loaded, request)
 
@@ -212,12 +310,36 @@ def compose(
         )
         or "no conditioning"
     )
+    inside = _constraints_text(request)
     status = (
         f"{len(shown)} variation{'s' if len(shown) > 1 else ''} from {start_text} · "
-        f"seed {seed} (enter it to get the same pieces again) · sampled in "
+        + (f"{inside} · " if inside else "")
+        + f"seed {seed} (enter it to get the same pieces again) · sampled in "
         f"{result.sampling_seconds:.1f} s, ready in {time.perf_counter() - started:.1f} s"
     )
     return ComposeResult(shown, status)
+
+
+def _constraints_text(request: MusicRequest) -> str:
+    """The constraints a request kept to, in words ("D major · notes C4–C6 · one line")."""
+    parts = []
+    if request.key == AUTO_KEY:
+        parts.append("one key chosen by the first notes")
+    elif request.key:
+        parts.append(f"{request.key} {request.scale}")
+    if request.lowest is not None or request.highest is not None:
+        low, high = (
+            pretty_midi.note_number_to_name(p) if p is not None else "…"
+            for p in (request.lowest, request.highest)
+        )
+        parts.append(f"notes {low}–{high}")
+    if request.voices:
+        parts.append("one line" if request.voices == 1 else f"at most {request.voices} voices")
+    if request.meter:
+        parts.append(request.meter)
+    if request.pitch_temperature != 1.0:
+        parts.append(f"pitch temperature {request.pitch_temperature:g}")
+    return " · ".join(parts)
 
 
 def new_output_dir(settings: AppSettings) -> Path:

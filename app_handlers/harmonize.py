@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import pretty_midi
 
 from app_handlers.compose import new_output_dir
 from app_handlers.models import describe_model, list_models, resolve_model
@@ -32,9 +33,17 @@ from generator.midi.parts import Part, write_parts
 from generator.render import RenderError, draw_pianoroll, write_audio
 from generator.render.attention import attention_labels, draw_attention
 from generator.sampling import SamplingOptions
-from generator.sampling.harmonize import harmonize, harmony_tokenizer, read_melody, write_harmony
+from generator.sampling.harmonize import (
+    harmonize,
+    harmony_tokenizer,
+    melody_beat,
+    read_melody,
+    read_timing,
+    write_harmony,
+)
 from generator.validation import check_range
 
+DEFAULT_BPM = 80  # the page's tempo slider starts here: at it, the melody keeps its own tempo
 HARMONY_KIND = "harmony"  # models.TOKENIZER_KINDS' name for seq2seq harmonizers
 DEFAULT_HARMONIZER = "harmonizer"  # checkpoints/harmonizer.pt, picked by default
 MAX_MELODY_BYTES = 1_000_000
@@ -192,17 +201,21 @@ def harmonize_melody(
     model_key: str,
     melody_file: str | None = None,
     example: str | None = None,
-    bpm: float = 80,
+    bpm: float | None = DEFAULT_BPM,
     temperature: float = 0.7,
     seed: str | int | None = None,
 ) -> HarmonizeResult:
-    """Harmonize the uploaded melody (or else the example); write MIDI, audio and pictures."""
+    """Harmonize the uploaded melody (or else the example); write MIDI, audio and pictures.
+
+    The written file keeps the melody's meters and key signatures, and its tempo changes
+    unless ``bpm`` is moved away from DEFAULT_BPM (then one tempo, ``bpm``)."""
     started = time.perf_counter()
     if not model_key:
         raise gr.Error(harmony_model_text(settings, model_key))
     path = resolve_model(settings, model_key, HARMONY_KIND)
     with UserErrors("Invalid setting"):
-        bpm = check_range("tempo", bpm, 20, 300)
+        if bpm is not None:
+            bpm = check_range("tempo", bpm, 20, 300)
         temperature = check_range("temperature", temperature, 0.05, 2.0)
     seed = parse_seed(seed)
     if melody_file:
@@ -213,15 +226,30 @@ def harmonize_melody(
         melody, source = check_melody(melody_path), example
     else:
         raise gr.Error("Upload a melody MIDI file or pick an example.")
+    try:
+        timing = read_timing(melody_path)  # read once already by check_melody
+    except Exception:  # pretty_midi and mido raise many kinds; the notes were readable
+        timing = None
+    own_tempo = bpm is None or bpm == DEFAULT_BPM
     with UserErrors("Cannot harmonize"):
         loaded = load_cached(path)
         result = harmonize(
-            loaded, melody, options=SamplingOptions(temperature=temperature, seed=seed)
+            loaded,
+            melody,
+            beat=melody_beat(timing),
+            options=SamplingOptions(temperature=temperature, seed=seed),
         )
 
     out_dir = new_output_dir(settings)
     stem = f"harmony-{safe_name(source if example and not melody_file else 'upload')}-seed{seed}"
-    midi = write_harmony(result, out_dir / f"{stem}.mid", bpm=bpm)
+    midi = write_harmony(
+        result,
+        out_dir / f"{stem}.mid",
+        bpm=None if own_tempo and timing is not None else (bpm or DEFAULT_BPM),
+        timing=timing,
+    )
+    if own_tempo:  # the file's first tempo, for the seconds shown and the score's mark
+        bpm = _first_tempo(timing) if timing is not None else DEFAULT_BPM
     audio = midi.with_suffix(f".{settings.audio_format}")
     try:
         write_audio(midi, audio)
@@ -233,7 +261,7 @@ def harmonize_melody(
     first = result.decoded[0]
     if first.attention is not None:
         attention = _draw_attention(loaded.tokenizer, result, out_dir / f"{stem}-attention.png")
-    seconds = max(n.end for n in melody.notes) * 60.0 / bpm
+    seconds = _seconds(midi, max(n.end for n in melody.notes) * 60.0 / bpm)
     windows = result.settings["windows"]
     status = (
         f"{source}: {len(melody.notes)} melody notes, "
@@ -244,6 +272,20 @@ def harmonize_melody(
     )
     score, musicxml = _sheet_music(parts, melody_path, midi, bpm)
     return HarmonizeResult(midi, audio, pianoroll, attention, status, score, musicxml)
+
+
+def _seconds(midi: Path, guess: float) -> float:
+    """The written file's length in seconds (its tempo changes counted), else ``guess``."""
+    try:
+        return pretty_midi.PrettyMIDI(str(midi)).get_end_time()
+    except Exception:  # a file this module just wrote; the guess is only for the status line
+        return guess
+
+
+def _first_tempo(timing) -> float:
+    """A file's first tempo in BPM (120, MIDI's default, when it sets none)."""
+    _, tempi = timing.get_tempo_changes()
+    return float(tempi[0]) if len(tempi) else 120.0
 
 
 def _sheet_music(

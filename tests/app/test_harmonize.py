@@ -121,3 +121,38 @@ def test_a_harmonization_comes_with_its_score_on_four_staves(settings):
     assert svg.count('class="staff"') >= 4 and 'class="note"' in svg
     staves = read_musicxml(result.musicxml)
     assert len(staves) == 4 and all(staves.values())  # melody, alto, tenor, bass
+
+
+def _six_eight_melody(path, bpm: float = 100.0):
+    """A short 6/8 melody in D major (key signature and tempo set), built with pretty_midi."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(6, 8, 0.0))
+    midi.key_signature_changes.append(pretty_midi.KeySignature(2, 0.0))  # D major
+    melody = pretty_midi.Instrument(0, name="Melody")
+    eighth = 30.0 / bpm
+    pitches = [74, 73, 71, 69, 71, 73, 74, 76, 78, 76, 74, 73] * 2
+    for index, pitch in enumerate(pitches):
+        start = index * eighth
+        melody.notes.append(pretty_midi.Note(90, pitch, start, start + eighth * 0.95))
+    midi.instruments.append(melody)
+    midi.write(str(path))
+    return path
+
+
+def test_an_uploaded_6_8_melody_comes_back_in_6_8_with_its_key_and_tempo(settings, tmp_path):
+    from generator.midi.notes import read_midi
+
+    melody = _six_eight_melody(tmp_path / "jig.mid", bpm=100.0)
+    key = h.harmony_choices(settings)[1]
+    kept = h.harmonize_melody(settings, key, str(melody), None, seed="2")  # slider untouched
+    midi = read_midi(kept.midi)
+    assert [(s.numerator, s.denominator) for s in midi.time_signature_changes] == [(6, 8)]
+    assert [k.key_number for k in midi.key_signature_changes] == [2]
+    assert midi.get_tempo_changes()[1] == pytest.approx([100.0], abs=0.01)
+
+    faster = h.harmonize_melody(settings, key, str(melody), None, bpm=150, seed="2")
+    midi = read_midi(faster.midi)
+    assert [(s.numerator, s.denominator) for s in midi.time_signature_changes] == [(6, 8)]
+    assert midi.get_tempo_changes()[1] == pytest.approx([150.0], abs=0.01)
