@@ -377,7 +377,8 @@ def _train(
         else None,
     )
     speed_average = 0.0  # tokens/s, moving average over about the last 20 steps
-    step_started = time.perf_counter()
+    step_started = loop_started = time.perf_counter()
+    loop_first_step = step
     try:
         while step < config.max_steps:
             if batch_index >= len(plan):
@@ -443,6 +444,16 @@ def _train(
             seconds_per_step, step_started = now - step_started, now
             rate = n_tokens / max(seconds_per_step, 1e-9)
             speed_average = rate if step == 1 else 0.95 * speed_average + 0.05 * rate
+            if step - loop_first_step == RECHECK_STEPS:  # the probe may have met a busy machine
+                measured = (now - loop_started) / RECHECK_STEPS
+                if abs(measured / max(step_seconds, 1e-9) - 1) > 0.25:
+                    lines = _projection(config, step, measured, elapsed_before + now - started)
+                    lines[0] = f"after {RECHECK_STEPS} steps: " + lines[0]
+                    for line in lines:
+                        if progress:
+                            tqdm.write(line, file=sys.stderr)
+                        else:
+                            log(line)
             if by_clock:
                 bar.update(min(now - started, bar.total) - bar.n)
             else:
@@ -586,6 +597,7 @@ def _probe_step_seconds(model, task, batch, carry, autocast, device: torch.devic
 
 
 LONG_RUN_MINUTES = 60  # a projection above this, with no --max-minutes, gets a warning
+RECHECK_STEPS = 20  # the projection is said again after this many steps if it was off by 25%
 
 
 def _projection(config: TrainConfig, step: int, step_seconds: float, elapsed: float) -> list[str]:

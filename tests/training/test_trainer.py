@@ -326,3 +326,18 @@ def test_training_logs_the_measured_step_time_before_the_first_step(tmp_path):
     probe = next(i for i, m in enumerate(messages) if m.startswith("measured "))
     first_step = next(i for i, m in enumerate(messages) if m.startswith("step "))
     assert probe < first_step and "s per step" in messages[probe]
+
+
+def test_a_probe_that_met_a_busy_machine_is_corrected_after_20_steps(tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer, "_probe_step_seconds", lambda *args: 100.0)  # far too slow
+    corpus = toy_corpus()
+    messages = []
+    run(
+        corpus,
+        model_config(corpus),
+        train_config(max_steps=25),
+        tmp_path / "m.pt",
+        log=messages.append,
+    )
+    assert any(m.startswith("measured 100.000 s per step") for m in messages)
+    assert any(m.startswith("after 20 steps: measured") for m in messages)
