@@ -458,8 +458,17 @@ def _compose_pianoroll(
         result.rolls, tokenizer, out_dir, stem=stem, bpm=request.bpm, program=program
     )
     pieces = [tokenizer.to_notes(roll) for roll in result.rolls]
+    primer_count = 0
+    if primer_path:  # the rolls start with the primer's frames: its notes come first
+        primer_beats = (len(result.rolls[0]) - request.frames) / tokenizer.frames_per_beat
+        primer_count = sum(n.start < primer_beats for n in pieces[0])
     shown = _variations(
-        settings, midi_paths, pieces, request.bpm, steps_per_beat=tokenizer.frames_per_beat
+        settings,
+        midi_paths,
+        pieces,
+        request.bpm,
+        primer_count,
+        steps_per_beat=tokenizer.frames_per_beat,
     )
     start_text = "the primer" if primer_path else f"the opening chord {OPENING_CHORD}"
     per_beat = tokenizer.frames_per_beat

@@ -83,6 +83,8 @@ def test_pianoroll_continues_a_primer(settings, tmp_path):
     for variation in result.variations:
         notes = read_notes(variation.midi)
         assert {(0.0, 62), (1.0, 66), (2.0, 69)} <= {(n.start, n.pitch) for n in notes}
+        # the title says where the new music starts: after the primer's 4 beats
+        assert "new music from" in variation.title and "(beat 4)" in variation.title
 
 
 @pytest.mark.parametrize(
