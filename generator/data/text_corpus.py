@@ -18,6 +18,9 @@ Rules (also in README "Text"):
   files by a hash of their relative path (stable when files are added, like MIDI); with fewer
   files (where one file could be far more than the valid share), the last ``valid_fraction`` of
   each file's tokens.
+- Reads are bounded: a file over ``MAX_TEXT_FILE_BYTES`` (or a device such as /dev/zero that
+  never ends) stops the run with an error naming it, or with ``skip_bad_files`` is skipped; no
+  more than the cap + 1 bytes are ever read.
 - Validation is bounded: of a held-out part over ``MAX_VALID_TOKENS`` tokens, only the first
   same share of every held-out file is kept (contiguous, so the state still carries through
   it), and the report says what share that is. Train is never cut.
@@ -38,10 +41,12 @@ from tqdm import tqdm
 
 from generator.data.pieces import Piece, TokenCorpus, split_pieces
 from generator.tokenizers import CharTokenizer, SentencePieceTokenizer, TextTokenizer
+from generator.validation import read_bounded
 
 TEXT_SUFFIXES = {".txt", ".md"}
 MIN_FILES_TO_SPLIT_BY_FILE = 10
 TOKENIZER_KINDS = ("char", "sentencepiece")
+MAX_TEXT_FILE_BYTES = 200 * 2**20  # one text file at most (train text peaks near 4x this)
 MAX_VALID_TOKENS = 500_000  # held-out tokens validated at most (~10 s per pass of a small model)
 
 
@@ -130,7 +135,7 @@ class TextCorpusReport:
 
 def find_text_files(path: Path) -> list[Path]:
     """The file itself, or every .txt/.md file under a folder (recursive, sorted, no hidden)."""
-    if path.is_file():
+    if path.is_file() or path.exists() and not path.is_dir():  # a device or pipe: read bounded
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -160,6 +165,18 @@ def decode_text(data: bytes, encoding: str, name: str) -> str:
     return text.replace("\r\n", "\n")
 
 
+def read_text_file(path: Path) -> bytes:
+    """A file's bytes, at most ``MAX_TEXT_FILE_BYTES`` (else a ValueError naming it). A regular
+    file's size is checked first and only that much is asked for: read(n) sets aside n bytes
+    up front, so asking for the whole cap would hold 200 MB for any file."""
+    size = path.stat().st_size if path.is_file() else MAX_TEXT_FILE_BYTES
+    if size > MAX_TEXT_FILE_BYTES:
+        raise ValueError(
+            f"{path}: the text file holds more than {MAX_TEXT_FILE_BYTES:,} bytes (the cap)"
+        )
+    return read_bounded(path, size, "text file")  # a device or pipe: no more than the cap
+
+
 class _TextFiles:
     """The corpus's files as texts, one at a time; bad and empty files are noted once."""
 
@@ -174,14 +191,22 @@ class _TextFiles:
                 continue
             name = str(path.relative_to(self.root))
             try:
-                text = decode_text(path.read_bytes(), self.encoding, name)
-                reason = "" if text else "empty file"
+                data = read_text_file(path)
             except OSError as error:
-                reason = f"cannot read file: {error.strerror or error}"
-            except TextDecodeError as error:
+                data, reason = b"", f"cannot read file: {error.strerror or error}"
+            except ValueError as error:  # over the cap
                 if not self.skip_bad:
-                    raise
-                reason = error.reason
+                    raise TextCorpusError(f"{error}; name a smaller file") from None
+                data, reason = b"", f"larger than the {MAX_TEXT_FILE_BYTES:,}-byte cap"
+            else:
+                try:
+                    text = decode_text(data, self.encoding, name)
+                    reason = "" if text else "empty file"
+                except TextDecodeError as error:
+                    if not self.skip_bad:
+                        raise
+                    reason = error.reason
+            del data  # the bytes go before the text is encoded
             if reason:
                 self.excluded.add(path)
                 self.report.skipped.append((name, reason))
