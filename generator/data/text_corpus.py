@@ -47,7 +47,7 @@ TEXT_SUFFIXES = {".txt", ".md"}
 MIN_FILES_TO_SPLIT_BY_FILE = 10
 TOKENIZER_KINDS = ("char", "sentencepiece")
 MAX_TEXT_FILE_BYTES = 200 * 2**20  # one text file at most (train text peaks near 4x this)
-MAX_VALID_TOKENS = 500_000  # held-out tokens validated at most (~10 s per pass of a small model)
+MAX_VALID_TOKENS = 200_000  # held-out tokens validated at most per evaluation
 
 
 class TextCorpusError(ValueError):
