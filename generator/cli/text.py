@@ -20,6 +20,7 @@ from generator.cli.common import (
     note,
 )
 from generator.config import ModelConfig, TrainConfig
+from generator.data.text_corpus import MAX_VALID_TOKENS
 
 
 def _add_text_corpus_flags(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,13 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     _add_text_corpus_flags(train)
     add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
     add_config_flags(train, TrainConfig, {"transpose", "style_dropout"})
+    train.add_argument(
+        "--max-valid-tokens",
+        type=int,
+        default=MAX_VALID_TOKENS,
+        help="validate on at most N held-out tokens, the first same share of each held-out "
+        "file (0 = all of them; the run prints the share used)",
+    )
 
     evaluate = add_command(
         evaluate_kinds,
@@ -104,7 +112,9 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
     from generator.training import train
     from generator.training.tasks import TEXT_TASK
     from generator.training.trainer import last_path_for
+    from generator.validation import check_range
 
+    check_range("--max-valid-tokens", args.max_valid_tokens, 0, 10**12, integer=True)
     tokenizer = args.tokenizer
     if args.resume and last_path_for(args.out).exists():
         tokenizer = tokenizer_from_dict(read_checkpoint(last_path_for(args.out))["tokenizer"])
@@ -117,6 +127,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         skip_bad_files=args.skip_bad_files,
         valid_fraction=args.valid_fraction,
         segment_len=_segment_len(args),
+        max_valid_tokens=args.max_valid_tokens,
         progress=not args.no_progress,
     )
     report = corpus.report

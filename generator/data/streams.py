@@ -41,24 +41,43 @@ def file_streams(pieces: list[Piece]) -> list[list[Piece]]:
     return files
 
 
-def token_stream(
+def stream_parts(
     pieces: list[Piece], tokenizer: Tokenizer, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """The pieces' ids as one int32 stream, file after file (in an order shuffled by ``rng``,
-    or as given), with EOS after each file's real end."""
+) -> list[np.ndarray]:
+    """The stream as a list of arrays (the pieces' own ids, not copies), file after file (in an
+    order shuffled by ``rng``, or as given), with EOS after each file's real end."""
     files = file_streams(pieces)
     order = rng.permutation(len(files)) if rng is not None else np.arange(len(files))
     eos = np.array([tokenizer.eos_id], dtype=np.int32)
     parts: list[np.ndarray] = []
     for index in order:
-        parts.extend(p.tokens.astype(np.int32, copy=False) for p in files[index])
+        parts.extend(p.tokens for p in files[index])
         if files[index][-1].ends:
             parts.append(eos)
-    return np.concatenate(parts)
+    return parts
+
+
+def token_stream(
+    pieces: list[Piece], tokenizer: Tokenizer, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """The pieces' ids as one int32 stream (see ``stream_parts``)."""
+    return np.concatenate(stream_parts(pieces, tokenizer, rng), dtype=np.int32)
+
+
+def _rotated(parts: list[np.ndarray], offset: int) -> list[np.ndarray]:
+    """``parts`` as if their concatenation were rolled left by ``offset`` (views, no copy)."""
+    for k, part in enumerate(parts):
+        if offset < len(part):
+            return [part[offset:], *parts[k + 1 :], *parts[:k], part[:offset]]
+        offset -= len(part)
+    return parts
 
 
 class StreamPlan:
-    """All windows of one epoch as (windows, lanes, seq_len) arrays, lanes contiguous."""
+    """All windows of one epoch, lanes contiguous, held as one (lanes, 1 + windows * seq_len)
+    array in the ids' own dtype (uint16 for text): a lane is BOS then its share of the stream;
+    window w's inputs are its columns [w*seq_len, (w+1)*seq_len), its targets the same shifted
+    by one. No copy of the whole stream is made: the pieces are written into the lanes."""
 
     def __init__(
         self,
@@ -76,35 +95,36 @@ class StreamPlan:
         if not pieces:
             raise ValueError("no pieces to train on")
         rng = np.random.default_rng([seed, epoch])
-        stream = token_stream(pieces, tokenizer, rng if shuffle else None)
-        if shuffle and len(stream) > seq_len:
-            stream = np.roll(stream, -int(rng.integers(seq_len)))  # move the window boundaries
+        parts = stream_parts(pieces, tokenizer, rng if shuffle else None)
+        length = sum(len(part) for part in parts)
+        if shuffle and length > seq_len:
+            parts = _rotated(parts, int(rng.integers(seq_len)))  # move the window boundaries
 
         # A lane holds BOS + its share of the stream as inputs, and that share as targets.
         # Lanes are as long as the stream allows, rounded up to whole windows (the tail pads).
         # Each lane starts cold (no state) in the middle of a text: ``min_lane_windows`` keeps
         # lanes long enough that this costs little (validation: 16 windows of context or more).
-        lanes = max(1, min(batch_size, len(stream)))
+        lanes = max(1, min(batch_size, length))
         if min_lane_windows:
-            lanes = max(1, min(lanes, len(stream) // (min_lane_windows * seq_len)))
+            lanes = max(1, min(lanes, length // (min_lane_windows * seq_len)))
         rows = batch_size if shuffle else lanes  # training batches keep their full size
-        share = -(-len(stream) // lanes)  # targets per lane
+        share = -(-length // lanes)  # targets per lane
         count = -(-share // seq_len)  # windows per lane
-        self.num_windows = count
-        shape = (count, rows, seq_len)
-        pad = tokenizer.pad_id
-        inputs = np.full((rows, count * seq_len), pad, dtype=np.int32)
-        targets = np.full((rows, count * seq_len), pad, dtype=np.int32)
-        for lane in range(lanes):
-            chunk = stream[lane * share : (lane + 1) * share]
-            if not len(chunk):
-                continue
-            targets[lane, : len(chunk)] = chunk
-            inputs[lane, 0] = tokenizer.bos_id
-            inputs[lane, 1 : len(chunk)] = chunk[:-1]
-        self._inputs = np.ascontiguousarray(inputs.reshape(rows, count, seq_len).swapaxes(0, 1))
-        self._targets = np.ascontiguousarray(targets.reshape(rows, count, seq_len).swapaxes(0, 1))
-        self._starts = np.zeros(shape[:2], dtype=bool)
+        self.num_windows, self.seq_len = count, seq_len
+        largest = max(tokenizer.vocab_size, tokenizer.pad_id, tokenizer.bos_id) + 1
+        dtype = np.uint16 if largest <= np.iinfo(np.uint16).max + 1 else np.int32
+        self._lanes = np.full((rows, 1 + count * seq_len), tokenizer.pad_id, dtype=dtype)
+        self._lanes[: -(-length // share), 0] = tokenizer.bos_id  # lanes that hold text
+        position = 0  # in the stream
+        for part in parts:
+            done = 0
+            while done < len(part):
+                lane, column = divmod(position, share)
+                n = min(len(part) - done, share - column)
+                self._lanes[lane, 1 + column : 1 + column + n] = part[done : done + n]
+                done += n
+                position += n
+        self._starts = np.zeros((count, rows), dtype=bool)
         self._starts[0] = True
         self._zeros = torch.zeros(rows, dtype=torch.int64)
 
@@ -112,9 +132,12 @@ class StreamPlan:
         return self.num_windows
 
     def batch(self, index: int) -> Batch:
+        begin = index * self.seq_len
         return Batch(
-            inputs=torch.from_numpy(self._inputs[index]).long(),
-            targets=torch.from_numpy(self._targets[index]).long(),
+            inputs=torch.from_numpy(self._lanes[:, begin : begin + self.seq_len].astype(np.int64)),
+            targets=torch.from_numpy(
+                self._lanes[:, begin + 1 : begin + 1 + self.seq_len].astype(np.int64)
+            ),
             starts=torch.from_numpy(self._starts[index]),
             style_ids=self._zeros,
             seed_ids=self._zeros,

@@ -18,6 +18,12 @@ Rules (also in README "Text"):
   files by a hash of their relative path (stable when files are added, like MIDI); with fewer
   files (where one file could be far more than the valid share), the last ``valid_fraction`` of
   each file's tokens.
+- Reads are bounded: a file over ``MAX_TEXT_FILE_BYTES`` (or a device such as /dev/zero that
+  never ends) stops the run with an error naming it, or with ``skip_bad_files`` is skipped; no
+  more than the cap + 1 bytes are ever read.
+- Validation is bounded: of a held-out part over ``MAX_VALID_TOKENS`` tokens, only the first
+  same share of every held-out file is kept (contiguous, so the state still carries through
+  it), and the report says what share that is. Train is never cut.
 """
 
 from __future__ import annotations
@@ -35,10 +41,13 @@ from tqdm import tqdm
 
 from generator.data.pieces import Piece, TokenCorpus, split_pieces
 from generator.tokenizers import CharTokenizer, SentencePieceTokenizer, TextTokenizer
+from generator.validation import read_bounded
 
 TEXT_SUFFIXES = {".txt", ".md"}
 MIN_FILES_TO_SPLIT_BY_FILE = 10
 TOKENIZER_KINDS = ("char", "sentencepiece")
+MAX_TEXT_FILE_BYTES = 200 * 2**20  # one text file at most (train text peaks near 4x this)
+MAX_VALID_TOKENS = 200_000  # held-out tokens validated at most per evaluation
 
 
 class TextCorpusError(ValueError):
@@ -74,6 +83,8 @@ class TextCorpusReport:
     valid_segments: int = 0
     train_characters: int = 0
     valid_characters: int = 0
+    held_out_tokens: int = 0  # tokens of the held-out part before MAX_VALID_TOKENS cut it
+    valid_tokens: int = 0  # of those, the tokens kept to validate on
     read_seconds: float = 0.0
 
     def summary(self) -> str:
@@ -87,6 +98,12 @@ class TextCorpusReport:
             f"({self.train_characters:,} characters), valid {self.valid_segments} segments "
             f"({self.valid_characters:,} characters)",
         ]
+        if self.valid_tokens < self.held_out_tokens:
+            lines.append(
+                f"  validating on {self.valid_tokens:,} of {self.held_out_tokens:,} held-out "
+                f"tokens ({100 * self.valid_tokens / self.held_out_tokens:.1f}%, the first part "
+                f"of each held-out file; cap {MAX_VALID_TOKENS:,})"
+            )
         if self.unknown_tokens:
             lines.append(f"  {self.unknown_tokens:,} characters outside the vocabulary (UNK)")
         for name, reason in self.skipped[:10]:
@@ -111,12 +128,14 @@ class TextCorpusReport:
             "valid_segments": self.valid_segments,
             "train_characters": self.train_characters,
             "valid_characters": self.valid_characters,
+            "held_out_tokens": self.held_out_tokens,
+            "valid_tokens": self.valid_tokens,
         }
 
 
 def find_text_files(path: Path) -> list[Path]:
     """The file itself, or every .txt/.md file under a folder (recursive, sorted, no hidden)."""
-    if path.is_file():
+    if path.is_file() or path.exists() and not path.is_dir():  # a device or pipe: read bounded
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such file or folder")
@@ -146,6 +165,18 @@ def decode_text(data: bytes, encoding: str, name: str) -> str:
     return text.replace("\r\n", "\n")
 
 
+def read_text_file(path: Path) -> bytes:
+    """A file's bytes, at most ``MAX_TEXT_FILE_BYTES`` (else a ValueError naming it). A regular
+    file's size is checked first and only that much is asked for: read(n) sets aside n bytes
+    up front, so asking for the whole cap would hold 200 MB for any file."""
+    size = path.stat().st_size if path.is_file() else MAX_TEXT_FILE_BYTES
+    if size > MAX_TEXT_FILE_BYTES:
+        raise ValueError(
+            f"{path}: the text file holds more than {MAX_TEXT_FILE_BYTES:,} bytes (the cap)"
+        )
+    return read_bounded(path, size, "text file")  # a device or pipe: no more than the cap
+
+
 class _TextFiles:
     """The corpus's files as texts, one at a time; bad and empty files are noted once."""
 
@@ -160,14 +191,22 @@ class _TextFiles:
                 continue
             name = str(path.relative_to(self.root))
             try:
-                text = decode_text(path.read_bytes(), self.encoding, name)
-                reason = "" if text else "empty file"
+                data = read_text_file(path)
             except OSError as error:
-                reason = f"cannot read file: {error.strerror or error}"
-            except TextDecodeError as error:
+                data, reason = b"", f"cannot read file: {error.strerror or error}"
+            except ValueError as error:  # over the cap
                 if not self.skip_bad:
-                    raise
-                reason = error.reason
+                    raise TextCorpusError(f"{error}; name a smaller file") from None
+                data, reason = b"", f"larger than the {MAX_TEXT_FILE_BYTES:,}-byte cap"
+            else:
+                try:
+                    text = decode_text(data, self.encoding, name)
+                    reason = "" if text else "empty file"
+                except TextDecodeError as error:
+                    if not self.skip_bad:
+                        raise
+                    reason = error.reason
+            del data  # the bytes go before the text is encoded
             if reason:
                 self.excluded.add(path)
                 self.report.skipped.append((name, reason))
@@ -209,6 +248,7 @@ def load_text_corpus(
     skip_bad_files: bool = False,
     valid_fraction: float = 0.1,
     segment_len: int = 2047,
+    max_valid_tokens: int = MAX_VALID_TOKENS,
     progress: bool = False,
 ) -> TokenCorpus:
     """Read, tokenize (training the tokenizer if given by name), segment and split a corpus."""
@@ -273,13 +313,12 @@ def load_text_corpus(
         raise _empty(path, report)
 
     train: list[Piece] = []
-    valid: list[Piece] = []
+    held_out: list[Piece] = []  # whole held-out files or file tails, before the cap
     if len(whole) >= MIN_FILES_TO_SPLIT_BY_FILE or valid_fraction == 0:
         report.split = "by file" if valid_fraction else "none"
-        train_files, valid_files = split_pieces(whole, valid_fraction)
-        for side, chosen in ((train, train_files), (valid, valid_files)):
-            for piece in chosen:
-                side.extend(segments(piece.name, piece.tokens, segment_len, ends=True))
+        train_files, held_out = split_pieces(whole, valid_fraction)
+        for piece in train_files:
+            train.extend(segments(piece.name, piece.tokens, segment_len, ends=True))
     else:
         report.split = "by position"
         for piece in whole:
@@ -287,12 +326,32 @@ def load_text_corpus(
             head, tail = piece.tokens[:cut], piece.tokens[cut:]
             train.extend(segments(piece.name, head, segment_len, ends=not len(tail)))
             if len(tail):
-                valid.extend(segments(piece.name + "@valid", tail, segment_len, ends=True))
+                held_out.append(Piece(piece.name + "@valid", tail))
+    valid: list[Piece] = []
+    for piece in cap_tokens(held_out, max_valid_tokens):
+        valid.extend(segments(piece.name, piece.tokens, segment_len, ends=piece.ends))
+    report.held_out_tokens = sum(len(p.tokens) for p in held_out)
+    report.valid_tokens = sum(len(p.tokens) for p in valid)
     report.train_segments, report.valid_segments = len(train), len(valid)
     report.train_characters = int(sum(id_counts(p.tokens, len(chars_of)) @ chars_of for p in train))
     report.valid_characters = int(sum(id_counts(p.tokens, len(chars_of)) @ chars_of for p in valid))
     report.read_seconds = time.perf_counter() - started
     return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
+
+
+def cap_tokens(pieces: list[Piece], max_tokens: int) -> list[Piece]:
+    """Whole pieces (ending with EOS) when they hold at most ``max_tokens`` tokens (0 = no cap);
+    else the first same share of each piece (a view, no EOS: the text goes on), so every file
+    is represented and each kept part stays contiguous."""
+    total = sum(len(p.tokens) for p in pieces)
+    if not max_tokens or total <= max_tokens:
+        return [Piece(p.name, p.tokens, ends=True) for p in pieces]
+    kept = []
+    for piece in pieces:
+        count = len(piece.tokens) * max_tokens // total  # floor: the sum stays under the cap
+        if count:
+            kept.append(Piece(piece.name, piece.tokens[:count], ends=count == len(piece.tokens)))
+    return kept or [Piece(pieces[0].name, pieces[0].tokens[:max_tokens], ends=False)]
 
 
 def id_counts(ids: np.ndarray, vocab_size: int, chunk: int = 1 << 20) -> np.ndarray:

@@ -86,3 +86,20 @@ def test_evaluation_over_windows_equals_one_pass_over_the_whole_lane():
         logits, _ = model(inputs, None, cond=cond, starts=torch.ones(1, dtype=torch.bool))
     whole = F.cross_entropy(logits[0], targets[0], ignore_index=PAD).item()
     assert abs(windowed - whole) < 1e-5
+
+
+def test_a_plan_holds_the_ids_once_in_their_own_dtype() -> None:
+    """No int32 stream, no rolled copy, no separate inputs and targets: peak memory while
+    building a plan is about one copy of the uint16 ids."""
+    import tracemalloc
+
+    ids = np.random.default_rng(0).integers(4, TOKENIZER.vocab_size, 1_000_000).astype(np.uint16)
+    pieces = segments("big.txt", ids, 2047, ends=True)
+    tracemalloc.start()
+    plan = StreamPlan(pieces, TOKENIZER, 16, 128, seed=3)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.3 * ids.nbytes, f"peak {peak:,} bytes for {ids.nbytes:,} bytes of ids"
+    _, targets = lanes(plan)
+    counts = np.bincount(targets.ravel(), minlength=TOKENIZER.vocab_size)
+    assert (counts[4:] == np.bincount(ids, minlength=TOKENIZER.vocab_size)[4:]).all()

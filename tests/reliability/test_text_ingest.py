@@ -138,3 +138,29 @@ def test_a_large_single_line_file_is_read_without_several_copies_in_memory(tmp_p
     assert all(p.tokens.dtype == np.uint16 for p in corpus.train)
     assert peak < 4 * size, f"peak {peak / size:.2f}x the file size"
     assert seconds < 30, f"reading a 16 MB line took {seconds:.1f} s"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_or_a_file_over_the_cap_is_a_one_line_error(tmp_path: Path, monkeypatch, capsys):
+    import generator.data.text_corpus as text_corpus
+    from generator.cli import main
+
+    monkeypatch.setattr(text_corpus, "MAX_TEXT_FILE_BYTES", 1 << 20)
+    tracemalloc.start()
+    code = main(["train", "text", "--data", "/dev/zero", "--out", str(tmp_path / "m.pt")])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "/dev/zero: the text file holds more than 1,048,576 bytes (the cap)" in err
+    assert peak < 4 << 20  # read no more than the cap + 1 bytes
+
+    big = tmp_path / "corpus" / "big.txt"
+    big.parent.mkdir()
+    big.write_text("x" * ((1 << 20) + 1))
+    (tmp_path / "corpus" / "small.txt").write_text("small text\n")
+    with pytest.raises(TextCorpusError, match="big.txt: the text file holds more than"):
+        load_text_corpus(tmp_path / "corpus")
+    corpus = load_text_corpus(tmp_path / "corpus", skip_bad_files=True, valid_fraction=0)
+    assert corpus.report.skipped == [("big.txt", "larger than the 1,048,576-byte cap")]
+    assert corpus.report.files_read == 1

@@ -163,3 +163,17 @@ def test_resume_keeps_the_tokenizer_of_the_run(tmp_path: Path) -> None:
     state = read_checkpoint(out.with_suffix(".last.pt"))
     assert state["train_state"]["step"] == 6
     assert state["tokenizer"]["alphabet"] == alphabet  # new characters are UNK, not new ids
+
+
+def test_train_validates_on_a_capped_share_and_says_so(tmp_path: Path, capsys) -> None:
+    data = make_corpus(tmp_path / "data")
+    out = tmp_path / "m.pt"
+    args = ["train", "text", "--data", str(data), "--out", str(out), "--max-valid-tokens", "100"]
+    assert main([*args, *TINY, "--valid-fraction", "0.5"]) == 0
+    err = capsys.readouterr().err
+    assert "validating on 100 of" in err and "held-out tokens" in err
+    corpus = read_checkpoint(out)["info"]["corpus"]
+    assert corpus["valid_tokens"] == 100 < corpus["held_out_tokens"]
+    assert corpus["valid_characters"] == 100
+    assert main([*args[:-1], "-5", *TINY]) == 2
+    assert "--max-valid-tokens must be a whole number" in capsys.readouterr().err

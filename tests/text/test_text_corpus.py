@@ -143,3 +143,29 @@ def test_sentencepiece_corpus_reports_its_vocabulary(tmp_path: Path) -> None:
     assert isinstance(corpus.tokenizer, SentencePieceTokenizer)
     assert corpus.report.vocab_size == corpus.tokenizer.vocab_size <= 300
     assert corpus.report.tokens < corpus.report.characters == 24 * 50
+
+
+def test_validation_is_capped_to_the_first_share_of_each_held_out_file(tmp_path: Path) -> None:
+    text = "".join(chr(ord("a") + i % 26) for i in range(10_000))
+    write(tmp_path / "one.txt", text)
+    whole = load_text_corpus(tmp_path / "one.txt", valid_fraction=0.1, segment_len=64)
+    assert whole.report.valid_tokens == whole.report.held_out_tokens == 1000
+    assert whole.valid[-1].ends and "validating on" not in whole.report.summary()
+
+    capped = load_text_corpus(
+        tmp_path / "one.txt", valid_fraction=0.1, segment_len=64, max_valid_tokens=250
+    )
+    report = capped.report
+    assert (report.valid_tokens, report.held_out_tokens) == (250, 1000)
+    assert joined(capped.valid) == joined(whole.valid)[:250]  # contiguous, from the tail's start
+    assert not capped.valid[-1].ends  # the text goes on past the cut: no EOS
+    assert report.valid_characters == 250
+    assert joined(capped.train) == joined(whole.train)  # train is never cut
+    assert "validating on 250 of 1,000 held-out tokens (25.0%" in report.summary()
+
+    for k in range(2 * MIN_FILES_TO_SPLIT_BY_FILE):  # split by file: every held-out file shows
+        write(tmp_path / "many" / f"f{k:02}.txt", text[: 400 + 10 * k])
+    many = load_text_corpus(tmp_path / "many", valid_fraction=0.5, max_valid_tokens=200)
+    held = load_text_corpus(tmp_path / "many", valid_fraction=0.5, max_valid_tokens=0)
+    assert many.report.valid_tokens <= 200 < many.report.held_out_tokens
+    assert {p.name.split("#")[0] for p in many.valid} == {p.name.split("#")[0] for p in held.valid}
