@@ -88,8 +88,15 @@ def read_bounded(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
     """A file's bytes, reading at most ``max_bytes`` + 1: a ValueError naming the file when it
     holds more (a huge file, or a device such as /dev/zero that never ends), so memory stays
     bounded whatever the path is. OSError as open() raises it."""
-    with open(path, "rb") as handle:
-        data = handle.read(max_bytes + 1)
+    chunks, size = [], 0
+    with open(path, "rb") as handle:  # in chunks: read(n) reserves n bytes before reading
+        while size <= max_bytes:
+            chunk = handle.read(min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         raise ValueError(f"{path}: the {what} holds more than {max_bytes:,} bytes (the cap)")
     return data
