@@ -213,16 +213,7 @@ def _train(
     first_step, first_epoch, first_index = (
         (resumed["step"], resumed["epoch"], resumed["batch_index"]) if resumed else (0, 0, 0)
     )
-    plan = task.plan(
-        corpus.train,
-        tokenizer,
-        config.batch_size,
-        config.seq_len,
-        seed=config.seed,
-        epoch=first_epoch,
-        transpose=config.transpose,
-        cond_dropout=config.style_dropout,
-    )
+    plan = _epoch_plan(task, corpus, config, first_epoch)
     # Measure a step before training (and before DDP wraps the model: a backward outside it
     # would disturb its gradient hooks); the projection is logged with the model's summary.
     step_seconds, projection = 0.0, []
@@ -383,16 +374,7 @@ def _train(
         while step < config.max_steps:
             if batch_index >= len(plan):
                 epoch, batch_index = epoch + 1, 0
-                plan = task.plan(
-                    corpus.train,
-                    tokenizer,
-                    config.batch_size,
-                    config.seq_len,
-                    seed=config.seed,
-                    epoch=epoch,
-                    transpose=config.transpose,
-                    cond_dropout=config.style_dropout,
-                )
+                plan = _epoch_plan(task, corpus, config, epoch)
             batch, weight = launch.take(plan, batch_index)  # this rank's share
             batch = batch.to(device)
             batch_index += 1
@@ -572,6 +554,20 @@ def _train(
         f"{_fmt(result.best_valid_nll)} nats/{task.units}; best model {out}, resumable state {last}"
     )
     return result
+
+
+def _epoch_plan(task, corpus: TokenCorpus, config: TrainConfig, epoch: int):
+    """The training batches of one epoch, rebuilt the same from (seed, epoch) on resume."""
+    return task.plan(
+        corpus.train,
+        corpus.tokenizer,
+        config.batch_size,
+        config.seq_len,
+        seed=config.seed,
+        epoch=epoch,
+        transpose=config.transpose,
+        cond_dropout=config.style_dropout,
+    )
 
 
 def _probe_step_seconds(model, task, batch, carry, autocast, device: torch.device) -> float:
