@@ -113,7 +113,7 @@ def test_returned_files_download_and_name_no_server_folder(server, chorale_bytes
     text = json.dumps(answer, default=str)
     assert str(server["base"]) not in text
     served = [a for a in answer if isinstance(a, dict) and a.get("path")]
-    assert len(served) == 3  # audio, piano roll, MIDI of the one variation
+    assert len(served) == 4  # audio, piano roll, MIDI and MusicXML of the one variation
     for item in served:
         got = fetch(server, item["path"])
         assert got.status_code == 200 and len(got.content) > 100, item["path"]

@@ -89,7 +89,7 @@ def test_32_concurrent_generate_requests_all_succeed_within_the_bound(server):
     folders = {p.parent for p in written}
     assert len(folders) == REQUESTS  # one output folder per request
     assert all(p.is_relative_to(server["app_dir"] / "outputs") for p in written)
-    assert {p.suffix for p in written} == {".mid", ".wav", ".png"}
+    assert {p.suffix for p in written} == {".mid", ".wav", ".png", ".musicxml"}
 
 
 @pytest.mark.slow
