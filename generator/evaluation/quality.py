@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from generator.data.midi_corpus import find_midi_files, style_of
-from generator.data.pieces import Piece, split_pieces
+from generator.data.midi_corpus import CorpusReport, find_midi_files, split_groups, style_of
+from generator.data.pieces import Piece
 from generator.evaluation.copying import RUN_LENGTH, CopyReport, copy_check
 from generator.evaluation.features import (
     FEATURES,
@@ -61,7 +61,9 @@ class MidiFolder:
             raise ValueError(f"split {split!r}: use one of {', '.join(SPLITS)}")
         names = list(self.pieces)
         if split != "all":
-            sides = split_pieces([Piece(name, _NO_TOKENS) for name in names], valid_fraction)
+            pieces = [Piece(name, _NO_TOKENS) for name in names]
+            report = CorpusReport(folder=str(self.folder))  # what the split counts: unused here
+            sides = split_groups(pieces, valid_fraction, "name", report)
             names = [p.name for p in sides[split == "valid"]]
         return {
             name: self.pieces[name]
