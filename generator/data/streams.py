@@ -26,6 +26,8 @@ from generator.data.pieces import Piece
 from generator.data.windows import Batch
 from generator.tokenizers import Tokenizer
 
+VALID_LANE_WINDOWS = 16  # a held-out lane starts cold: give it this many windows at least
+
 
 def file_streams(pieces: list[Piece]) -> list[list[Piece]]:
     """Consecutive segments of one file (``NAME#0``, ``NAME#1``, ... as

@@ -24,7 +24,7 @@ import torch
 
 from generator.checkpoint import Loaded
 from generator.data.pieces import Piece, TokenCorpus
-from generator.data.streams import StreamPlan
+from generator.data.streams import VALID_LANE_WINDOWS, StreamPlan
 from generator.data.windows import EpochPlan
 from generator.sampling.sampler import SamplingOptions, sample_tokens
 from generator.tokenizers import TextTokenizer
@@ -226,7 +226,12 @@ def evaluate_text(
     pieces = corpus.train + corpus.valid
     device = next(loaded.model.parameters()).device
     streams = StreamPlan(
-        pieces, loaded.tokenizer, batch_size, seq_len, shuffle=False, min_lane_windows=16
+        pieces,
+        loaded.tokenizer,
+        batch_size,
+        seq_len,
+        shuffle=False,
+        min_lane_windows=VALID_LANE_WINDOWS,
     )
     nll = evaluate(loaded.model, streams, device)
     per_segment = EpochPlan(

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from generator.data.pieces import TokenCorpus
-from generator.data.streams import StreamPlan
+from generator.data.streams import VALID_LANE_WINDOWS, StreamPlan
 from generator.data.windows import Batch, EpochPlan
 from generator.models import RNNGenerator
 
@@ -90,9 +90,6 @@ class TokenTask:
             f"train {corpus.num_train_tokens:,} tokens in {len(corpus.train)} pieces, "
             f"valid {corpus.num_valid_tokens:,} tokens in {len(corpus.valid)} pieces"
         )
-
-
-VALID_LANE_WINDOWS = 16  # a validation lane starts cold: give it this many windows at least
 
 
 class TextTask(TokenTask):
