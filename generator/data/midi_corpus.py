@@ -35,6 +35,7 @@ import csv
 import fnmatch
 import functools
 import hashlib
+import io
 import multiprocessing
 import os
 import tempfile
@@ -51,10 +52,12 @@ from tqdm import tqdm
 from generator.data.pieces import Piece, TokenCorpus, is_valid_split, skipped_lines
 from generator.midi.notes import MidiReadError, notes_from_bytes
 from generator.tokenizers import MidiEventTokenizer
+from generator.validation import read_bounded
 
 MIDI_SUFFIXES = {".mid", ".midi"}
 CACHE_VERSION = 4  # 3: symusic reading, one cache file per corpus; 4: meter and voices
 STYLE_RULES = ("folders", "none")  # or the path of a CSV file
+MAX_STYLE_TABLE_BYTES = 16_000_000  # a path,style line per file: room for 100,000s of files
 GROUP_RULES = ("name", "none")
 
 
@@ -249,10 +252,11 @@ def style_of(relative: Path) -> str | None:
 
 
 def style_table(path: Path) -> dict[str, str]:
-    """A ``path,style`` CSV (paths relative to the corpus folder) → {path: style}."""
+    """A ``path,style`` CSV (paths relative to the corpus folder) → {path: style}. At most
+    MAX_STYLE_TABLE_BYTES are read: a device such as /dev/zero is refused, never read whole."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        text = read_bounded(path, MAX_STYLE_TABLE_BYTES, "style table").decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ValueError(f"--styles {path}: cannot read the style table ({error})") from None
     if not rows or not {"path", "style"} <= set(rows[0]):

@@ -177,3 +177,9 @@ def _bytes(midi: pretty_midi.PrettyMIDI) -> bytes:
     buffer = io.BytesIO()
     midi.write(buffer)
     return buffer.getvalue()
+
+
+def test_a_style_table_that_never_ends_is_refused_not_read_whole(tmp_path):
+    root = collection(tmp_path / "midi", tunes=2)
+    with pytest.raises(ValueError, match="style table holds more than"):
+        load(root, styles="/dev/zero")  # a hostile or careless --styles: bounded read
