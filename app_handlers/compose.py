@@ -386,7 +386,9 @@ def _variations(
         seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / bpm
         title = f"Variation {index + 1} · {len(notes)} notes · {seconds:.0f} s{joined}"
         meter = (meters or [None] * len(midi_paths))[index] or f"{BEATS_PER_BAR}/4"
-        score, musicxml = _sheet_music(notes, midi_path, steps_per_beat, meter, bpm)
+        score, musicxml = sheet_music(
+            notes, midi_path, steps_per_beat=steps_per_beat, meter=meter, bpm=bpm
+        )
         picture = midi_path.with_suffix(".png")
         shown.append(Variation(title, audio, picture, midi_path, score, musicxml))
     return shown
@@ -402,21 +404,20 @@ def score_html(svg: str) -> str:
     )
 
 
-def _sheet_music(
-    notes: list[Note], midi_path: Path, steps_per_beat: int, meter: str, bpm: float
-) -> tuple[str, Path | None]:
-    """(the score as SVG, its MusicXML file) for one piece; a piece that cannot be notated
-    gets a line saying so and no file: the audio, picture and MIDI file still stand."""
+def sheet_music(music, midi_path: Path, what: str = "piece", **options) -> tuple[str, Path | None]:
+    """(the score as HTML, its MusicXML file beside ``midi_path``) for ``music`` (notes, or
+    parts by name; ``options`` as for ``generator.notation.notate``). Music that cannot be
+    notated gets a line saying so and no file: the audio, picture and MIDI file still stand."""
     from generator.notation import notate, score_svg, write_musicxml
 
-    if not notes:
+    if not music:
         return "<p>No notes to engrave.</p>", None
     try:
-        notation = notate(notes, steps_per_beat=steps_per_beat, meter=meter, bpm=bpm)
+        notation = notate(music, **options)
         svg = score_svg(notation, width=SCORE_WIDTH)
         musicxml = write_musicxml(notation, midi_path.with_suffix(".musicxml"))
-    except Exception as error:  # notation is an extra: it never costs the piece itself
-        return f"<p>No score for this piece ({type(error).__name__}).</p>", None
+    except Exception as error:  # notation is an extra: it never costs the music itself
+        return f"<p>No score for this {what} ({type(error).__name__}).</p>", None
     return score_html(svg), musicxml
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pretty_midi
 
-from app_handlers.compose import new_output_dir
+from app_handlers.compose import new_output_dir, sheet_music
 from app_handlers.models import describe_model, list_models, resolve_model
 from app_handlers.settings import (
     PROJECT_DIR,
@@ -30,6 +30,7 @@ from generator.data.midi_corpus import MIDI_SUFFIXES
 from generator.loader import load_cached
 from generator.midi import Note
 from generator.midi.parts import Part, write_parts
+from generator.notation import file_marks
 from generator.render import RenderError, draw_pianoroll, write_audio
 from generator.render.attention import attention_labels, draw_attention
 from generator.sampling import SamplingOptions
@@ -270,7 +271,13 @@ def harmonize_melody(
         f"{windows} window{'s' if windows > 1 else ''} sampled in {result.sampling_seconds:.1f} s, "
         f"ready in {time.perf_counter() - started:.1f} s"
     )
-    score, musicxml = _sheet_music(parts, melody_path, midi, bpm)
+    try:  # the melody's meter and key for the score (it was read above: this rarely fails)
+        marks = {k: v for k, v in file_marks(melody_path).items() if k in ("meter", "key")}
+    except Exception:
+        marks = {}
+    score, musicxml = sheet_music(
+        parts, midi, "harmonization", steps_per_beat=12, bpm=bpm, layout="parts", **marks
+    )
     return HarmonizeResult(midi, audio, pianoroll, attention, status, score, musicxml)
 
 
@@ -286,24 +293,6 @@ def _first_tempo(timing) -> float:
     """A file's first tempo in BPM (120, MIDI's default, when it sets none)."""
     _, tempi = timing.get_tempo_changes()
     return float(tempi[0]) if len(tempi) else 120.0
-
-
-def _sheet_music(
-    parts: dict[str, list], melody_path: Path, midi: Path, bpm: float
-) -> tuple[str, Path | None]:
-    """(the harmonization engraved as SVG, its MusicXML file): the melody's meter and key,
-    one staff per voice; a line saying why when it cannot be notated."""
-    from app_handlers.compose import score_html
-    from generator.notation import file_marks, notate, score_svg, write_musicxml
-
-    try:
-        marks = {k: v for k, v in file_marks(melody_path).items() if k in ("meter", "key")}
-        notation = notate(parts, steps_per_beat=12, bpm=bpm, layout="parts", **marks)
-        svg = score_svg(notation, width=900)
-        musicxml = write_musicxml(notation, midi.with_suffix(".musicxml"))
-    except Exception as error:  # notation is an extra: it never costs the harmonization
-        return f"<p>No score for this harmonization ({type(error).__name__}).</p>", None
-    return score_html(svg), musicxml
 
 
 def _draw_attention(tokenizer, result, out: Path) -> Path:
