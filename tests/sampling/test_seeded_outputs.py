@@ -30,7 +30,7 @@ from generator.sampling import SamplingOptions, sample_tokens
 from generator.sampling.harmonize import harmonize
 from generator.sampling.music import MusicRequest, generate_music
 from generator.sampling.pianoroll import sample_frames
-from generator.sampling.sampler import allow_only
+from generator.sampling.processors import allow_only
 from generator.sampling.seq2seq import decode, translate
 from generator.sampling.text import generate_text
 from generator.tokenizers import CharTokenizer, MidiEventTokenizer
