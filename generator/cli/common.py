@@ -94,7 +94,7 @@ def add_model_flags(parser: argparse.ArgumentParser, shipped: str | None = None)
 def load_model(args: argparse.Namespace):
     """The checkpoint of --checkpoint, on --device."""
     from generator.checkpoint import load_checkpoint
-    from generator.training.trainer import resolve_device
+    from generator.device import resolve_device
 
     return load_checkpoint(args.checkpoint, device=resolve_device(args.device))
 

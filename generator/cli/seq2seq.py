@@ -306,7 +306,8 @@ def _score_text(score, split: str) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from generator.training.seq2seq_task import pitch_agreement, score_pairs
+    from generator.evaluation.harmony import pitch_agreement
+    from generator.training.seq2seq_task import score_pairs
 
     loaded = load_model(args)
     if loaded.family != "seq2seq":

@@ -107,7 +107,7 @@ def _segment_len(args: argparse.Namespace) -> int:
 def _cmd_train_text(args: argparse.Namespace) -> int:
     from generator.checkpoint import read_checkpoint
     from generator.data.text_corpus import load_text_corpus
-    from generator.sampling.text import bits_per_character, prediction_count
+    from generator.evaluation.text import bits_per_character, prediction_count
     from generator.tokenizers import tokenizer_from_dict
     from generator.training import train
     from generator.training.tasks import TEXT_TASK
@@ -159,7 +159,8 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate_text(args: argparse.Namespace) -> int:
     from generator.data.text_corpus import load_text_corpus
-    from generator.sampling.text import evaluate_text, text_tokenizer
+    from generator.evaluation.text import evaluate_text
+    from generator.sampling.text import text_tokenizer
 
     loaded = load_model(args)
     corpus = load_text_corpus(
