@@ -142,7 +142,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     corpus = load_piano_roll(
         args.data, loaded.tokenizer, valid_fraction=0.0, splits=(args.split, "")
     )
-    print(corpus.report.summary(with_split=False), file=sys.stderr)
+    print(corpus.report.summary(split=False), file=sys.stderr)
     nll = frame_nll(loaded.model, corpus.train, batch_size=args.batch_size, seq_len=args.seq_len)
     where = f"split {args.split!r} of " if args.data.suffix.lower() == ".json" else ""
     print(
