@@ -6,10 +6,11 @@ shape) rework them, a choice fills the step, the model takes that step. The mode
 carries its hidden state, so each step costs one step of the network whatever came before (no
 re-running of the prefix), and all variations run as one batch.
 
-    logits ──► constraints ──► [log-probability] ──► choice ──► step t ──► model.step ──┐
-       ▲         (masks)                             greedy:  argmax                   │
-       └─────────────────────────────────────────────sampled: temperature, top-k, top-p,
-                                                              then a draw ─────────────┘
+    logits ───────► ban, constraints ─► [log-prob] ─► choice ─────────► history[t]
+          ▲          (masks, in order)    (scores)    greedy: argmax           │
+          │                                           draw: temperature,       │
+          │                                           top-k, top-p, sample     │
+          └── next logits ◄── step(history[t]) ◄── all ended? stop ◄──────────┘
 
 What differs by family is only what is fed and drawn:
 - token RNN (music, text): ``sample_tokens`` here; a sequence ends at EOS or once the summed
@@ -199,8 +200,8 @@ def sample_loop(
     sampler's hot path); processors: constraints applied in order to every step's logits,
     with the ids so far (batch, t).
     ends: the loop stops once every sequence has ended; an ended sequence gets ``fill``.
-    scores: with ``ends``, (batch,) to which each sequence's log-probabilities are added (after
-    the constraints, before the choice's temperature and truncation), up to its last token.
+    scores: (batch,), to which each sequence's log-probabilities are added (after the
+    constraints, before the choice's temperature and truncation), up to its last token.
     on_step: called with each new step (streaming)."""
     batch, steps = history.shape[1], history.shape[0]
     by_row = history.transpose(0, 1)  # (batch, steps): the ids so far are by_row[:, :t]
@@ -216,12 +217,11 @@ def sample_loop(
             log_probs = torch.log_softmax(logits, dim=-1)
         token = history[t]  # a view: the choice is written straight into the history
         choose(logits, token)
-        if ends is not None:
-            if ends.left < batch:
-                token.masked_fill_(ends.done, fill)
-            if scores is not None:
-                picked = log_probs.gather(1, token[:, None]).squeeze(1)
-                scores += torch.where(ends.done, 0.0, picked)
+        if ends is not None and ends.left < batch:
+            token.masked_fill_(ends.done, fill)
+        if scores is not None:
+            picked = log_probs.gather(1, token[:, None]).squeeze(1)
+            scores += picked if ends is None else torch.where(ends.done, 0.0, picked)
         if on_step is not None:
             on_step(token)
         if ends is not None:

@@ -95,6 +95,9 @@ def test_the_loop_ends_each_sequence_fills_after_it_and_scores_up_to_its_end():
 def test_the_loop_runs_all_steps_without_ends():
     table = Table([[1.0, 0.0]] * 5, batch=3)
     history = torch.zeros(5, 3, dtype=torch.long)
-    assert sample_loop(table.rows[0], table.step, greedy_choice, history) == 5
-    assert table.calls == 4
+    scores = torch.zeros(3)
+    assert sample_loop(table.rows[0], table.step, greedy_choice, history, scores=scores) == 5
+    assert table.calls == 4 and history.eq(0).all()
+    one = float(torch.log_softmax(torch.tensor([1.0, 0.0]), 0)[0])
+    assert scores.tolist() == pytest.approx([5 * one] * 3)
     assert sample_loop(table.rows[0], table.step, greedy_choice, history[:0]) == 0
