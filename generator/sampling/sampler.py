@@ -324,11 +324,3 @@ def sample_tokens(
     )
     rows = history[:taken].t().tolist()
     return [[i for i in row if i not in (pad_id, eos_id)] for row in rows]
-
-
-def filter_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
-    """Temperature, then top-k, then top-p (nucleus) on (batch, vocab) logits: a new tensor."""
-    logits = logits.clone()
-    for process in sampling_processors(options):
-        logits = process(logits, None)
-    return logits

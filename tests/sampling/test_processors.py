@@ -7,7 +7,7 @@ import torch
 
 from generator.sampling import SamplingOptions, allow_only, ban, sample_loop
 from generator.sampling.processors import fixed_lengths, sampling_processors
-from generator.sampling.sampler import Ends, filter_logits, greedy_choice
+from generator.sampling.sampler import Ends, greedy_choice
 
 INF = float("inf")
 
@@ -41,7 +41,6 @@ def test_sampling_processors_follow_the_options_in_order():
     out = logits.clone()
     for process in chain:
         out = process(out, None)
-    assert torch.equal(out, filter_logits(logits, SamplingOptions(0.5, 3, 0.9)))
     assert torch.isfinite(out).tolist() == [[True, True, False, False]]  # p(0)+p(1) > 0.9
     assert out[0, 0] == 4.0  # temperature first: 2 / 0.5
 
