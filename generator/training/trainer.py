@@ -163,9 +163,62 @@ def _train(
     if not launch.is_main:
         log, progress = (lambda message: None), False
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    run, state, plan = _set_up(
+        launch, model_config, config, corpus, out, resume, progress, log, info, task, on_step
+    )
+    try:
+        stop_reason = _loop(run, state, plan)
+    except KeyboardInterrupt as stop:
+        run.progress.close()
+        # under torchrun: save only when all ranks stopped after the same step
+        if launch.world_size == 1 or isinstance(stop, _AllRanksInterrupted):
+            _save_at_end(run, state)
+            log(f"interrupted at step {state.step}: saved {run.files.last}; continue with --resume")
+            launch.barrier()
+        raise
+    finally:
+        run.progress.close()
+    _save_at_end(run, state)
+    launch.barrier()  # under torchrun: no rank returns before rank 0 has written the files
+    result = TrainResult(
+        best_path=run.files.best,
+        last_path=run.files.last,
+        steps=state.step,
+        best_valid_nll=state.best_valid_nll(),
+        train_nll=next((h["train_nll"] for h in reversed(state.history) if "train_nll" in h), None),
+        wall_seconds=state.elapsed(),
+        tokens_seen=state.tokens_seen,
+        skipped_steps=state.skipped,
+        stop_reason=stop_reason,
+        history=state.history,
+    )
+    log(
+        f"done ({stop_reason}): {state.step} steps, {result.wall_seconds:.0f} s, best valid "
+        f"{figure(result.best_valid_nll)} nats/{task.units}; best model {out}, "
+        f"resumable state {run.files.last}"
+    )
+    return result
+
+
+def _set_up(
+    launch: distributed.Single,
+    model_config: Any,
+    config: TrainConfig,
+    corpus: Corpus,
+    out: Path,
+    resume: bool,
+    progress: bool,
+    log: Callable[[str], None],
+    info: dict[str, Any] | None,
+    task: Task,
+    on_step: Callable[[dict[str, float]], bool | None] | None,
+) -> tuple[_Run, RunState, Any]:
+    """The model (new, or the interrupted run's), optimizer, state and first epoch's plan.
+
+    The order matters for exact resumes: the seed, then the model, the probe (which leaves the
+    random streams as they were), the ranks' own streams, and last the resumed streams."""
     last = last_path_for(out)
     device = launch.device
-
     torch.manual_seed(config.seed)
     saved: dict[str, Any] | None = None
     if resume:
@@ -202,62 +255,32 @@ def _train(
         run_info.setdefault("unigram_valid_nll", baseline)
     state.started = time.perf_counter()
     _log_set_up(log, model, task, corpus, config, launch, baseline, projected)
+    files = RunFiles(
+        best=out,
+        last=last,
+        model=model,
+        tokenizer=corpus.tokenizer,
+        family=task.family,
+        info=run_info,
+        config=config,
+        optimizer=optimizer,
+        scaler=scaler,
+        launch=launch,
+    )
     run = _Run(
         config=config,
         corpus=corpus,
         task=task,
         launch=launch,
         stepper=Stepper(model, model_loss, task, optimizer, scaler, autocast, config, launch),
-        files=RunFiles(
-            out,
-            last,
-            model,
-            corpus.tokenizer,
-            task.family,
-            run_info,
-            config,
-            optimizer,
-            scaler,
-            launch,
-        ),  # fmt: skip
+        files=files,
         progress=Progress(config, task.units, log, progress, state, step_seconds),
         valid_plan=valid_plan,
         has_valid=bool(corpus.valid),
         log=log,
         on_step=on_step,
     )
-    try:
-        stop_reason = _loop(run, state, plan)
-    except KeyboardInterrupt as stop:
-        run.progress.close()
-        # under torchrun: save only when all ranks stopped after the same step
-        if launch.world_size == 1 or isinstance(stop, _AllRanksInterrupted):
-            _save_at_end(run, state)
-            log(f"interrupted at step {state.step}: saved {last}; continue with --resume")
-            launch.barrier()
-        raise
-    finally:
-        run.progress.close()
-    _save_at_end(run, state)
-    launch.barrier()  # under torchrun: no rank returns before rank 0 has written the files
-    result = TrainResult(
-        best_path=out,
-        last_path=last,
-        steps=state.step,
-        best_valid_nll=state.best_valid_nll(),
-        train_nll=next((h["train_nll"] for h in reversed(state.history) if "train_nll" in h), None),
-        wall_seconds=state.elapsed(),
-        tokens_seen=state.tokens_seen,
-        skipped_steps=state.skipped,
-        stop_reason=stop_reason,
-        history=state.history,
-    )
-    log(
-        f"done ({stop_reason}): {state.step} steps, {result.wall_seconds:.0f} s, best valid "
-        f"{figure(result.best_valid_nll)} nats/{task.units}; best model {out}, "
-        f"resumable state {last}"
-    )
-    return result
+    return run, state, plan
 
 
 def _resumable(last: Path, config: TrainConfig) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
