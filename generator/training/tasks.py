@@ -14,7 +14,7 @@ carried through whole files. Piano-roll frames (frame_task.py) and encoder-decod
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -48,6 +48,7 @@ class Plan(Protocol):
     def batch(self, index: int) -> Any: ...
 
 
+@runtime_checkable
 class Task(Protocol):
     """A model family's part of training; the trainer calls nothing else."""
 
