@@ -30,10 +30,12 @@ def atomic_write(
     encoding: str | None = None,
     newline: str | None = None,
     durable: bool = False,
+    permissions: int | None = None,
 ) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path`` for writing; when the block ends without an
-    exception, rename it onto ``path`` (with the usual permissions, not mkstemp's 0600), else
-    delete it. ``durable``: fsync the data before the rename (checkpoints)."""
+    exception, rename it onto ``path``, else delete it. ``durable``: fsync the data before the
+    rename (checkpoints). ``permissions``: the file's mode bits (default: the usual ones under
+    the umask, not mkstemp's 0600; 0o600 for a secret)."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes whole files: mode 'w' or 'wb', not {mode!r}")
     path = Path(path)
@@ -45,7 +47,7 @@ def atomic_write(
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, 0o666 & ~_umask() if permissions is None else permissions)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -29,6 +29,12 @@ def test_a_write_replaces_the_file_whole_with_the_usual_permissions(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
 
 
+def test_a_secret_keeps_the_permissions_asked_for(tmp_path):
+    with atomic_write(tmp_path / "secret", "w", permissions=0o600) as handle:
+        handle.write("0123")
+    assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
+
+
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     path = write_text_atomic(tmp_path / "notes.txt", "kept ü\n")
     with pytest.raises(RuntimeError, match="disk full"):
