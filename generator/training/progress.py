@@ -138,8 +138,11 @@ class Progress:
         else:
             self.log(message)
 
-    def stepped(self, state: RunState, tokens: int, loss: float, grad_norm: float, lr: float):
-        """Account for the optimizer step that made ``state.step``."""
+    def stepped(
+        self, state: RunState, tokens: int, loss: float, grad_norm: float, lr: float
+    ) -> None:
+        """Account for the optimizer step that made ``state.step`` (``tokens`` predictions at a
+        mean ``loss``, the gradient norm before clipping, the step's learning rate)."""
         step, config = state.step, self.config
         self.window_tokens += tokens
         self.recent_loss += loss * tokens
@@ -188,4 +191,5 @@ class Progress:
             self.window_started, self.window_tokens = time.perf_counter(), 0
 
     def close(self) -> None:
+        """Close the bar (again: harmless)."""
         self.bar.close()

@@ -49,6 +49,7 @@ class RunState:
         return (time.perf_counter() - self.started) / 60
 
     def best_valid_nll(self) -> float | None:
+        """The best validation NLL, or None before any validation."""
         return self.best_nll if math.isfinite(self.best_nll) else None
 
     @classmethod

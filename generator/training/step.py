@@ -92,6 +92,7 @@ class Stepper:
 
     @property
     def lr(self) -> float:
+        """The learning rate the last step used."""
         return self.optimizer.param_groups[0]["lr"]
 
     def step(self, batch: Any, weight: float, carry: Carry) -> StepOutcome:
