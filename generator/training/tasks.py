@@ -35,9 +35,18 @@ Carry = State | None  # the recurrent state carried from one window to the next 
 class Corpus(Protocol):
     """What the trainer reads from a corpus (TokenCorpus, FrameCorpus, PairCorpus)."""
 
-    tokenizer: Tokenizer
-    train: Sequence[Any]  # the family's pieces (token pieces, piano rolls, pairs)
-    valid: Sequence[Any]
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    @property
+    def train(self) -> Sequence[Any]:
+        """The family's training pieces (token pieces, piano rolls, pairs)."""
+        ...
+
+    @property
+    def valid(self) -> Sequence[Any]:
+        """Held-out pieces of the same kind (may be empty)."""
+        ...
 
 
 class Plan(Protocol):
