@@ -355,12 +355,16 @@ class _Table:
         self.meter_codes = c.get("meter_codes", np.zeros(0, np.int64)).astype(np.int64)
         self.meter_names: list[str] = c.get("meter_names", np.zeros(0, str)).tolist()
         self.skips: dict[int, str] = dict(  # row → why the file was skipped
-            zip(c.get("skip_rows", np.zeros(0)).tolist(), c.get("skip_texts", ()), strict=True)
+            zip(
+                c.get("skip_rows", np.zeros(0)).tolist(),
+                c.get("skip_texts", np.zeros(0, str)).tolist(),  # str, not numpy's str_
+                strict=True,
+            )
         )
         self.warnings: dict[int, str] = dict(  # row → its parser warnings, one a line
             zip(
                 c.get("warning_rows", np.zeros(0)).tolist(),
-                c.get("warning_texts", ()),
+                c.get("warning_texts", np.zeros(0, str)).tolist(),
                 strict=True,
             )
         )

@@ -28,6 +28,15 @@ def contents(corpus) -> tuple:
     return sides, corpus.tokenizer.to_dict(), corpus.report.to_dict()
 
 
+def plain(value) -> bool:
+    """Only the types a checkpoint may hold (the report is stored in it): no numpy scalars."""
+    if isinstance(value, dict):
+        return all(plain(k) and plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(plain(v) for v in value)
+    return type(value) in (str, int, float, bool, type(None))
+
+
 def cache_file(cache: Path) -> Path:
     (found,) = cache.glob("midi-corpus-*.npz")
     return found
@@ -50,6 +59,7 @@ def test_a_cached_read_gives_what_a_fresh_read_gives_and_writes_nothing(tmp_path
         == [("tune00.mid", "copy-of-tune00.mid")]
     )
     assert second.report.skipped == [("broken.mid", fresh.report.skipped[0][1])]
+    assert plain(second.report.to_dict()) and plain(second.tokenizer.to_dict())
     again = cache_file(cache).stat()  # an unchanged folder: the cache is not rewritten
     assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
 
