@@ -60,7 +60,7 @@ from generator.tokenizers import MidiEventTokenizer
 from generator.validation import read_bounded
 
 MIDI_SUFFIXES = {".mid", ".midi"}
-CACHE_VERSION = 4  # 3: symusic reading, one cache file per corpus; 4: meter and voices
+CACHE_VERSION = 5  # 3: symusic, a file per corpus; 4: meter and voices; 5: columns, stamp rows
 STYLE_RULES = ("folders", "none")  # or the path of a CSV file
 MAX_STYLE_TABLE_BYTES = 16_000_000  # a path,style line per file: room for 100,000s of files
 GROUP_RULES = ("name", "none")
