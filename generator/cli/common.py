@@ -93,16 +93,27 @@ def add_model_flags(parser: argparse.ArgumentParser, shipped: str | None = None)
 
 def load_model(args: argparse.Namespace):
     """The checkpoint of --checkpoint, on --device."""
-    from generator.checkpoint import load_checkpoint
-    from generator.training.trainer import resolve_device
+    from generator import api
 
-    return load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    return api.load(args.checkpoint, device=args.device)
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **fixed):
+    """``cls`` built from the flags named like its fields, with ``fixed`` on top."""
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in vars(args).items() if k in names}
     return cls(**{**values, **fixed})
+
+
+def data_set_fields(recipe) -> set[str]:
+    """The config fields a recipe's data sets: they get no flag."""
+    return set(recipe.data_sets)
+
+
+def model_fields(cls: type, args: argparse.Namespace, recipe) -> dict:
+    """The model config fields the flags give (those the data sets left out)."""
+    names = {f.name for f in dataclasses.fields(cls)} - data_set_fields(recipe)
+    return {k: v for k, v in vars(args).items() if k in names}
 
 
 def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
@@ -141,10 +152,9 @@ def command_line(args: argparse.Namespace) -> str:
 
 def note(text: str) -> None:
     """A report line on stderr for a training run, printed once: under torchrun, by rank 0."""
-    from generator.training.distributed import is_main_process
+    from generator import api
 
-    if is_main_process():
-        print(text, file=sys.stderr)
+    api.note(text)
 
 
 def check_args(args: argparse.Namespace) -> None:

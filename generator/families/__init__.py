@@ -46,7 +46,8 @@ class Recipe:
     tokenizers: tuple[type[Tokenizer], ...]  # tokenizer classes models of this recipe use
     options: type  # dataclass of the reader's options (fields = CLI flags)
     read: Callable[..., Any]
-    data_fields: Callable[[Any], dict[str, Any]]  # tokenizer → config fields the data sets
+    data_sets: tuple[str, ...]  # the config fields the data sets (vocabulary, styles, keys)
+    data_fields: Callable[[Any], dict[str, Any]]  # tokenizer → values of those fields
     task: Any  # the training Task (generator/training/tasks.py) the trainer calls
     describe_data: Callable[[Any], str] = lambda tokenizer: ""  # "from the data: ..." line
     fixed_training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields it pins
@@ -55,6 +56,7 @@ class Recipe:
     empty: Callable[[Any], bool] = lambda corpus: not corpus.train  # nothing to train on
     train_info: Callable[[Any, Any], dict[str, Any]] = lambda corpus, options: {}  # to store
     after: Callable[..., None] | None = None  # (result, corpus, log) once training ended
+    warm_start: Callable[..., Any] | None = None  # (checkpoint, tokenizer) → (config, task)
     evaluate: Callable[..., Any] | None = None  # (loaded, corpus, batch_size=, seq_len=) → score
 
     @property

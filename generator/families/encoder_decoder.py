@@ -214,6 +214,7 @@ SEQ2SEQ = Recipe(
     tokenizers=(VoiceGridTokenizer, CharTokenizer, SentencePieceTokenizer),
     options=PairData,
     read=read,
+    data_sets=("vocab_size",),
     data_fields=lambda tokenizer: {"vocab_size": tokenizer.vocab_size},
     task=SEQ2SEQ_TASK,
     describe_data=lambda tokenizer: f"from the data: vocabulary {tokenizer.vocab_size} ids",

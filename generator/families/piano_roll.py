@@ -96,6 +96,7 @@ PIANOROLL = Recipe(
     tokenizers=(PianoRollTokenizer,),
     options=PianoRollData,
     read=read,
+    data_sets=("num_keys",),
     data_fields=data_fields,
     task=FRAME_TASK,
     describe_data=describe_data,

@@ -244,7 +244,9 @@ def generate(loaded: Any, request: MusicRequest | TextRequest):
 
 def card_lines(config: dict, tokenizer: dict, corpus: dict) -> list[str]:
     """The tokenizer, the styles and the data of a token model."""
-    lines = [f"- **Tokenizer:** `{tokenizer.get('kind')}`, vocabulary {config.get('vocab_size')} ids"]
+    lines = [
+        f"- **Tokenizer:** `{tokenizer.get('kind')}`, vocabulary {config.get('vocab_size')} ids"
+    ]
     if tokenizer.get("styles"):
         lines.append(f"- **Styles:** {', '.join(tokenizer['styles'])}")
     if corpus:
@@ -264,9 +266,11 @@ MUSIC = Recipe(
     tokenizers=(MidiEventTokenizer,),
     options=MusicData,
     read=read_music,
+    data_sets=("vocab_size", "num_styles", "num_seed_tokens"),
     data_fields=music_fields,
     task=TOKEN_TASK,
     describe_data=describe_music,
+    warm_start=warm_start,
     evaluate=evaluate_music,
 )
 
@@ -277,6 +281,7 @@ TEXT = Recipe(
     tokenizers=(CharTokenizer, SentencePieceTokenizer),
     options=TextData,
     read=read_text,
+    data_sets=("vocab_size", "num_styles", "num_seed_tokens"),
     data_fields=text_fields,
     task=TEXT_TASK,
     describe_data=lambda tokenizer: f"from the data: vocabulary {tokenizer.vocab_size} ids",
