@@ -278,7 +278,7 @@ def _evaluate_harmony(args: argparse.Namespace, loaded, corpus) -> None:
 
     if not hasattr(loaded.tokenizer, "voices") or not args.data.is_dir():
         raise ValueError("--harmony needs a harmonizer and a folder of MIDI files")
-    held = set(corpus.extra["valid_files"])
+    held = set(corpus.valid_files)
     every = [str(p.relative_to(args.data)) for p in find_midi_files(args.data)]
     names = {
         "valid": sorted(held),

@@ -78,7 +78,7 @@ class Family:
     generate: Callable[[Any, Any], Any]  # (Loaded, request) → result; requests as below
     requests: tuple[type, ...]  # the request classes generate answers
     card_lines: Callable[[dict, dict, dict], list[str]]  # (model config, tokenizer, corpus)
-    uses: dict[type[Tokenizer], str] = field(default_factory=dict)  # tokenizer → app tab
+    uses: dict[type[Tokenizer], str] = field(default_factory=dict)  # tokenizer → the app's tab
     settings: Callable[[Any, Any], list[str]] = lambda config, tokenizer: []  # for a picker
 
     @property
@@ -95,8 +95,8 @@ class Family:
         raise ValueError(f"a {self.title} model does not take a {kind!r} tokenizer")
 
     def use(self, tokenizer_kind: str) -> str:
-        """What the app does with a model of this family and tokenizer: "music" (Compose),
-        "text" (Write), "harmony" (Harmonize), or "" (nothing: the CLI only)."""
+        """The app's tab that uses a model of this family and tokenizer: "compose", "write",
+        "harmonize", or "" (none: the CLI only)."""
         return next((use for t, use in self.uses.items() if t.kind == tokenizer_kind), "")
 
 

@@ -236,5 +236,5 @@ FAMILY = Family(
     generate=generate,
     requests=(TranslateRequest, HarmonizeRequest),
     card_lines=card_lines,
-    uses={VoiceGridTokenizer: "harmony"},
+    uses={VoiceGridTokenizer: "harmonize"},
 )

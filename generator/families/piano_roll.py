@@ -114,6 +114,6 @@ FAMILY = Family(
     generate=generate_pianoroll,
     requests=(PianoRollRequest,),
     card_lines=card_lines,
-    uses={PianoRollTokenizer: "music"},
+    uses={PianoRollTokenizer: "compose"},
     settings=settings,
 )

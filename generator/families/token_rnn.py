@@ -302,7 +302,7 @@ FAMILY = Family(
     generate=generate,
     requests=(MusicRequest, TextRequest),
     card_lines=card_lines,
-    uses={MidiEventTokenizer: "music", CharTokenizer: "text", SentencePieceTokenizer: "text"},
+    uses={MidiEventTokenizer: "compose", CharTokenizer: "write", SentencePieceTokenizer: "write"},
 )
 
 __all__ = [

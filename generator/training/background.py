@@ -1,8 +1,9 @@
 """Training in a worker process, for programs that must stay responsive while a model trains.
 
     parent (e.g. the app)                     child (spawned, lower priority, few torch threads)
-    job = TrainingJob(...); job.start()  ──►  read the corpus of data → train(..., on_step)
-    job.poll()   ◄── events on a queue ─────  {"event": "corpus" | "log" | "step" | "done" | "error"}
+    job = TrainingJob(...); job.start()  ──►  generator.api.train(recipe, data, ..., on_step)
+    job.poll()   ◄── events on a queue ─────  {"event": "corpus" | "log" | "step" | "done" |
+                                               "error", ...}
     job.stop()   ── stop flag (an Event) ──►  on_step returns True: both checkpoints are written
 
 A separate process keeps the trainer's Python loop from competing for the parent's GIL, runs at
