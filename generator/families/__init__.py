@@ -41,8 +41,9 @@ class Recipe:
     ``tokenizer`` given (resume, evaluation) means the data is read with it."""
 
     name: str  # what `python -m generator train NAME` and the app call it
-    title: str  # for people: "music (MIDI events)"
+    title: str  # for people, as in "a piano-roll model"
     data: str  # what the data holds, for messages: "MIDI files", "text files", ...
+    reads: tuple[str, ...]  # file formats --data may hold: "midi", "text", "json", "tsv"
     tokenizers: tuple[type[Tokenizer], ...]  # tokenizer classes models of this recipe use
     options: type  # dataclass of the reader's options (fields = CLI flags)
     read: Callable[..., Any]
@@ -52,6 +53,7 @@ class Recipe:
     describe_data: Callable[[Any], str] = lambda tokenizer: ""  # "from the data: ..." line
     fixed_training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields it pins
     resume_tokenizer: bool = False  # resume with the stored tokenizer instead of a new one
+    holds_out_within_files: bool = False  # one file is enough: the end of each file is held out
     check: Callable[[Any, Any], None] = lambda config, corpus: None  # ValueError if unfit
     empty: Callable[[Any], bool] = lambda corpus: not corpus.train  # nothing to train on
     train_info: Callable[[Any, Any], dict[str, Any]] = lambda corpus, options: {}  # to store
@@ -62,7 +64,12 @@ class Recipe:
     @property
     def family(self) -> Family:
         """The family this recipe trains."""
-        return next(f for f in families() if self in f.recipes)
+        return next(f for f in families() if any(r is self for r in f.recipes))
+
+    @property
+    def tab(self) -> str:
+        """The app's tab that uses the models this recipe makes ("" for none)."""
+        return self.family.use(self.tokenizers[0].kind)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ class Family:
     card_lines: Callable[[dict, dict, dict], list[str]]  # (model config, tokenizer, corpus)
     uses: dict[type[Tokenizer], str] = field(default_factory=dict)  # tokenizer → the app's tab
     settings: Callable[[Any, Any], list[str]] = lambda config, tokenizer: []  # for a picker
+    from_preset: Callable[[dict], dict] = lambda fields: fields  # a size preset (cell,
+    # embedding_size, hidden_size, num_layers, dropout) as this family's config fields
 
     @property
     def tokenizers(self) -> tuple[type[Tokenizer], ...]:

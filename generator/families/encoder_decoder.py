@@ -209,8 +209,9 @@ def card_lines(config: dict, tokenizer: dict, corpus: dict) -> list[str]:
 
 SEQ2SEQ = Recipe(
     name="seq2seq",
-    title="encoder-decoder pairs (melody → voices, or text → text)",
+    title="encoder-decoder",
     data="training pairs",
+    reads=("midi", "tsv"),
     tokenizers=(VoiceGridTokenizer, CharTokenizer, SentencePieceTokenizer),
     options=PairData,
     read=read,

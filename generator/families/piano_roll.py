@@ -83,6 +83,23 @@ def card_lines(config: dict, tokenizer: dict, corpus: dict) -> list[str]:
     return lines
 
 
+def from_preset(fields: dict) -> dict:
+    """A token model's size preset as a piano-roll model of the same cell and size, with the
+    NADE head and the pitch skip (the recipe of checkpoints/pianoroll.pt and the JSB
+    benchmark)."""
+    hidden = fields["hidden_size"]
+    return dict(
+        cell=fields["cell"],
+        hidden_size=hidden,
+        num_layers=fields["num_layers"],
+        dropout=max(fields["dropout"], 0.3),
+        head="nade",
+        nade_hidden=max(32, hidden // 2),
+        pitch_span=12,
+        pitch_channels=16,
+    )
+
+
 def settings(config: Any, tokenizer: Any) -> list[str]:
     """What a model picker says about a piano-roll model."""
     fpb = getattr(tokenizer, "frames_per_beat", 1)
@@ -91,8 +108,9 @@ def settings(config: Any, tokenizer: Any) -> list[str]:
 
 PIANOROLL = Recipe(
     name="pianoroll",
-    title="piano roll (frames of keys)",
+    title="piano-roll",
     data="pieces of two or more frames",
+    reads=("midi", "json"),
     tokenizers=(PianoRollTokenizer,),
     options=PianoRollData,
     read=read,
@@ -116,4 +134,5 @@ FAMILY = Family(
     card_lines=card_lines,
     uses={PianoRollTokenizer: "compose"},
     settings=settings,
+    from_preset=from_preset,
 )

@@ -261,8 +261,9 @@ def card_lines(config: dict, tokenizer: dict, corpus: dict) -> list[str]:
 
 MUSIC = Recipe(
     name="music",
-    title="music (MIDI events)",
+    title="music",
     data="MIDI files",
+    reads=("midi",),
     tokenizers=(MidiEventTokenizer,),
     options=MusicData,
     read=read_music,
@@ -276,8 +277,9 @@ MUSIC = Recipe(
 
 TEXT = Recipe(
     name="text",
-    title="text (characters or SentencePiece)",
+    title="text",
     data="text files",
+    reads=("text",),
     tokenizers=(CharTokenizer, SentencePieceTokenizer),
     options=TextData,
     read=read_text,
@@ -287,6 +289,7 @@ TEXT = Recipe(
     describe_data=lambda tokenizer: f"from the data: vocabulary {tokenizer.vocab_size} ids",
     fixed_training={"transpose": 0, "style_dropout": 0.0},
     resume_tokenizer=True,
+    holds_out_within_files=True,
     train_info=text_info,
     after=text_after,
     evaluate=evaluate_text,
