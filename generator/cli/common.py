@@ -39,9 +39,11 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: set[str])
             group.add_argument(*flags, type=kind, default=f.default, help=text)
 
 
-def add_command(kinds, name: str, run, help: str, description: str | None = None):
-    """A subcommand ``KIND`` of ``kinds`` that calls ``run(args)``; --help shows defaults."""
-    parser = kinds.add_parser(name, help=help, description=description, formatter_class=Formatter)
+def add_command(subcommands, name: str, run, help: str, description: str | None = None):
+    """A subcommand ``name`` of ``subcommands`` that calls ``run(args)``; --help shows defaults."""
+    parser = subcommands.add_parser(
+        name, help=help, description=description, formatter_class=Formatter
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -49,7 +51,8 @@ def add_command(kinds, name: str, run, help: str, description: str | None = None
 def add_training_flags(
     parser: argparse.ArgumentParser, data_help: str, held_out: str, data_default: Path | None = None
 ) -> None:
-    """What every ``train KIND`` takes: --data, --out, --resume, --valid-fraction, --no-progress."""
+    """What every ``train RECIPE`` takes: --data, --out, --resume, --valid-fraction and
+    --no-progress."""
     if data_default is None:
         parser.add_argument("--data", type=Path, required=True, help=data_help)
     else:

@@ -32,9 +32,9 @@ DEFAULT_MUSIC_MINUTES = 12.0  # train music's --max-minutes unless given (0 = no
 DEFAULT_MUSIC_HIDDEN = 256  # train music's --hidden-size unless given (the shipped model's)
 
 
-def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     train = add_command(
-        train_kinds,
+        train_recipes,
         "music",
         _cmd_train_music,
         help="on a folder of MIDI files",
@@ -61,7 +61,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     # times faster), and the clock stops it; the schedule follows the clock.
     train.set_defaults(max_minutes=DEFAULT_MUSIC_MINUTES, hidden_size=DEFAULT_MUSIC_HIDDEN)
 
-    evaluate = add_command(evaluate_kinds, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
+    evaluate = add_command(evaluate_what, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
     add_model_flags(evaluate)
     evaluate.add_argument("--data", type=Path, required=True, help="MIDI file or folder")
     evaluate.add_argument("--batch-size", type=int, default=16)
@@ -70,7 +70,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     add_corpus_rule_flags(evaluate, groups=False)
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "music",
         _cmd_sample_music,
         help="write MIDI files",

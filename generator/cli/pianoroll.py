@@ -30,10 +30,10 @@ from generator.families.piano_roll import PIANOROLL, PianoRollData
 DATA_HELP = "a piano-roll JSON file ({'train': [...], 'valid': [...]}) or a folder of MIDI files"
 
 
-def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     """Add the ``pianoroll`` subcommand to train, evaluate and sample."""
     train = add_command(
-        train_kinds,
+        train_recipes,
         "pianoroll",
         _train,
         help="88-key piano-roll frames (JSON benchmark or MIDI folder)",
@@ -52,7 +52,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     train.set_defaults(seq_len=64, batch_size=16)  # JSB pieces are ~60 frames long
 
     evaluate = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "pianoroll",
         _evaluate,
         help="NLL per frame on a piano-roll split",
@@ -70,7 +70,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     evaluate.add_argument("--seq-len", type=int, default=256, help="frames per window")
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "pianoroll",
         _sample,
         help="write MIDI files from a piano-roll model",

@@ -40,10 +40,10 @@ MELODY_RULE = (
 )
 
 
-def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(commands, train_recipes, evaluate_what, sample_recipes) -> None:
     """Add ``seq2seq`` to train, evaluate and sample, and the ``harmonize`` command."""
     train = add_command(
-        train_kinds,
+        train_recipes,
         "seq2seq",
         _train,
         help="an encoder-decoder on pairs (melody harmonization or TSV text pairs)",
@@ -68,7 +68,7 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     train.set_defaults(batch_size=64, eval_every=100, save_every=100)
 
     evaluate = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "seq2seq",
         _evaluate,
         help="NLL and token accuracy on held-out pairs",
@@ -111,7 +111,7 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     add_threads_flag(evaluate, DECODER)
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "seq2seq",
         _sample,
         help="map source texts to target texts",

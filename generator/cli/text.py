@@ -40,9 +40,9 @@ def _add_text_corpus_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     train = add_command(
-        train_kinds,
+        train_recipes,
         "text",
         _cmd_train_text,
         help="on a text file or a folder of .txt/.md files",
@@ -65,7 +65,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     )
 
     evaluate = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "text",
         _cmd_evaluate_text,
         help="NLL per token and bits per character on text",
@@ -80,7 +80,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     _add_text_corpus_flags(evaluate)
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "text",
         _cmd_sample_text,
         help="print text, streamed as it is generated",
