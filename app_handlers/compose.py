@@ -1,8 +1,8 @@
 """Compose: sample pieces from a music model and write MIDI, audio and a piano roll for each.
 
-Two kinds of music model: token models (family "rnn": MIDI events, with styles, a seed note or
-the null input) and piano-roll models (family "pianoroll": frames of keys, which start from an
-opening chord or a primer and have no styles). Both end in the same MIDI, audio and picture."""
+Two families of music model: token models (MIDI events, with styles, a seed note or the null
+input) and piano-roll models (frames of keys, which start from an opening chord or a primer and
+have no styles). Both end in the same MIDI, audio and picture."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pretty_midi
 
-from app_handlers.models import NO_STYLE, PIANOROLL, resolve_model
+from app_handlers.models import NO_STYLE, is_frames, resolve_model
 from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name, user_error
 from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
@@ -77,7 +77,7 @@ def compose_limits(settings: AppSettings, model_key: str) -> ComposeLimits:
     path = resolve_model(settings, model_key)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
-    if loaded.family == PIANOROLL:
+    if is_frames(loaded):
         return ComposeLimits([], "")
     limits = music_limits(loaded)
     low_high = limits.pitch_range
@@ -245,7 +245,7 @@ def compose(
     path = resolve_model(settings, model_key)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
-    if loaded.family == PIANOROLL:  # the "Stay inside" settings do not apply
+    if is_frames(loaded):  # a piano roll: the "Stay inside" settings do not apply
         return _compose_pianoroll(
             settings, loaded, start, primer, temperature, bars, bpm, program, variations, seed
         )

@@ -17,7 +17,7 @@ import gradio as gr
 import pretty_midi
 
 from app_handlers.compose import new_output_dir, sheet_music
-from app_handlers.models import describe_model, list_models, resolve_model
+from app_handlers.models import HARMONIZE, describe_model, list_models, resolve_model
 from app_handlers.settings import (
     PROJECT_DIR,
     AppSettings,
@@ -45,7 +45,6 @@ from generator.sampling.harmonize import (
 from generator.validation import check_range
 
 DEFAULT_BPM = 80  # the page's tempo slider starts here: at it, the melody keeps its own tempo
-HARMONY_KIND = "harmony"  # models.TOKENIZER_KINDS' name for seq2seq harmonizers
 DEFAULT_HARMONIZER = "harmonizer"  # checkpoints/harmonizer.pt, picked by default
 MAX_MELODY_BYTES = 1_000_000
 MAX_MELODY_NOTES = 2_000
@@ -146,7 +145,7 @@ def _chorale_file(settings: AppSettings, file_name: str) -> Path:
 
 def harmony_choices(settings: AppSettings) -> tuple[list[tuple[str, str]], str]:
     """(label, key) pairs of harmonizer checkpoints, and the default (the shipped one)."""
-    entries = list_models(settings, HARMONY_KIND)
+    entries = list_models(settings, HARMONIZE)
     default = next((e.key for e in entries if e.path.stem == DEFAULT_HARMONIZER), None)
     return [(e.label, e.key) for e in entries], default or (entries[0].key if entries else "")
 
@@ -155,7 +154,7 @@ def harmony_model_text(settings: AppSettings, key: str) -> str:
     if not key:
         return "No harmonizer: start the app with `--checkpoint checkpoints/harmonizer.pt`."
     with UserErrors("Cannot load the harmonizer"):
-        loaded = load_cached(resolve_model(settings, key, HARMONY_KIND))
+        loaded = load_cached(resolve_model(settings, key, HARMONIZE))
         tokenizer = harmony_tokenizer(loaded)
     return f"{describe_model(loaded)} · melody → {' + '.join(tokenizer.voices)}"
 
@@ -213,7 +212,7 @@ def harmonize_melody(
     started = time.perf_counter()
     if not model_key:
         raise gr.Error(harmony_model_text(settings, model_key))
-    path = resolve_model(settings, model_key, HARMONY_KIND)
+    path = resolve_model(settings, model_key, HARMONIZE)
     with UserErrors("Invalid setting"):
         if bpm is not None:
             bpm = check_range("tempo", bpm, 20, 300)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from app_handlers.models import resolve_model
+from app_handlers.models import WRITE, resolve_model
 from app_handlers.settings import AppSettings, UserErrors, parse_seed
 from generator.loader import load_cached
 from generator.sampling import SamplingOptions
@@ -42,7 +42,7 @@ def write_text(
     with UserErrors("Invalid setting"):
         length = check_range("length", length, 1, MAX_UI_CHARACTERS, integer=True)
         options = SamplingOptions(temperature, top_k or 0, top_p, seed=parse_seed(seed))
-    path = resolve_model(settings, model_key, "text")
+    path = resolve_model(settings, model_key, WRITE)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
 

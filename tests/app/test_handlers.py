@@ -38,7 +38,7 @@ def test_models_listed_with_added_first_and_trained_ones(settings, music_checkpo
     assert choices == [("music (added)", "added:music"), ("mine (trained here)", "trained:mine")]
     assert default == "added:music"
     assert h.resolve_model(settings, "trained:mine") == trained.resolve()
-    assert [e.key for e in h.list_models(settings, "text")] == ["added:text"]
+    assert [e.key for e in h.list_models(settings, h.WRITE)] == ["added:text"]
 
 
 def test_unknown_or_missing_model_is_a_clear_error(settings, tmp_path):
@@ -265,15 +265,15 @@ def test_training_refuses_bad_requests(settings, tmp_path):
     with pytest.raises(gr.Error, match="None of the uploads is a MIDI file .*, a text file"):
         next(h.start_training(settings, jobs, [str(pdf)]))
     with pytest.raises(gr.Error, match="None of the uploads is a MIDI file"):
-        next(h.start_training(settings, jobs, [str(text)], kind="Music (MIDI)"))
+        next(h.start_training(settings, jobs, [str(text)], recipe="Music (MIDI)"))
     with pytest.raises(gr.Error, match="None of the uploads is a text file"):
-        next(h.start_training(settings, jobs, [str(pdf)], kind="Text"))
+        next(h.start_training(settings, jobs, [str(pdf)], recipe="Text"))
     with pytest.raises(gr.Error, match="training steps"):
         next(h.start_training(settings, jobs, [str(text)], steps=10**9))
     with pytest.raises(gr.Error, match="model size"):
         next(h.start_training(settings, jobs, [str(text)], preset="Huge"))
     with pytest.raises(gr.Error, match="what to train"):
-        next(h.start_training(settings, jobs, [str(text)], kind="Poetry"))
+        next(h.start_training(settings, jobs, [str(text)], recipe="Poetry"))
     with pytest.raises(gr.Error, match="tokenizer"):
         next(h.start_training(settings, jobs, [str(text)], tokenizer="Words"))
     with pytest.raises(gr.Error, match="subword vocabulary"):
@@ -400,8 +400,8 @@ def test_mixed_upload_is_refused_naming_the_files_unless_a_kind_is_picked(settin
     files = [str(tune), str(text)]
     with pytest.raises(gr.Error, match=r"mix music and text. MIDI: tune.mid; text: story.txt"):
         next(h.start_training(settings, h.TrainingJobs(), files))
-    assert h.training_kind(files, "Music (MIDI)") == "music"
-    assert h.training_kind(files, "Text") == "text"
+    assert h.training_recipe(files, "Music (MIDI)") == "music"
+    assert h.training_recipe(files, "Text") == "text"
 
     with pytest.warns(UserWarning, match="mix music and text"):  # gr.Warning outside a request
         kind, line = h.describe_upload(files)
@@ -443,7 +443,7 @@ def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settin
             settings, jobs, _text_uploads(tmp_path), steps=30, name="cats", poll_seconds=0.2
         )
     )
-    assert all(u.kind == "text" for u in updates)
+    assert all(u.tab == h.WRITE for u in updates)
     running = [u for u in updates if u.running and "step " in u.status]
     assert running and all("tokens/s" in u.status and "ETA" in u.status for u in running)
     last = updates[-1]
@@ -456,7 +456,7 @@ def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settin
     assert "(characters)" in last.report and str(settings.app_dir) not in last.report
     assert {point["split"] for point in last.curve} == {"train", "valid"}
 
-    assert ("cats (trained here)", "trained:cats") in h.model_choices(settings, "text")[0]
+    assert ("cats (trained here)", "trained:cats") in h.model_choices(settings, h.WRITE)[0]
     assert "trained:cats" not in [key for _, key in h.model_choices(settings)[0]]  # not music
     text, status = list(h.write_text(settings, "trained:cats", "the ", length=40, seed="1"))[-1]
     assert text.startswith("the ") and len(text) == 44 and "seed 1" in status
@@ -464,7 +464,7 @@ def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settin
 
 def test_sentencepiece_text_training(settings, tmp_path):
     run = h.start_training(
-        settings, h.TrainingJobs(), _text_uploads(tmp_path)[:2], steps=20, kind="Text",
+        settings, h.TrainingJobs(), _text_uploads(tmp_path)[:2], steps=20, recipe="Text",
         tokenizer="SentencePiece subwords", vocab_size=500, poll_seconds=0.2,
     )  # fmt: skip
     last = list(run)[-1]
@@ -484,7 +484,7 @@ def test_text_training_on_only_unusable_files_says_why(settings, tmp_path):
     assert "empty.txt: empty file" in message and "latin.txt: not valid utf-8" in message
     assert str(settings.app_dir) not in message and "your uploads" in message
     assert not updates[-1].running
-    assert h.model_choices(settings, "text")[0] == [("text (added)", "added:text")]
+    assert h.model_choices(settings, h.WRITE)[0] == [("text (added)", "added:text")]
 
 
 def test_each_variation_comes_with_its_score_and_musicxml(settings):
