@@ -123,6 +123,7 @@ def test_a_typed_note_is_echoed_as_typed_and_files_spell_sharps(settings):
 def test_model_description_counts_files_in_good_english(settings):
     class Loaded:
         family = "rnn"
+        tokenizer = None
         info = {"corpus": {"files_read": 1}, "steps": 3}
 
         class model:  # noqa: N801 (a stand-in for the model's config)
