@@ -1,7 +1,7 @@
 """The browser app: ``python app.py`` serves it at http://127.0.0.1:7860.
 
 Thin on purpose: this file lays out the page and wires components to the plain functions in
-``app_handlers/``, which call the ``generator`` package. No model lives here; models are
+``generator/app/``, which call the ``generator`` package. No model lives here; models are
 loaded through ``generator.loader.load_cached``.
 """
 
@@ -15,7 +15,7 @@ import os
 import gradio as gr
 import pandas as pd
 
-import app_handlers as handlers
+import generator.app as handlers
 
 INTRO = """# RNN music generator
 Recurrent networks (tanh RNN, LSTM, GRU) that learned music from MIDI files and text.
@@ -77,7 +77,7 @@ CLAMP_NOTE_JS = """
 
 
 def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr.Blocks:
-    """The page: Compose, Harmonize, Write and Train tabs, each wired to app_handlers."""
+    """The page: Compose, Harmonize, Write and Train tabs, each wired to generator.app."""
     choices, default_model = handlers.model_choices(settings)
     styles, default_style, model_text = handlers.model_styles(settings, default_model)
     with gr.Blocks(
@@ -592,7 +592,7 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
     return outputs
 
 
-# -- adapters: app_handlers' plain results → component updates ---------------------------------
+# -- adapters: generator.app's plain results → component updates -------------------------------
 def _visitor(token):
     """The visitor's token from the browser's storage, or a new one on a first visit."""
     return handlers.check_visitor(token) or handlers.new_visitor()

@@ -9,7 +9,7 @@ from collections import Counter
 import gradio as gr
 import pytest
 
-import app_handlers as h
+import generator.app as h
 from generator.midi import read_notes
 from generator.midi.notes import read_midi
 

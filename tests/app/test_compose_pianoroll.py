@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import app_handlers as h
+import generator.app as h
 from generator.midi import Note, read_notes, write_midi
 
 

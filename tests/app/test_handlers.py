@@ -13,8 +13,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import app_handlers as h
-from app_handlers import uploads
+import generator.app as h
+from generator.app import uploads
 from generator.checkpoint import load_checkpoint, save_checkpoint
 from generator.midi import Note, read_notes, write_midi
 

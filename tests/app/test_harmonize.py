@@ -8,8 +8,8 @@ import gradio as gr
 import numpy as np
 import pytest
 
-import app_handlers as h
-from app_handlers.settings import SHIPPED_DIR
+import generator.app as h
+from generator.app.settings import SHIPPED_DIR
 from generator.midi.parts import read_parts
 
 HARMONIZER = SHIPPED_DIR / "harmonizer.pt"
@@ -89,7 +89,7 @@ def test_no_melody_and_unknown_example_are_clear_errors(settings):
 def test_held_out_chorales_come_from_music21_when_the_corpus_is_not_built(settings, monkeypatch):
     """A fresh clone has no datasets/music: the default example (a chorale the harmonizer never
     saw) is converted from music21's bundled corpus once, then read from the app's folder."""
-    import app_handlers.harmonize as harmonize_module
+    import generator.app.harmonize as harmonize_module
 
     monkeypatch.setattr(harmonize_module, "CHORALE_DIR", settings.app_dir / "not-built")
     name = h.default_example()

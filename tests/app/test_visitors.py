@@ -8,7 +8,7 @@ import dataclasses
 import gradio as gr
 import pytest
 
-import app_handlers as h
+import generator.app as h
 from tests.app.test_handlers import _midi_uploads
 
 
@@ -73,7 +73,7 @@ def test_shared_models_only_when_the_owner_opts_in(settings):
 
 
 def test_messages_lose_server_paths_and_only_outputs_are_served(settings):
-    from app_handlers.settings import hide_paths
+    from generator.app.settings import hide_paths
 
     assert hide_paths("/srv/app/models/x.pt: no such checkpoint file") == (
         "x.pt: no such checkpoint file"

@@ -89,7 +89,6 @@ def compared_names(
 def modules() -> list[Path]:
     """The package's modules outside the registry, and the top-level app launcher."""
     files = [p for p in (ROOT / "generator").rglob("*.py") if REGISTRY not in p.parents]
-    files += sorted((ROOT / "app_handlers").glob("*.py"))  # until the app moves into generator/
     return files + [p for p in (ROOT / "app.py",) if p.exists()]
 
 

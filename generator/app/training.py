@@ -21,9 +21,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from app_handlers.models import COMPOSE
-from app_handlers.settings import AppSettings, UserErrors, safe_name, user_error, visitor_folder
-from app_handlers.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
+from generator.app.models import COMPOSE
+from generator.app.settings import AppSettings, UserErrors, safe_name, user_error, visitor_folder
+from generator.app.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
 from generator.config import TrainConfig
 from generator.families import Recipe, get_recipe
 from generator.training.background import TrainingJob, TrainingSpec

@@ -16,9 +16,9 @@ from pathlib import Path
 import gradio as gr
 import pretty_midi
 
-from app_handlers.models import NO_STYLE, is_frames, resolve_model
-from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name, user_error
 from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
+from generator.app.models import NO_STYLE, is_frames, resolve_model
+from generator.app.settings import AppSettings, UserErrors, parse_seed, safe_name, user_error
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
 from generator.loader import load_cached
 from generator.midi import Note

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from app_handlers.models import WRITE, resolve_model
-from app_handlers.settings import AppSettings, UserErrors, parse_seed
+from generator.app.models import WRITE, resolve_model
+from generator.app.settings import AppSettings, UserErrors, parse_seed
 from generator.loader import load_cached
 from generator.sampling import SamplingOptions
 from generator.sampling.text import generate_text

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from app_handlers.settings import safe_name
+from generator.app.settings import safe_name
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits
 from generator.data.text_corpus import TEXT_SUFFIXES
 

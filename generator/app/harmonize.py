@@ -16,9 +16,9 @@ from pathlib import Path
 import gradio as gr
 import pretty_midi
 
-from app_handlers.compose import new_output_dir, sheet_music
-from app_handlers.models import HARMONIZE, describe_model, list_models, resolve_model
-from app_handlers.settings import (
+from generator.app.compose import new_output_dir, sheet_music
+from generator.app.models import HARMONIZE, describe_model, list_models, resolve_model
+from generator.app.settings import (
     PROJECT_DIR,
     AppSettings,
     UserErrors,

@@ -26,7 +26,7 @@ Gradio keeps uploads and its copies of served files in its own folder outside th
 ``models.gradio_temp_dir``). Only ``outputs/`` is served, under random folder names.
 """
 
-from app_handlers.compose import (
+from generator.app.compose import (
     INSTRUMENTS,
     KEY_AUTO,
     KEY_CHOICES,
@@ -52,8 +52,8 @@ from app_handlers.compose import (
     compose_limits,
     primer_uploaded,
 )
-from app_handlers.harmonize import DEFAULT_BPM as HARMONY_DEFAULT_BPM
-from app_handlers.harmonize import (
+from generator.app.harmonize import DEFAULT_BPM as HARMONY_DEFAULT_BPM
+from generator.app.harmonize import (
     HarmonizeResult,
     check_melody,
     default_example,
@@ -62,7 +62,7 @@ from app_handlers.harmonize import (
     harmony_choices,
     harmony_model_text,
 )
-from app_handlers.models import (
+from generator.app.models import (
     COMPOSE,
     HARMONIZE,
     NO_STYLE,
@@ -78,7 +78,7 @@ from app_handlers.models import (
     resolve_model,
     served_folders,
 )
-from app_handlers.settings import (
+from generator.app.settings import (
     APP_DIR_ENV,
     CHECKPOINTS_ENV,
     AppSettings,
@@ -89,7 +89,7 @@ from app_handlers.settings import (
     safe_name,
     settings_from_env,
 )
-from app_handlers.training import (
+from generator.app.training import (
     DEFAULT_SUBWORDS,
     MAX_SUBWORDS,
     MAX_TRAIN_STEPS,
@@ -107,8 +107,8 @@ from app_handlers.training import (
     training_recipe,
     watch_training,
 )
-from app_handlers.uploads import StagedUpload, stage_uploads, upload_kind
-from app_handlers.write import MAX_UI_CHARACTERS, write_text
+from generator.app.uploads import StagedUpload, stage_uploads, upload_kind
+from generator.app.write import MAX_UI_CHARACTERS, write_text
 
 __all__ = [
     "harmony_model_text",

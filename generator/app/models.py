@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from app_handlers.settings import AppSettings, UserErrors, check_visitor, visitor_folder
+from generator.app.settings import AppSettings, UserErrors, check_visitor, visitor_folder
 from generator.checkpoint import CheckpointError
 from generator.families import get_family, recipes
 from generator.loader import find_checkpoints, load_cached, summarize_checkpoint
