@@ -124,8 +124,9 @@ def train(
     if recipe.empty(corpus):
         raise NothingToTrain(recipe.data, data)
     tokenizer = corpus.tokenizer
-    if recipe.describe_data(tokenizer):
-        log(recipe.describe_data(tokenizer))
+    determined = recipe.describe_data(tokenizer)  # "from the data: vocabulary ..."
+    if determined:
+        log(determined)
     model_config = family.config_class(**(model or {}), **recipe.data_fields(tokenizer))
     task = recipe.task
     if init_from is not None and not resume:

@@ -337,6 +337,7 @@ def start_training(
         # one file is enough where the end of each file is held out (text)
         valid_fraction=0.1 if staged.files >= 2 or chosen.holds_out_within_files else 0.0,
         cache_dir=job_dir / "cache",  # the visitor's tokens: removed with the job
+        skip_bad_files=True,  # an upload that does not decode is listed, not fatal
         tokenizer=TOKENIZERS[tokenizer],
         vocab_size=vocab_size,
         frames_per_beat=FRAMES_PER_BEAT,
