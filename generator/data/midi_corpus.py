@@ -38,7 +38,6 @@ import hashlib
 import io
 import multiprocessing
 import os
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ import numpy as np
 import pretty_midi
 from tqdm import tqdm
 
+from generator.atomic import atomic_write
 from generator.data.pieces import Piece, TokenCorpus, is_valid_split, skipped_lines
 from generator.midi.notes import MidiReadError, notes_from_bytes
 from generator.tokenizers import MidiEventTokenizer
@@ -352,15 +352,8 @@ class _CorpusCache:
             return
         if self.used.keys() == self.entries.keys() and self.used_stamps == self.stamps:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp.npz")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **_pack_entries(self.used), **_pack_stamps(self.used_stamps))
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.path, "wb") as handle:
+            np.savez(handle, **_pack_entries(self.used), **_pack_stamps(self.used_stamps))
 
 
 def _pack_stamps(stamps: dict[tuple[str, int, int], str]) -> dict[str, np.ndarray]:

@@ -21,11 +21,14 @@ import pkgutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from generator.tokenizers import Tokenizer
+
+if TYPE_CHECKING:  # the trainer's Protocol; importing training here would load it too early
+    from generator.training.tasks import Task
 
 _REGISTRY: dict[str, Family] = {}
 _LOCK = threading.Lock()
@@ -49,7 +52,7 @@ class Recipe:
     read: Callable[..., Any]
     data_sets: tuple[str, ...]  # the config fields the data sets (vocabulary, styles, keys)
     data_fields: Callable[[Any], dict[str, Any]]  # tokenizer → values of those fields
-    task: Any  # the training Task (generator/training/tasks.py) the trainer calls
+    task: Task  # the training Task (a Protocol, generator/training/tasks.py) the trainer calls
     describe_data: Callable[[Any], str] = lambda tokenizer: ""  # "from the data: ..." line
     fixed_training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields it pins
     resume_tokenizer: bool = False  # resume with the stored tokenizer instead of a new one

@@ -35,7 +35,7 @@ from generator.tokenizers import (
     tokenizer_from_dict,
 )
 from generator.training.tasks import TEXT_TASK, TOKEN_TASK, TokenTask, sequence_unigram_nll
-from generator.training.trainer import evaluate
+from generator.training.validate import evaluate
 
 SEED_TOKENS = 128  # seed notes a music model can start from: every MIDI pitch
 SEGMENT_WINDOWS = 16  # a text segment is this many training windows (minus one token)
