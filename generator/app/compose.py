@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pretty_midi
 
-from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
+from generator import MusicRequest, SamplingOptions, api, write_pieces
 from generator.app.models import NO_STYLE, is_frames, resolve_model
 from generator.app.settings import AppSettings, UserErrors, parse_seed, safe_name, user_error
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
@@ -28,7 +28,6 @@ from generator.sampling.music import AUTO_KEY, SCALES, music_limits
 from generator.sampling.pianoroll import (
     DEFAULT_FIRST_FRAME,
     PianoRollRequest,
-    generate_pianoroll,
     write_rolls,
 )
 from generator.tokenizers import MidiEventTokenizer
@@ -279,7 +278,7 @@ def compose(
             options=SamplingOptions(temperature, top_k, top_p, seed=seed),
             **constraints,
         )
-        result = generate_music(loaded, request)
+        result = api.generate(loaded, request)
 
     out_dir = new_output_dir(settings)
     how = safe_name(
@@ -452,7 +451,7 @@ def _compose_pianoroll(
             program=program,
             options=SamplingOptions(temperature, seed=seed),
         )
-        result = generate_pianoroll(loaded, request)
+        result = api.generate(loaded, request)
     out_dir = new_output_dir(settings)
     stem = f"pianoroll-{'primer' if primer_path else 'chord'}-seed{seed}"
     midi_paths = write_rolls(

@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pretty_midi
 
+from generator import api
 from generator.app.compose import new_output_dir, sheet_music
 from generator.app.models import HARMONIZE, describe_model, list_models, resolve_model
 from generator.app.settings import (
@@ -27,6 +28,7 @@ from generator.app.settings import (
     user_error,
 )
 from generator.data.midi_corpus import MIDI_SUFFIXES
+from generator.families.encoder_decoder import HarmonizeRequest
 from generator.loader import load_cached
 from generator.midi import Note
 from generator.midi.parts import Part, write_parts
@@ -35,7 +37,6 @@ from generator.render import RenderError, draw_pianoroll, write_audio
 from generator.render.attention import attention_labels, draw_attention
 from generator.sampling import SamplingOptions
 from generator.sampling.harmonize import (
-    harmonize,
     harmony_tokenizer,
     melody_beat,
     read_melody,
@@ -233,12 +234,12 @@ def harmonize_melody(
     own_tempo = bpm is None or bpm == DEFAULT_BPM
     with UserErrors("Cannot harmonize"):
         loaded = load_cached(path)
-        result = harmonize(
-            loaded,
+        request = HarmonizeRequest(
             melody,
             beat=melody_beat(timing),
             options=SamplingOptions(temperature=temperature, seed=seed),
         )
+        result = api.generate(loaded, request)
 
     out_dir = new_output_dir(settings)
     stem = f"harmony-{safe_name(source if example and not melody_file else 'upload')}-seed{seed}"

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import gradio as gr
 
+from generator import api
 from generator.app.models import WRITE, resolve_model
 from generator.app.settings import AppSettings, UserErrors, parse_seed
+from generator.families.token_rnn import TextRequest
 from generator.loader import load_cached
 from generator.sampling import SamplingOptions
-from generator.sampling.text import generate_text
 from generator.validation import check_range
 
 MAX_UI_CHARACTERS = 5_000  # one request's new text
@@ -57,9 +58,8 @@ def write_text(
 
     def run() -> None:
         try:
-            outcome["result"] = generate_text(
-                loaded, prime, length, "characters", options, 1, on_text=on_text
-            )
+            request = TextRequest(prime, length, "characters", options, 1, on_text=on_text)
+            outcome["result"] = api.generate(loaded, request)
         except _Cancelled:
             pass
         except Exception as error:  # shown to the user below
