@@ -107,7 +107,7 @@ from generator.app.training import (
     training_recipe,
     watch_training,
 )
-from generator.app.uploads import StagedUpload, stage_uploads, upload_kind
+from generator.app.uploads import StagedUpload, stage_uploads, upload_format
 from generator.app.write import MAX_UI_CHARACTERS, write_text
 
 __all__ = [
@@ -136,7 +136,7 @@ __all__ = [
     "frames_model",
     "takes_option",
     "training_recipe",
-    "upload_kind",
+    "upload_format",
     "CHECKPOINTS_ENV",
     "INSTRUMENTS",
     "MAX_TRAIN_STEPS",

@@ -23,7 +23,7 @@ import gradio as gr
 
 from generator.app.models import COMPOSE
 from generator.app.settings import AppSettings, UserErrors, safe_name, user_error, visitor_folder
-from generator.app.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
+from generator.app.uploads import MIDI, NOUN, TEXT, WHAT, StagedUpload, stage_uploads, upload_format
 from generator.config import TrainConfig
 from generator.families import Recipe, get_recipe
 from generator.training.background import TrainingJob, TrainingSpec
@@ -44,7 +44,6 @@ RECIPE_CHOICES = {  # label → recipe (generator/families/)
     "Text": "text",
     "Piano roll (MIDI, chords)": "pianoroll",
 }
-FORMAT_UPLOADS = {"midi": MUSIC, "text": TEXT}  # a recipe's file format → uploads to stage
 FRAMES_PER_BEAT = 4  # the grid a piano roll's MIDI uploads are quantized to (sixteenths)
 TOKENIZERS = {"Characters": "char", "SentencePiece subwords": "sentencepiece"}  # text only
 DEFAULT_SUBWORDS = 1_000  # SentencePiece vocabulary (an upper bound: small texts give fewer)
@@ -66,8 +65,8 @@ PRESETS: dict[str, dict] = {
 
 
 def _uploads(recipe: Recipe) -> str:
-    """The uploads a recipe trains on: MIDI files (MUSIC) or text files (TEXT)."""
-    return FORMAT_UPLOADS[recipe.reads[0]]
+    """The format of the uploads a recipe trains on: MIDI or TEXT files."""
+    return recipe.reads[0]
 
 
 def takes_option(recipe: str | None, option: str) -> bool:
@@ -238,19 +237,19 @@ def training_recipe(
     what the files are (MIDI: "music", text: "text").
 
     A gr.Error when the files decide and they mix MIDI and text (naming both), or hold
-    neither. ``found``: ``upload_kind(files)`` when the caller has it already (zips are read)."""
+    neither. ``found``: ``upload_format(files)`` when the caller has it (zips are read)."""
     if choice not in RECIPE_CHOICES:
         raise gr.Error(f"Pick what to train from the list, not {choice!r}.")
     if RECIPE_CHOICES[choice]:
         return RECIPE_CHOICES[choice]
-    uploads, names = found or upload_kind(files)
+    uploads, names = found or upload_format(files)
     if uploads:
-        return {MUSIC: "music", TEXT: "text"}[uploads]
-    if names[MUSIC] and names[TEXT]:
+        return {MIDI: "music", TEXT: "text"}[uploads]  # the recipe that reads them
+    if names[MIDI] and names[TEXT]:
         raise gr.Error(
-            f"These uploads mix music and text. MIDI: {_names(names[MUSIC])}; text: "
-            f"{_names(names[TEXT])}. Train one kind at a time: remove the files of the other "
-            "kind, or pick Music or Text under 'What to train' (the other files are skipped)."
+            f"These uploads mix music and text. MIDI: {_names(names[MIDI])}; text: "
+            f"{_names(names[TEXT])}. Train one at a time: remove the files of the other "
+            "format, or pick Music or Text under 'What to train' (the other files are skipped)."
         )
     raise gr.Error(
         "None of the uploads is a MIDI file (.mid, .midi), a text file (.txt, .md), or a .zip "
@@ -263,7 +262,7 @@ def describe_upload(files: list[str] | None, choice: str = RECIPE_AUTO) -> tuple
     mixed upload gets a warning now, and an error only if the user presses Train."""
     if not files:
         return None, ""
-    found = upload_kind(files)
+    found = upload_format(files)
     try:
         name = training_recipe(files, choice, found)
     except gr.Error as error:
@@ -275,13 +274,13 @@ def describe_upload(files: list[str] | None, choice: str = RECIPE_AUTO) -> tuple
     count = len(names[uploads])
     if not count:
         return None, f"⚠ None of the uploads is a {WHAT[uploads]} or a zip holding some."
-    other = names[TEXT if uploads == MUSIC else MUSIC]
+    other = names[TEXT if uploads == MIDI else MIDI]
     line = (
-        f"{count} {'MIDI' if uploads == MUSIC else 'text'} upload{'s' if count != 1 else ''}: "
+        f"{count} {NOUN[uploads]} upload{'s' if count != 1 else ''}: "
         f"trains a **{recipe.title}** model (it appears in the {recipe.tab.title()} tab)."
     )
     if other:
-        line += f" Skipped as not {uploads}: {_names(other)}."
+        line += f" Skipped as not {NOUN[uploads]}: {_names(other)}."
     return name, line
 
 

@@ -221,7 +221,7 @@ def test_zip_folders_become_styles_and_names_never_become_paths(tmp_path):
     staged = h.stage_uploads([str(upload), str(loose), str(not_zip)], folder, style="my style")
 
     written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    assert staged.files == 3 and staged.kind == "music"
+    assert staged.files == 3 and staged.file_format == "midi"
     assert all(not name.startswith("..") for name in written)
     assert not (tmp_path / "escape.mid").exists()
     assert {Path(name).parent.as_posix() for name in written} == {"reel", "jig", "my-style"}
@@ -373,7 +373,7 @@ def _text_uploads(tmp_path: Path) -> list[str]:
     return [str(p) for p in sorted(folder.iterdir())]
 
 
-def test_upload_kind_comes_from_the_files_and_zips(tmp_path):
+def test_upload_format_comes_from_the_files_and_zips(tmp_path):
     tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid")
     text = tmp_path / "story.txt"
     text.write_text("once upon a time")
@@ -381,17 +381,17 @@ def test_upload_kind_comes_from_the_files_and_zips(tmp_path):
     both = _zip(tmp_path / "both.zip", {"a.mid": tune.read_bytes(), "b.txt": b"b"})
     litter = _zip(tmp_path / "litter.zip", {"a.mid": tune.read_bytes(), ".hidden.txt": b"h"})
 
-    assert h.upload_kind([str(tune), str(litter)])[0] == "music"
-    assert h.upload_kind([str(text), str(texts)]) == (
+    assert h.upload_format([str(tune), str(litter)])[0] == "midi"
+    assert h.upload_format([str(text), str(texts)]) == (
         "text",
-        {"music": [], "text": ["story.txt", "texts.zip"]},
+        {"midi": [], "text": ["story.txt", "texts.zip"]},
     )
-    assert h.upload_kind([str(tune), str(text)]) == (
+    assert h.upload_format([str(tune), str(text)]) == (
         None,
-        {"music": ["tune.mid"], "text": ["story.txt"]},
+        {"midi": ["tune.mid"], "text": ["story.txt"]},
     )
-    assert h.upload_kind([str(both)]) == (None, {"music": ["both.zip"], "text": ["both.zip"]})
-    assert h.upload_kind([str(tmp_path / "score.pdf")]) == (None, {"music": [], "text": []})
+    assert h.upload_format([str(both)]) == (None, {"midi": ["both.zip"], "text": ["both.zip"]})
+    assert h.upload_format([str(tmp_path / "score.pdf")]) == (None, {"midi": [], "text": []})
 
 
 def test_mixed_upload_is_refused_naming_the_files_unless_a_kind_is_picked(settings, tmp_path):
@@ -427,7 +427,9 @@ def test_text_uploads_are_staged_flat_and_other_files_skipped(tmp_path):
     loose = tmp_path / "my story.txt"
     loose.write_text("once")
     folder = tmp_path / "staged"
-    staged = h.stage_uploads([str(texts), str(loose), str(tune)], folder, "ignored", kind="text")
+    staged = h.stage_uploads(
+        [str(texts), str(loose), str(tune)], folder, "ignored", file_format="text"
+    )
     written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert written == ["0000-a.txt", "0001-b.md", "0002-my-story.txt"]
     assert staged.files == 3 and staged.summary().startswith("uploads: 3 text files staged")
