@@ -24,6 +24,7 @@ import common  # noqa: I001  (puts the repository on sys.path)
 
 from generator.atomic import write_bytes_atomic
 from generator.checkpoint import load_checkpoint
+from generator.config import SHIPPED_DIR
 from generator.notation import notate, score_svg, warm_up
 from generator.render import write_audio
 from generator.sampling import SamplingOptions
@@ -72,7 +73,7 @@ def one_generate(loaded, round_: int, seed: int, out: Path, audio: bool) -> dict
 
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0], repeats=5)
-    p.add_argument("--checkpoint", default=str(common.ROOT / "checkpoints" / "music.pt"))
+    p.add_argument("--checkpoint", default=str(SHIPPED_DIR / "music.pt"))
     p.add_argument("--no-audio", action="store_true", help="leave out the audio rendering")
     p.add_argument(
         "--warm-up", action="store_true", help="call notation.warm_up() first, as an app would"

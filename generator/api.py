@@ -4,7 +4,7 @@ Every model family goes through the same four calls; what differs between famili
 from the registry (generator/families/), looked up by the checkpoint's family name or by the
 recipe's name:
 
-    loaded = load("checkpoints/music.pt")
+    loaded = load("generator/checkpoints/music.pt")
     result = generate(loaded, MusicRequest(num=2, bars=8))
     score = evaluate(loaded, "datasets/music/folk")
     train("music", "datasets/music", "runs/music.pt", model={"hidden_size": 256})

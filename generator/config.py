@@ -12,10 +12,17 @@ from typing import Any
 from generator.validation import check_train_fields
 
 CELLS = ("rnn", "lstm", "gru")
-# The project folder holding the package (a clone, or an editable install), and the models
-# shipped in it; the CLI's sample commands and the app default to them.
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-SHIPPED_DIR = PROJECT_DIR / "checkpoints"
+# Where things are. The shipped models are package data: generator/checkpoints/ in a checkout
+# and in an installed wheel alike; the CLI's sample commands and the app default to them.
+# PROJECT_DIR is the checkout (the folder with pyproject.toml beside generator/) when the
+# package runs from one, else the current folder: the app writes under PROJECT_DIR/runs/app
+# and reads built data from PROJECT_DIR/datasets.
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_DIR = PACKAGE_DIR / "checkpoints"
+_CHECKOUT = PACKAGE_DIR.parent
+PROJECT_DIR = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+APP_DIR_ENV = "RNN_GENERATOR_APP_DIR"  # where the app writes (default: PROJECT_DIR/runs/app)
+CHECKPOINTS_ENV = "RNN_GENERATOR_CHECKPOINTS"  # more checkpoints for the app, os.pathsep
 
 
 @dataclass

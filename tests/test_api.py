@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from generator import api
-from generator.config import TrainConfig
+from generator.config import SHIPPED_DIR, TrainConfig
 from generator.families.token_rnn import SEED_TOKENS, TextRequest
 from generator.sampling import SamplingOptions
 
 torch.set_num_threads(1)
-SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED = SHIPPED_DIR
 TINY_MODEL = {"cell": "gru", "embedding_size": 8, "hidden_size": 16, "num_layers": 1}
 TINY_TRAINING = TrainConfig(
     batch_size=2, seq_len=8, max_steps=3, eval_every=3, save_every=3, warmup_steps=1, device="cpu"

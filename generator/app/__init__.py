@@ -1,10 +1,13 @@
 """What the app's controls do: plain functions of plain values, testable without a browser.
 
-``app.py`` lays out the page and maps these functions' results onto components; nothing here
-builds UI or holds a model (models come from ``generator.loader.load_cached``). Problems the
-user should read are raised as ``gr.Error`` (the request stops, the page keeps working) or
-shown as ``gr.Warning`` (the request goes on).
+``ui.py`` lays out the page and maps these functions' results onto components; it is the only
+module that imports Gradio (``app.py`` at the project root and ``rnn-generator app`` start it).
+Nothing else here builds UI or holds a model (models come from
+``generator.loader.load_cached``). Problems the user should read are raised as ``AppError``
+(the request stops, the page keeps working) or returned as a ``Notice`` (a passing message;
+the request goes on); ``ui.py`` shows both through Gradio.
 
+    ui.py         the page: tabs, components, events; AppError → gr.Error, Notice → a toast
     settings.py   where the app reads and writes; seeds; turning input errors into messages
     models.py     the checkpoints the pickers offer; start-up warm-up
     compose.py    music (token or piano-roll models): sample, then MIDI, audio, a piano roll
@@ -81,7 +84,9 @@ from generator.app.models import (
 from generator.app.settings import (
     APP_DIR_ENV,
     CHECKPOINTS_ENV,
+    AppError,
     AppSettings,
+    Notice,
     browser_secret,
     check_visitor,
     new_visitor,
@@ -150,7 +155,9 @@ __all__ = [
     "START_NULL",
     "START_PRIMER",
     "START_SEED_NOTE",
+    "AppError",
     "AppSettings",
+    "Notice",
     "ComposeLimits",
     "ComposeResult",
     "KEY_AUTO",

@@ -9,9 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import gradio as gr
-
-from generator.app.settings import AppSettings, UserErrors, check_visitor, visitor_folder
+from generator.app.settings import AppError, AppSettings, UserErrors, check_visitor, visitor_folder
 from generator.checkpoint import CheckpointError
 from generator.families import get_family, recipes
 from generator.loader import find_checkpoints, load_cached, summarize_checkpoint
@@ -109,11 +107,11 @@ def resolve_model(settings: AppSettings, key: str, tab: str = COMPOSE) -> Path:
             return entry.path
     if not key:
         how = "in the Train tab" if tab in TRAINABLE else f"with {_train_command(tab)}"
-        raise gr.Error(
+        raise AppError(
             f"No {MODEL_NOUN.get(tab, tab)} model yet: train one {how}, or start the app with "
             "--checkpoint PATH."
         )
-    raise gr.Error(f"Model {key!r} is not available any more; pick one from the list.")
+    raise AppError(f"Model {key!r} is not available any more; pick one from the list.")
 
 
 def model_text(settings: AppSettings, key: str, tab: str = COMPOSE) -> str:
@@ -224,5 +222,5 @@ def prepare(settings: AppSettings, threads: int = 1) -> None:
     if default:
         try:
             load_cached(resolve_model(settings, default))
-        except (gr.Error, CheckpointError):
+        except (AppError, CheckpointError):
             pass  # the page will say what is wrong when the model is used

@@ -19,10 +19,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import gradio as gr
-
 from generator.app.models import COMPOSE
-from generator.app.settings import AppSettings, UserErrors, safe_name, user_error, visitor_folder
+from generator.app.settings import (
+    AppError,
+    AppSettings,
+    Notice,
+    UserErrors,
+    safe_name,
+    user_error,
+    visitor_folder,
+)
 from generator.app.uploads import MIDI, NOUN, TEXT, WHAT, StagedUpload, stage_uploads, upload_format
 from generator.config import TrainConfig
 from generator.families import Recipe, get_recipe
@@ -106,7 +112,7 @@ class TrainingJobs:
         self._lock = threading.Lock()
 
     def refuse_if_busy(self, owner: str) -> None:
-        """A gr.Error when a job runs, saying whose."""
+        """An AppError when a job runs, saying whose."""
         with self._lock:
             self._refuse_if_busy(owner)
 
@@ -114,13 +120,13 @@ class TrainingJobs:
         running = self._active
         if running is not None and not running.done.is_set():
             whose = "Your" if running.owner == owner else "Another visitor's"
-            raise gr.Error(
+            raise AppError(
                 f"{whose} training is running; one runs at a time. Train again when it ends "
                 f"(at most {MAX_TRAIN_MINUTES:.0f} minutes)."
             )
 
     def begin(self, active: ActiveJob) -> None:
-        """Make ``active`` the running job and start it, or a gr.Error if one runs already."""
+        """Make ``active`` the running job and start it, or an AppError if one runs already."""
         with self._lock:
             self._refuse_if_busy(active.owner)
             self._active = active
@@ -236,44 +242,46 @@ def training_recipe(
     """The recipe the uploads train, "music", "text" or "pianoroll": the user's choice, else
     what the files are (MIDI: "music", text: "text").
 
-    A gr.Error when the files decide and they mix MIDI and text (naming both), or hold
+    An AppError when the files decide and they mix MIDI and text (naming both), or hold
     neither. ``found``: ``upload_format(files)`` when the caller has it (zips are read)."""
     if choice not in RECIPE_CHOICES:
-        raise gr.Error(f"Pick what to train from the list, not {choice!r}.")
+        raise AppError(f"Pick what to train from the list, not {choice!r}.")
     if RECIPE_CHOICES[choice]:
         return RECIPE_CHOICES[choice]
     uploads, names = found or upload_format(files)
     if uploads:
         return {MIDI: "music", TEXT: "text"}[uploads]  # the recipe that reads them
     if names[MIDI] and names[TEXT]:
-        raise gr.Error(
+        raise AppError(
             f"These uploads mix music and text. MIDI: {_names(names[MIDI])}; text: "
             f"{_names(names[TEXT])}. Train one at a time: remove the files of the other "
             "format, or pick Music or Text under 'What to train' (the other files are skipped)."
         )
-    raise gr.Error(
+    raise AppError(
         "None of the uploads is a MIDI file (.mid, .midi), a text file (.txt, .md), or a .zip "
         "holding some."
     )
 
 
-def describe_upload(files: list[str] | None, choice: str = RECIPE_AUTO) -> tuple[str | None, str]:
-    """On upload: (the recipe the files train or None, a line for the page). Never raises: a
-    mixed upload gets a warning now, and an error only if the user presses Train."""
+def describe_upload(
+    files: list[str] | None, choice: str = RECIPE_AUTO
+) -> tuple[str | None, str, Notice | None]:
+    """On upload: (the recipe the files train or None, a line for the page, a notice or None).
+    Never raises: a mixed upload gets a warning now, and an error only if the user presses
+    Train."""
     if not files:
-        return None, ""
+        return None, "", None
     found = upload_format(files)
     try:
         name = training_recipe(files, choice, found)
-    except gr.Error as error:
-        gr.Warning(error.message)
-        return None, f"⚠ {error.message}"
+    except AppError as error:
+        return None, f"⚠ {error.message}", Notice("warning", error.message)
     recipe = get_recipe(name)
     _, names = found
     uploads = _uploads(recipe)
     count = len(names[uploads])
     if not count:
-        return None, f"⚠ None of the uploads is a {WHAT[uploads]} or a zip holding some."
+        return None, f"⚠ None of the uploads is a {WHAT[uploads]} or a zip holding some.", None
     other = names[TEXT if uploads == MIDI else MIDI]
     line = (
         f"{count} {NOUN[uploads]} upload{'s' if count != 1 else ''}: "
@@ -281,7 +289,7 @@ def describe_upload(files: list[str] | None, choice: str = RECIPE_AUTO) -> tuple
     )
     if other:
         line += f" Skipped as not {NOUN[uploads]}: {_names(other)}."
-    return name, line
+    return name, line, None
 
 
 def start_training(
@@ -307,13 +315,13 @@ def start_training(
     pickers. Closing or reloading the page leaves the job running; ``watch_training`` shows it
     again, and the model is saved when it ends."""
     if not files:
-        raise gr.Error(
+        raise AppError(
             "Upload MIDI files (.mid, .midi) or text files (.txt, .md), or a .zip of them, first."
         )
     if preset not in PRESETS:
-        raise gr.Error(f"Pick a model size from the list, not {preset!r}.")
+        raise AppError(f"Pick a model size from the list, not {preset!r}.")
     if tokenizer not in TOKENIZERS:
-        raise gr.Error(f"Pick a tokenizer from the list, not {tokenizer!r}.")
+        raise AppError(f"Pick a tokenizer from the list, not {tokenizer!r}.")
     with UserErrors("Invalid setting"):
         steps = check_range("training steps", steps, 10, MAX_TRAIN_STEPS, integer=True)
         vocab_size = check_range(
@@ -329,7 +337,7 @@ def start_training(
     staged = stage_uploads(files, job_dir / "data", style or "", uploads)
     if staged.files == 0:
         shutil.rmtree(job_dir, ignore_errors=True)
-        raise gr.Error(
+        raise AppError(
             f"None of the uploads is a {WHAT[uploads]} or a zip holding some.\n" + staged.summary()
         )
     settings_here = dict(  # what the app decides; each recipe takes the fields it has
@@ -357,7 +365,7 @@ def start_training(
     )  # fmt: skip
     try:
         jobs.begin(active)
-    except gr.Error:
+    except AppError:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     yield TrainProgress(
@@ -458,7 +466,7 @@ def _check_disk(settings: AppSettings) -> None:
                 pass
     used = sum(p.stat().st_size for p in settings.models_dir.rglob("*.pt") if p.is_file())
     if used > MAX_TRAINED_BYTES:
-        raise gr.Error(
+        raise AppError(
             f"The trained models fill this server's space ({used / 1e6:,.0f} MB of "
             f"{MAX_TRAINED_BYTES / 1e6:,.0f} MB); ask its owner to clear some."
         )

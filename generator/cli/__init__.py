@@ -8,6 +8,7 @@
     harmonize                                     generator/cli/seq2seq.py
     notate     FILE.mid                           generator/cli/notate.py
     describe   CHECKPOINT                          (below)
+    app        serve the browser app               generator/cli/app.py
 
 A recipe (generator/families/) is one way to train a model family: ``music`` and ``text``
 train the token RNN, ``pianoroll`` the piano roll, ``seq2seq`` the encoder-decoder. Thin on
@@ -21,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.cli import data, harmony, music, notate, pianoroll, quality, seq2seq, text
+from generator.cli import app, data, harmony, music, notate, pianoroll, quality, seq2seq, text
 from generator.cli.common import Formatter, add_command, check_args, set_threads
 
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "describe", _describe, help="print a checkpoint's model card (Markdown)"
     )
     describe.add_argument("checkpoint", type=Path)
+    app.add_parsers(commands)
     return parser
 
 

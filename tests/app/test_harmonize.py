@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import wave
 
-import gradio as gr
 import numpy as np
 import pytest
 
@@ -73,16 +72,16 @@ def test_bad_upload_is_a_clear_error(settings, tmp_path, name, data, message):
     upload = tmp_path / name
     upload.write_bytes(data)
     key = h.harmony_choices(settings)[1]
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(h.AppError, match=message):
         h.harmonize_melody(settings, key, str(upload), h.example_choices()[0])
     assert not settings.outputs_dir.exists() or not any(settings.outputs_dir.iterdir())
 
 
 def test_no_melody_and_unknown_example_are_clear_errors(settings):
     key = h.harmony_choices(settings)[1]
-    with pytest.raises(gr.Error, match="Upload a melody"):
+    with pytest.raises(h.AppError, match="Upload a melody"):
         h.harmonize_melody(settings, key, None, None)
-    with pytest.raises(gr.Error, match="Unknown example"):
+    with pytest.raises(h.AppError, match="Unknown example"):
         h.harmonize_melody(settings, key, None, "../../etc/passwd")
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from generator.checkpoint import load_checkpoint, save_checkpoint
-from generator.config import ModelConfig, PianoRollConfig, Seq2SeqConfig
+from generator.config import SHIPPED_DIR, ModelConfig, PianoRollConfig, Seq2SeqConfig
 from generator.families import families, family_of, get_family, get_recipe, recipes
 from generator.models import RNNGenerator
 from generator.models.pianoroll import PianoRollRNN
@@ -18,7 +18,7 @@ from generator.tokenizers import CharTokenizer, MidiEventTokenizer
 from generator.tokenizers.piano_roll import PianoRollTokenizer
 from generator.tokenizers.voice_grid import VoiceGridTokenizer
 
-SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+SHIPPED = SHIPPED_DIR
 TINY = {
     "rnn": (RNNGenerator, ModelConfig(vocab_size=20, embedding_size=8, hidden_size=8)),
     "pianoroll": (PianoRollRNN, PianoRollConfig(num_keys=12, hidden_size=8)),
