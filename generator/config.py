@@ -57,6 +57,41 @@ class ModelConfig:
         return cls(**_known_fields(cls, data))
 
 
+# ``train music --size``: model shapes named for what they cost. Measured tokens/s: LSTM,
+# batch 32 x 128, one thread of the project's shared 2-core CPU (BENCHMARKS.md, "Model size
+# presets", gives the command and the load); a GPU runs large at many times that.
+MODEL_SIZES: dict[str, dict[str, int]] = {
+    "small": {"embedding_size": 64, "hidden_size": 128, "num_layers": 2},
+    "medium": {"embedding_size": 128, "hidden_size": 256, "num_layers": 2},  # the shipped model
+    "large": {"embedding_size": 128, "hidden_size": 512, "num_layers": 2},
+}
+# tokens/s of each, 60-step runs on the built corpus at load average 7.4-12.2 (one thread)
+MODEL_SIZE_SPEEDS = {"small": 11_000, "medium": 3_100, "large": 730}
+MODEL_SIZE_LOAD = "7-12"  # the load average those runs shared the CPU with
+
+
+def model_size_help() -> str:
+    """--size's help: each preset's shape and measured speed."""
+    shapes = "; ".join(
+        f"{name}: {s['num_layers']}x{s['hidden_size']}, ~{MODEL_SIZE_SPEEDS[name]:,} tokens/s"
+        for name, s in MODEL_SIZES.items()
+    )
+    return (
+        f"model shape by cost ({shapes}; LSTM, batch 32x128, measured on one thread of a "
+        f"2-core CPU shared at load average {MODEL_SIZE_LOAD}: a quiet CPU is faster, a GPU "
+        "far faster). --hidden-size, --layers and --embedding-size given beside it win"
+    )
+
+
+def apply_model_size(values: dict[str, Any], size: str) -> dict[str, Any]:
+    """``values`` (ModelConfig fields, None where the user gave none) with the gaps filled
+    from MODEL_SIZES[size]."""
+    if size not in MODEL_SIZES:
+        raise ValueError(f"size must be one of {', '.join(MODEL_SIZES)}, got {size!r}")
+    preset = MODEL_SIZES[size]
+    return {**values, **{k: v for k, v in preset.items() if values.get(k) is None}}
+
+
 @dataclass
 class PianoRollConfig:
     """Shape of a piano-roll model: an RNN over 88-key frames with a per-frame output head."""

@@ -1,8 +1,11 @@
 """Uploaded training files, copied into a job folder under names the app chooses.
 
 Uploaded names are shown to the user but never used as paths: a staged file is named
-``0007-my_tune.mid`` from a filtered copy of the original stem; a zip's members are read by the
-app, never extracted by path, and members with absolute or ``..`` paths are refused.
+``0007-my_tune.txt`` from a filtered copy of the original stem; a MIDI file keeps that copy
+alone (``my_tune.mid``, ``my_tune-2.mid`` when its folder has one already), so versions of a
+tune in different folders keep one name and training keeps them on one side of the split. A
+zip's members are read by the app, never extracted by path, and members with absolute or
+``..`` paths are refused.
 
 An upload is in one file format, MIDI (.mid/.midi) or text (.txt/.md), loose or inside zips:
 ``upload_format`` tells which from the files themselves, and a mix of both is refused with the
@@ -151,7 +154,7 @@ def stage_uploads(
             if refused:
                 staged.notes.append((name, refused))
                 continue
-            target = style_dir / _staged_name(staged, upload.stem, suffix)
+            target = style_dir / _staged_name(staged, style_dir, upload.stem, suffix)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(upload, target)
             staged.files += 1
@@ -164,10 +167,17 @@ def _max_bytes(file_format: str) -> int:
     return ReadLimits().max_file_bytes if file_format == MIDI else MAX_TEXT_FILE_BYTES
 
 
-def _staged_name(staged: StagedUpload, stem: str, suffix: str) -> str:
-    """``0007-my_tune.mid``: a running number and a filtered copy of the uploaded stem."""
-    suffix = ".mid" if staged.file_format == MIDI else suffix
-    return f"{staged.files:04d}-{safe_name(stem)}{suffix}"
+def _staged_name(staged: StagedUpload, folder: Path, stem: str, suffix: str) -> str:
+    """Text: ``0007-my_story.txt``, a running number and a filtered copy of the uploaded stem.
+    MIDI: ``my_tune.mid``, the filtered stem alone (the name groups versions of a tune: see
+    generator.data.midi_corpus), numbered only when ``folder`` already holds that name."""
+    if staged.file_format != MIDI:
+        return f"{staged.files:04d}-{safe_name(stem)}{suffix}"
+    name, number = f"{safe_name(stem)}.mid", 1
+    while (folder / name).exists():
+        number += 1
+        name = f"{safe_name(stem)}-{number}.mid"
+    return name
 
 
 def _stage_zip(
@@ -212,7 +222,7 @@ def _stage_zip(
                 continue
             music_style = file_format == MIDI and len(inner) > 1
             target_dir = folder / safe_name(inner[0]) if music_style else style_dir
-            target = target_dir / _staged_name(staged, path.stem, suffix)
+            target = target_dir / _staged_name(staged, target_dir, path.stem, suffix)
             try:
                 data = archive.read(member)  # zipfile stops at the declared size and checks CRC
             except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as error:

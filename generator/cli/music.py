@@ -24,12 +24,18 @@ from generator.cli.common import (
 )
 from generator.cli.data import DEFAULT_MUSIC_DATA
 from generator.cli.notate import add_format_flags, write_scores
-from generator.config import ModelConfig, TrainConfig
+from generator.config import (
+    MODEL_SIZES,
+    ModelConfig,
+    TrainConfig,
+    apply_model_size,
+    model_size_help,
+)
 from generator.families.token_rnn import MUSIC, MusicData
 
 CACHE_HELP = "token cache (default ~/.cache/rnn-generator)"
 DEFAULT_MUSIC_MINUTES = 12.0  # train music's --max-minutes unless given (0 = no time limit)
-DEFAULT_MUSIC_HIDDEN = 256  # train music's --hidden-size unless given (the shipped model's)
+DEFAULT_MUSIC_SIZE = "medium"  # train music's --size: the shipped model's shape
 
 
 def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
@@ -55,11 +61,15 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         "token settings; ids the data adds, such as meters, start fresh)",
     )
     add_config_flags(train, ModelConfig, data_set_fields(MUSIC))
+    train.add_argument(
+        "--size", choices=tuple(MODEL_SIZES), default=DEFAULT_MUSIC_SIZE, help=model_size_help()
+    )
     add_config_flags(train, TrainConfig, set())
-    # A default run fits a laptop: on 2 CPU cores an LSTM 2×512 runs at 1.5-3k tokens/s, so
-    # 5,000 steps would take hours. The default is the shipped model's size (2×256, about four
-    # times faster), and the clock stops it; the schedule follows the clock.
-    train.set_defaults(max_minutes=DEFAULT_MUSIC_MINUTES, hidden_size=DEFAULT_MUSIC_HIDDEN)
+    # A default run fits a laptop: on 2 CPU cores an LSTM 2×512 (--size large) runs at
+    # 1.5-3k tokens/s, so 5,000 steps would take hours. The default is the shipped model's size
+    # (--size medium, 2×256), and the clock stops it; the schedule follows the clock. The
+    # shape flags default to None: --size fills the ones not given.
+    train.set_defaults(max_minutes=DEFAULT_MUSIC_MINUTES, **dict.fromkeys(MODEL_SIZES["small"]))
 
     evaluate = add_command(evaluate_what, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
     add_model_flags(evaluate)
@@ -185,6 +195,7 @@ def _music_options(args: argparse.Namespace) -> MusicData:
 def _cmd_train_music(args: argparse.Namespace) -> int:
     from generator import api
 
+    vars(args).update(apply_model_size(vars(args), args.size))  # --size fills shapes not given
     api.train(
         "music",
         args.data,

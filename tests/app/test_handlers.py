@@ -304,8 +304,8 @@ def test_training_runs_in_the_background_stops_and_saves_a_listed_model(settings
     assert not last.running and last.new_model_key == "trained:my-tunes"
     assert "stopped on request" in last.status
     assert last.curve and {"step", "loss", "split"} <= set(last.curve[0])
-    assert "-broken.mid: not a readable MIDI file" in last.report
-    assert "-empty.mid: empty file" in last.report
+    assert "    broken.mid: not a readable MIDI file" in last.report  # staged under its name
+    assert "    empty.mid: empty file" in last.report
     assert "6 MIDI files found, 4 read, 2 skipped" in last.report
     choices, _ = h.model_choices(settings)
     assert ("my-tunes (trained here)", "trained:my-tunes") in choices
