@@ -1,6 +1,7 @@
 """Recurrent networks (tanh RNN, LSTM, GRU) that learn and generate music and text.
 
-The public API, shared by the command line, the app and the tests:
+The one road for every model family is generator.api (load, train, generate, evaluate); the
+names below are the token RNN's, kept for existing callers:
 
     load_checkpoint(path)            → Loaded(model, tokenizer, info)
     load_midi_corpus(folder)         → TokenCorpus (with a report of skipped files)

@@ -4,7 +4,8 @@ A checkpoint is one self-contained file written by ``torch.save`` holding only p
 tensors, so it loads with ``torch.load(weights_only=True)``:
 
     format_version  int, bumped on incompatible changes
-    family          "rnn" (more families register themselves)
+    family          the model family's name ("rnn", "pianoroll", "seq2seq"): the registry in
+                    generator/families/ gives its model and config classes
     model_config    the family's config dataclass as a dict
     tokenizer       Tokenizer.to_dict() (for SentencePiece, the model bytes too)
     model_state     state_dict of the unwrapped model
@@ -29,13 +30,8 @@ from torch import nn
 
 from generator.atomic import ABANDONED_AFTER_SECONDS as ABANDONED_AFTER_SECONDS
 from generator.atomic import atomic_write, remove_abandoned_temporaries
-from generator.config import ModelConfig, PianoRollConfig, Seq2SeqConfig
-from generator.models import RNNGenerator
-from generator.models.pianoroll import PianoRollRNN
-from generator.models.seq2seq import Seq2Seq
+from generator.families import family_of, get_family
 from generator.tokenizers import Tokenizer, tokenizer_from_dict
-from generator.tokenizers.piano_roll import PianoRollTokenizer  # noqa: F401 (registers its kind)
-from generator.tokenizers.voice_grid import VoiceGridTokenizer  # noqa: F401 (registers its kind)
 
 FORMAT_VERSION = 1
 
@@ -64,21 +60,9 @@ PAYLOAD_TYPES = {  # top-level entries and the types they must have (None: may b
     "info": (dict, type(None)),
 }
 
-# family name → (model class, config class); other families add themselves with register_family
-FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
-    "rnn": (RNNGenerator, ModelConfig),
-    "pianoroll": (PianoRollRNN, PianoRollConfig),
-    "seq2seq": (Seq2Seq, Seq2SeqConfig),
-}
-
 
 class CheckpointError(Exception):
     """A checkpoint that cannot be read; the message names the file and the problem."""
-
-
-def register_family(name: str, model_class: type[nn.Module], config_class: type) -> None:
-    """Make a model family loadable from checkpoints."""
-    FAMILIES[name] = (model_class, config_class)
 
 
 def save_checkpoint(
@@ -86,17 +70,18 @@ def save_checkpoint(
     model: nn.Module,
     tokenizer: Tokenizer,
     *,
-    family: str = "rnn",
+    family: str | None = None,
     train_state: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (temporary file in the same folder, then rename)."""
+    """Write a checkpoint atomically (temporary file in the same folder, then rename).
+    ``family``: the model family's name; None looks it up from the model's class."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     payload = {
         "format_version": FORMAT_VERSION,
-        "family": family,
+        "family": family or family_of(model).name,
         "model_config": model.config.to_dict(),
         "tokenizer": tokenizer.to_dict(),
         "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -168,8 +153,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             raise CheckpointError(
                 f"{path}: {key} must be {wanted}, not {type(payload.get(key)).__name__}"
             )
-    if payload["family"] not in FAMILIES:
-        raise CheckpointError(f"{path}: unknown model family {payload['family']!r}")
+    try:
+        get_family(payload["family"])
+    except KeyError:
+        raise CheckpointError(f"{path}: unknown model family {payload['family']!r}") from None
     state = payload["model_state"]
     bad = next(
         (k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)), None
@@ -225,7 +212,8 @@ def build_model(payload: dict[str, Any], path: str | Path = "checkpoint") -> nn.
     The stored config is checked first on a model without storage (torch's meta device): its
     size against MAX_PARAMETERS and every stored tensor's shape against it, so a crafted config
     costs neither memory nor time before it is refused."""
-    model_class, config_class = FAMILIES[payload["family"]]
+    family = get_family(payload["family"])
+    model_class, config_class = family.model_class, family.config_class
     try:
         config = config_class.from_dict(payload["model_config"])
         with torch.device("meta"):

@@ -46,10 +46,6 @@ class CheckpointCache:
                 self._entries.popitem(last=False)
             return loaded
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 _CACHE = CheckpointCache()
 

@@ -36,6 +36,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("__main__",),  # python -m generator
 ]
 
+# Known exceptions, each with its reason: (importing file, imported module) → why.
+EXCEPTIONS = {
+    ("generator/families/__init__.py", "generator.training.tasks"): (
+        "under TYPE_CHECKING only: a Recipe's task is typed with the trainer's Task Protocol "
+        "(no import at run time); moving the Protocol below the registry would remove this"
+    ),
+}
+
 
 def _layer_of() -> dict[str, int]:
     return {part: index for index, parts in enumerate(LAYERS) for part in parts}
@@ -98,6 +106,8 @@ def upward_imports(package: Path = PACKAGE) -> tuple[list[str], list[str]]:
             if target is None or target == source:
                 continue
             if layers[target] >= layers[source]:
+                if (str(path.relative_to(package.parent)), module) in EXCEPTIONS:
+                    continue
                 where = f"{path.relative_to(package.parent)}:{line}"
                 relation = "a sibling" if layers[target] == layers[source] else "a higher"
                 wrong.append(f"{where} ({source}) imports {module} ({target}, {relation} layer)")

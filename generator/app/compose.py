@@ -1,8 +1,8 @@
 """Compose: sample pieces from a music model and write MIDI, audio and a piano roll for each.
 
-Two kinds of music model: token models (family "rnn": MIDI events, with styles, a seed note or
-the null input) and piano-roll models (family "pianoroll": frames of keys, which start from an
-opening chord or a primer and have no styles). Both end in the same MIDI, audio and picture."""
+Two families of music model: token models (MIDI events, with styles, a seed note or the null
+input) and piano-roll models (frames of keys, which start from an opening chord or a primer and
+have no styles). Both end in the same MIDI, audio and picture."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pretty_midi
 
-from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
-from generator.app.models import NO_STYLE, PIANOROLL, resolve_model
+from generator import MusicRequest, SamplingOptions, api, write_pieces
+from generator.app.models import NO_STYLE, is_frames, resolve_model
 from generator.app.settings import (
     AppError,
     AppSettings,
@@ -35,7 +35,6 @@ from generator.sampling.music import AUTO_KEY, SCALES, music_limits
 from generator.sampling.pianoroll import (
     DEFAULT_FIRST_FRAME,
     PianoRollRequest,
-    generate_pianoroll,
     write_rolls,
 )
 from generator.tokenizers import MidiEventTokenizer
@@ -84,7 +83,7 @@ def compose_limits(settings: AppSettings, model_key: str) -> ComposeLimits:
     path = resolve_model(settings, model_key)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
-    if loaded.family == PIANOROLL:
+    if is_frames(loaded):
         return ComposeLimits([], "")
     limits = music_limits(loaded)
     low_high = limits.pitch_range
@@ -252,7 +251,7 @@ def compose(
     path = resolve_model(settings, model_key)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
-    if loaded.family == PIANOROLL:  # the "Stay inside" settings do not apply
+    if is_frames(loaded):  # a piano roll: the "Stay inside" settings do not apply
         return _compose_pianoroll(
             settings, loaded, start, primer, temperature, bars, bpm, program, variations, seed
         )
@@ -286,7 +285,7 @@ def compose(
             options=SamplingOptions(temperature, top_k, top_p, seed=seed),
             **constraints,
         )
-        result = generate_music(loaded, request)
+        result = api.generate(loaded, request)
 
     out_dir = new_output_dir(settings)
     how = safe_name(
@@ -459,7 +458,7 @@ def _compose_pianoroll(
             program=program,
             options=SamplingOptions(temperature, seed=seed),
         )
-        result = generate_pianoroll(loaded, request)
+        result = api.generate(loaded, request)
     out_dir = new_output_dir(settings)
     stem = f"pianoroll-{'primer' if primer_path else 'chord'}-seed{seed}"
     midi_paths = write_rolls(

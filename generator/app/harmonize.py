@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pretty_midi
 
+from generator import api
 from generator.app.compose import new_output_dir, sheet_music
-from generator.app.models import describe_model, list_models, resolve_model
+from generator.app.models import HARMONIZE, describe_model, list_models, resolve_model
 from generator.app.settings import (
     PROJECT_DIR,
     AppError,
@@ -27,6 +28,7 @@ from generator.app.settings import (
     user_error,
 )
 from generator.data.midi_corpus import MIDI_SUFFIXES
+from generator.families.encoder_decoder import HarmonizeRequest
 from generator.loader import load_cached
 from generator.midi import Note
 from generator.midi.parts import Part, write_parts
@@ -35,7 +37,6 @@ from generator.render import RenderError, draw_pianoroll, write_audio
 from generator.render.attention import attention_labels, draw_attention
 from generator.sampling import SamplingOptions
 from generator.sampling.harmonize import (
-    harmonize,
     harmony_tokenizer,
     melody_beat,
     read_melody,
@@ -45,7 +46,6 @@ from generator.sampling.harmonize import (
 from generator.validation import check_range
 
 DEFAULT_BPM = 80  # the page's tempo slider starts here: at it, the melody keeps its own tempo
-HARMONY_KIND = "harmony"  # models.TOKENIZER_KINDS' name for seq2seq harmonizers
 DEFAULT_HARMONIZER = "harmonizer"  # generator/checkpoints/harmonizer.pt, picked by default
 MAX_MELODY_BYTES = 1_000_000
 MAX_MELODY_NOTES = 2_000
@@ -146,7 +146,7 @@ def _chorale_file(settings: AppSettings, file_name: str) -> Path:
 
 def harmony_choices(settings: AppSettings) -> tuple[list[tuple[str, str]], str]:
     """(label, key) pairs of harmonizer checkpoints, and the default (the shipped one)."""
-    entries = list_models(settings, HARMONY_KIND)
+    entries = list_models(settings, HARMONIZE)
     default = next((e.key for e in entries if e.path.stem == DEFAULT_HARMONIZER), None)
     return [(e.label, e.key) for e in entries], default or (entries[0].key if entries else "")
 
@@ -155,7 +155,7 @@ def harmony_model_text(settings: AppSettings, key: str) -> str:
     if not key:
         return "No harmonizer: start the app with `--checkpoint HARMONIZER.pt`."
     with UserErrors("Cannot load the harmonizer"):
-        loaded = load_cached(resolve_model(settings, key, HARMONY_KIND))
+        loaded = load_cached(resolve_model(settings, key, HARMONIZE))
         tokenizer = harmony_tokenizer(loaded)
     return f"{describe_model(loaded)} · melody → {' + '.join(tokenizer.voices)}"
 
@@ -213,7 +213,7 @@ def harmonize_melody(
     started = time.perf_counter()
     if not model_key:
         raise AppError(harmony_model_text(settings, model_key))
-    path = resolve_model(settings, model_key, HARMONY_KIND)
+    path = resolve_model(settings, model_key, HARMONIZE)
     with UserErrors("Invalid setting"):
         if bpm is not None:
             bpm = check_range("tempo", bpm, 20, 300)
@@ -234,12 +234,12 @@ def harmonize_melody(
     own_tempo = bpm is None or bpm == DEFAULT_BPM
     with UserErrors("Cannot harmonize"):
         loaded = load_cached(path)
-        result = harmonize(
-            loaded,
+        request = HarmonizeRequest(
             melody,
             beat=melody_beat(timing),
             options=SamplingOptions(temperature=temperature, seed=seed),
         )
+        result = api.generate(loaded, request)
 
     out_dir = new_output_dir(settings)
     stem = f"harmony-{safe_name(source if example and not melody_file else 'upload')}-seed{seed}"

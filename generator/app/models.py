@@ -11,13 +11,16 @@ from pathlib import Path
 
 from generator.app.settings import AppError, AppSettings, UserErrors, check_visitor, visitor_folder
 from generator.checkpoint import CheckpointError
+from generator.families import get_family, recipes
 from generator.loader import find_checkpoints, load_cached, summarize_checkpoint
 from generator.midi import Note
 from generator.render import draw_pianoroll
 
 NO_STYLE = "(any)"
-PIANOROLL = "pianoroll"  # the checkpoint family of piano-roll models
-TRAINABLE = ("music", "text")  # kinds the Train tab makes
+COMPOSE, WRITE, HARMONIZE = "compose", "write", "harmonize"  # tabs that use models (Family.use)
+TRAINABLE = (COMPOSE, WRITE)  # tabs whose models the Train tab makes
+MODEL_NOUN = {COMPOSE: "music", WRITE: "text", HARMONIZE: "harmonizer"}  # "No music model yet";
+# also the file name of a tab's default model (music.pt, text.pt)
 
 
 @dataclass(frozen=True)
@@ -27,29 +30,20 @@ class ModelEntry:
     key: str
     label: str
     path: Path
-    kind: str  # "music" or "text"
-    family: str = "rnn"  # checkpoint family: "rnn" (tokens), "pianoroll" (frames), "seq2seq"
-
-
-TOKENIZER_KINDS = {
-    "midi_events": "music",
-    "piano_roll": "music",  # piano-roll models (family "pianoroll") compose too
-    "characters": "text",
-    "sentencepiece": "text",
-    "voice_grid": "harmony",  # seq2seq harmonizers (melody → voices)
-}
+    tab: str  # the tab that uses it: COMPOSE, WRITE or HARMONIZE
+    frames: bool = False  # a model of frames (a piano roll), not of tokens
 
 
 def list_models(
-    settings: AppSettings, kind: str | None = "music", visitor: str | None = None
+    settings: AppSettings, tab: str | None = COMPOSE, visitor: str | None = None
 ) -> list[ModelEntry]:
     """Checkpoints named at start-up, shipped, shared, and trained by this ``visitor`` (in that
-    order), of one kind ("music", "text", "harmony"; None for all)."""
+    order), used by one tab (COMPOSE, WRITE, HARMONIZE; None for all)."""
     folder = visitor_folder(visitor) if check_visitor(visitor) else None
-    return _list_models(settings, kind, folder)
+    return _list_models(settings, tab, folder)
 
 
-def _list_models(settings: AppSettings, kind: str | None, folder: str | None) -> list[ModelEntry]:
+def _list_models(settings: AppSettings, tab: str | None, folder: str | None) -> list[ModelEntry]:
     added_dirs = tuple(p for p in settings.extra_checkpoints if p.is_dir())
     paths = [("added", p) for p in settings.extra_checkpoints if p.is_file()]
     paths += [("added", p) for p in find_checkpoints(added_dirs)]
@@ -63,8 +57,9 @@ def _list_models(settings: AppSettings, kind: str | None, folder: str | None) ->
         if summary is None or summary.path in seen:
             continue
         seen.add(summary.path)
-        entry_kind = TOKENIZER_KINDS.get(summary.tokenizer_kind, "other")
-        if kind is not None and entry_kind != kind:
+        family = get_family(summary.family)  # read_checkpoint knows it: no KeyError
+        entry_tab = family.use(summary.tokenizer_kind)
+        if tab is not None and entry_tab != tab:
             continue
         key = f"{origin}:{path.stem}"
         while key in {e.key for e in entries}:
@@ -72,65 +67,78 @@ def _list_models(settings: AppSettings, kind: str | None, folder: str | None) ->
         label = {"shipped": "{} (shipped{})", "trained": "{} (trained here{})"}.get(
             origin, "{} (yours{})" if origin.startswith("mine:") else "{} (added{})"
         )
-        family = summary.family
-        label = label.format(path.stem, ", piano roll" if family == PIANOROLL else "")
-        entries.append(ModelEntry(key, label, summary.path, entry_kind, family))
+        frames = family.unit == "frame"
+        label = label.format(path.stem, f", {family.title}" if frames else "")
+        entries.append(ModelEntry(key, label, summary.path, entry_tab, frames))
     return entries
 
 
 def model_choices(
-    settings: AppSettings, kind: str = "music", visitor: str | None = None
+    settings: AppSettings, tab: str = COMPOSE, visitor: str | None = None
 ) -> tuple[list[tuple[str, str]], str]:
-    """(label, key) pairs for a picker, and the default key: the first model named like the
-    kind (``music.pt``), else the first listed ("" when there is none)."""
-    entries = list_models(settings, kind, visitor)
-    default = next((e.key for e in entries if e.path.stem == kind), None)
+    """(label, key) pairs for a picker, and the default key: the first model named after the
+    tab's models (``music.pt`` in Compose), else the first listed ("" when there is none)."""
+    entries = list_models(settings, tab, visitor)
+    default = next((e.key for e in entries if e.path.stem == MODEL_NOUN.get(tab)), None)
     return [(e.label, e.key) for e in entries], default or (entries[0].key if entries else "")
 
 
 _MINE = re.compile(r"mine:([0-9a-f]{32}):")
 
 
-def _entries_for_key(settings: AppSettings, key: str, kind: str | None) -> list[ModelEntry]:
+def _entries_for_key(settings: AppSettings, key: str, tab: str | None) -> list[ModelEntry]:
     """The models a key may name: a visitor's own key carries its folder (a hash of the
     visitor's token that only that visitor's page is shown), so the public endpoints need no
     visitor to use it."""
     mine = _MINE.match(key or "")
-    return _list_models(settings, kind, mine.group(1) if mine else None)
+    return _list_models(settings, tab, mine.group(1) if mine else None)
 
 
-def resolve_model(settings: AppSettings, key: str, kind: str = "music") -> Path:
+def _train_command(tab: str) -> str:
+    """The command that trains a model for ``tab``."""
+    recipe = next((r.name for r in recipes() if r.tab == tab), "RECIPE")
+    return f"python -m generator train {recipe}"
+
+
+def resolve_model(settings: AppSettings, key: str, tab: str = COMPOSE) -> Path:
     """The checkpoint behind a picker key; only listed models can be used."""
-    for entry in _entries_for_key(settings, key, kind):
+    for entry in _entries_for_key(settings, key, tab):
         if entry.key == key:
             return entry.path
     if not key:
-        how = "in the Train tab" if kind in TRAINABLE else f"with python -m generator train {kind}"
+        how = "in the Train tab" if tab in TRAINABLE else f"with {_train_command(tab)}"
         raise AppError(
-            f"No {kind} model yet: train one {how}, or start the app with --checkpoint PATH."
+            f"No {MODEL_NOUN.get(tab, tab)} model yet: train one {how}, or start the app with "
+            "--checkpoint PATH."
         )
     raise AppError(f"Model {key!r} is not available any more; pick one from the list.")
 
 
-def model_text(settings: AppSettings, key: str, kind: str = "music") -> str:
+def model_text(settings: AppSettings, key: str, tab: str = COMPOSE) -> str:
     """The one-line description of a picked model, or how to get one."""
+    noun = MODEL_NOUN.get(tab, tab)
     if not key:
-        if kind in TRAINABLE:
+        if tab in TRAINABLE:
             return (
-                f"No {kind} model yet: train one in the Train tab (it appears here), or start "
+                f"No {noun} model yet: train one in the Train tab (it appears here), or start "
                 "the app with `--checkpoint PATH`."
             )
         return (
-            f"No {kind} model yet: train one with `python -m generator train {kind}`, then "
-            f"start the app with `--checkpoint PATH`."
+            f"No {noun} model yet: train one with `{_train_command(tab)}`, then start the app "
+            "with `--checkpoint PATH`."
         )
     with UserErrors("Cannot load the model"):
-        return describe_model(load_cached(resolve_model(settings, key, kind)))
+        return describe_model(load_cached(resolve_model(settings, key, tab)))
 
 
-def model_family(settings: AppSettings, key: str, kind: str = "music") -> str:
-    """The checkpoint family of a picked model ("rnn", "pianoroll", ...; "" for none)."""
-    return next((e.family for e in _entries_for_key(settings, key, kind) if e.key == key), "")
+def frames_model(settings: AppSettings, key: str, tab: str = COMPOSE) -> bool:
+    """Whether a picked model makes frames of keys (a piano roll) rather than tokens."""
+    return any(e.frames for e in _entries_for_key(settings, key, tab) if e.key == key)
+
+
+def is_frames(loaded) -> bool:
+    """Whether a loaded model predicts frames of keys (a piano roll) rather than tokens."""
+    return get_family(loaded.family).unit == "frame"
 
 
 def model_styles(settings: AppSettings, key: str) -> tuple[list[str], str, str]:
@@ -151,17 +159,13 @@ def describe_model(loaded) -> str:
     """One line about a model: its shape, what it learned from and how well."""
     config = loaded.model.config
     info = loaded.info
+    family = get_family(loaded.family)
     parts = [
         f"{getattr(config, 'cell', loaded.family).upper()} "
-        f"{getattr(config, 'num_layers', '?')}×{getattr(config, 'hidden_size', '?')}"
+        f"{getattr(config, 'num_layers', '?')}×{getattr(config, 'hidden_size', '?')}",
+        *family.settings(config, loaded.tokenizer),
     ]
-    unit = "token"
-    if loaded.family == PIANOROLL:
-        unit = "frame"
-        fpb = getattr(loaded.tokenizer, "frames_per_beat", 1)
-        parts.append(
-            f"piano roll, {config.head} head, {fpb} frame{'s' if fpb != 1 else ''} per beat"
-        )
+    unit = family.unit
     corpus = info.get("corpus") or {}
     if corpus.get("files_read"):
         files = corpus["files_read"]

@@ -1,12 +1,14 @@
 """Train: stage uploads, train in a worker process, stream progress, save a listed model.
 
-The uploads decide what is trained (``upload_kind``): MIDI files make a music model (listed in
-Compose), text files a text model (listed in Write); the user may also say which, or pick a
-piano-roll model of MIDI files (whole chords per frame, listed in Compose). All go through the
-package's corpus readers and trainer (generator.training.background)."""
+The uploads decide the recipe (generator/families/) unless the user picks one: MIDI files
+train the ``music`` recipe (listed in Compose), text files the ``text`` recipe (listed in
+Write); the user may also pick ``pianoroll`` for MIDI files (whole chords per frame, listed in
+Compose). The worker (generator.training.background) trains through generator.api.train, the
+road the CLI takes."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.app.models import PIANOROLL
+from generator.app.models import COMPOSE
 from generator.app.settings import (
     AppError,
     AppSettings,
@@ -27,8 +29,9 @@ from generator.app.settings import (
     user_error,
     visitor_folder,
 )
-from generator.app.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
+from generator.app.uploads import MIDI, NOUN, TEXT, WHAT, StagedUpload, stage_uploads, upload_format
 from generator.config import TrainConfig
+from generator.families import Recipe, get_recipe
 from generator.training.background import TrainingJob, TrainingSpec
 from generator.validation import check_range
 
@@ -40,14 +43,14 @@ KEEP_VISITOR_MODELS_DAYS = 7  # a visitor's models untouched this long are delet
 EVAL_BATCHES = 64  # validation windows per evaluation: a 50 MB upload's held-out part is not
 # read whole every eval_every steps
 
-KIND_AUTO = "From the files"
-KIND_CHOICES = {  # label → kind
-    KIND_AUTO: None,
-    "Music (MIDI)": MUSIC,
-    "Text": TEXT,
-    "Piano roll (MIDI, chords)": PIANOROLL,
+RECIPE_AUTO = "From the files"
+RECIPE_CHOICES = {  # label → recipe (generator/families/)
+    RECIPE_AUTO: None,
+    "Music (MIDI)": "music",
+    "Text": "text",
+    "Piano roll (MIDI, chords)": "pianoroll",
 }
-PIANOROLL_FRAMES_PER_BEAT = 4  # the grid uploaded MIDI files are quantized to (sixteenths)
+FRAMES_PER_BEAT = 4  # the grid a piano roll's MIDI uploads are quantized to (sixteenths)
 TOKENIZERS = {"Characters": "char", "SentencePiece subwords": "sentencepiece"}  # text only
 DEFAULT_SUBWORDS = 1_000  # SentencePiece vocabulary (an upper bound: small texts give fewer)
 MIN_SUBWORDS = 500  # its 256 byte pieces, the specials and the characters must fit
@@ -67,30 +70,17 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def pianoroll_preset(fields: dict) -> dict:
-    """A PRESETS entry as a piano-roll model of the same cell and size, with the NADE head and
-    the pitch skip (the recipe of generator/checkpoints/pianoroll.pt and the JSB benchmark)."""
-    hidden = fields["hidden_size"]
-    return dict(
-        cell=fields["cell"],
-        hidden_size=hidden,
-        num_layers=fields["num_layers"],
-        dropout=max(fields["dropout"], 0.3),
-        head="nade",
-        nade_hidden=max(32, hidden // 2),
-        pitch_span=12,
-        pitch_channels=16,
-    )
+def _uploads(recipe: Recipe) -> str:
+    """The format of the uploads a recipe trains on: MIDI or TEXT files."""
+    return recipe.reads[0]
 
 
-def _files_kind(kind: str) -> str:
-    """What files a kind trains on: piano-roll models read MIDI files, like music models."""
-    return MUSIC if kind == PIANOROLL else kind
-
-
-def _picker(kind: str) -> str:
-    """The picker a trained model appears in: Compose ("music") or Write ("text")."""
-    return TEXT if kind == TEXT else MUSIC
+def takes_option(recipe: str | None, option: str) -> bool:
+    """Whether the recipe's data has ``option`` (a field of its options dataclass): music has
+    styles, text a tokenizer. True while no recipe is known."""
+    if recipe is None:
+        return True
+    return option in {f.name for f in dataclasses.fields(get_recipe(recipe).options)}
 
 
 @dataclass
@@ -105,7 +95,7 @@ class ActiveJob:
     staged: StagedUpload
     job_dir: Path
     model_name: str
-    kind: str  # the picker the model goes to: "music" or "text"
+    tab: str  # the tab whose picker the model goes to: models.COMPOSE or models.WRITE
     unit: str  # "token" or "frame"
     final: TrainProgress | None = None  # how it ended, once saved (or failed)
     done: threading.Event = field(default_factory=threading.Event)
@@ -182,7 +172,7 @@ class TrainProgress:
     curve: list[dict]  # {"step", "loss", "split"} points of the loss curve
     running: bool
     new_model_key: str | None = None  # set when a model was saved
-    kind: str = MUSIC  # the picker of the model: "music" (Compose, piano rolls too) or "text"
+    tab: str = COMPOSE  # the tab whose picker lists the model (piano rolls too: Compose)
 
 
 def train_config_for(steps: int) -> TrainConfig:
@@ -244,28 +234,28 @@ def _names(names: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def training_kind(
+def training_recipe(
     files: list[str] | None,
-    choice: str = KIND_AUTO,
+    choice: str = RECIPE_AUTO,
     found: tuple[str | None, dict[str, list[str]]] | None = None,
 ) -> str:
-    """What the uploads train, "music", "text" or "pianoroll": the user's choice, else what the
-    files are ("music" or "text").
+    """The recipe the uploads train, "music", "text" or "pianoroll": the user's choice, else
+    what the files are (MIDI: "music", text: "text").
 
     An AppError when the files decide and they mix MIDI and text (naming both), or hold
-    neither. ``found``: ``upload_kind(files)`` when the caller has it already (zips are read)."""
-    if choice not in KIND_CHOICES:
+    neither. ``found``: ``upload_format(files)`` when the caller has it (zips are read)."""
+    if choice not in RECIPE_CHOICES:
         raise AppError(f"Pick what to train from the list, not {choice!r}.")
-    if KIND_CHOICES[choice]:
-        return KIND_CHOICES[choice]
-    kind, names = found or upload_kind(files)
-    if kind:
-        return kind
-    if names[MUSIC] and names[TEXT]:
+    if RECIPE_CHOICES[choice]:
+        return RECIPE_CHOICES[choice]
+    uploads, names = found or upload_format(files)
+    if uploads:
+        return {MIDI: "music", TEXT: "text"}[uploads]  # the recipe that reads them
+    if names[MIDI] and names[TEXT]:
         raise AppError(
-            f"These uploads mix music and text. MIDI: {_names(names[MUSIC])}; text: "
-            f"{_names(names[TEXT])}. Train one kind at a time: remove the files of the other "
-            "kind, or pick Music or Text under 'What to train' (the other files are skipped)."
+            f"These uploads mix music and text. MIDI: {_names(names[MIDI])}; text: "
+            f"{_names(names[TEXT])}. Train one at a time: remove the files of the other "
+            "format, or pick Music or Text under 'What to train' (the other files are skipped)."
         )
     raise AppError(
         "None of the uploads is a MIDI file (.mid, .midi), a text file (.txt, .md), or a .zip "
@@ -274,33 +264,32 @@ def training_kind(
 
 
 def describe_upload(
-    files: list[str] | None, choice: str = KIND_AUTO
+    files: list[str] | None, choice: str = RECIPE_AUTO
 ) -> tuple[str | None, str, Notice | None]:
-    """On upload: (the kind the files train or None, a line for the page, a notice or None).
+    """On upload: (the recipe the files train or None, a line for the page, a notice or None).
     Never raises: a mixed upload gets a warning now, and an error only if the user presses
     Train."""
     if not files:
         return None, "", None
-    found = upload_kind(files)
+    found = upload_format(files)
     try:
-        kind = training_kind(files, choice, found)
+        name = training_recipe(files, choice, found)
     except AppError as error:
         return None, f"⚠ {error.message}", Notice("warning", error.message)
+    recipe = get_recipe(name)
     _, names = found
-    files_kind = _files_kind(kind)
-    count = len(names[files_kind])
+    uploads = _uploads(recipe)
+    count = len(names[uploads])
     if not count:
-        return None, f"⚠ None of the uploads is a {WHAT[files_kind]} or a zip holding some.", None
-    where = "the Compose tab" if _picker(kind) == MUSIC else "the Write tab"
-    other = names[TEXT if files_kind == MUSIC else MUSIC]
-    what = "piano-roll" if kind == PIANOROLL else kind
+        return None, f"⚠ None of the uploads is a {WHAT[uploads]} or a zip holding some.", None
+    other = names[TEXT if uploads == MIDI else MIDI]
     line = (
-        f"{count} {'MIDI' if files_kind == MUSIC else 'text'} upload{'s' if count != 1 else ''}: "
-        f"trains a **{what}** model (it appears in {where})."
+        f"{count} {NOUN[uploads]} upload{'s' if count != 1 else ''}: "
+        f"trains a **{recipe.title}** model (it appears in the {recipe.tab.title()} tab)."
     )
     if other:
-        line += f" Skipped as not {files_kind}: {_names(other)}."
-    return kind, line, None
+        line += f" Skipped as not {NOUN[uploads]}: {_names(other)}."
+    return name, line, None
 
 
 def start_training(
@@ -311,7 +300,7 @@ def start_training(
     preset: str = next(iter(PRESETS)),
     steps: int = 300,
     name: str = "",
-    kind: str = KIND_AUTO,
+    recipe: str = RECIPE_AUTO,
     tokenizer: str = next(iter(TOKENIZERS)),
     vocab_size: int = DEFAULT_SUBWORDS,
     poll_seconds: float = 1.0,
@@ -319,7 +308,7 @@ def start_training(
 ) -> Iterator[TrainProgress]:
     """Stage the uploads, train in a worker process, and yield progress until it ends.
 
-    ``kind`` is a KIND_CHOICES label: what to train, or "From the files". Music models take
+    ``recipe`` is a RECIPE_CHOICES label: what to train, or "From the files". Music models take
     ``style``; text models take ``tokenizer`` (a TOKENIZERS label) and, for SentencePiece,
     ``vocab_size``. One job runs at a time. The finished (or stopped) model is saved in the
     ``visitor``'s models (``AppSettings.visitor_models_dir``) and listed in that visitor's
@@ -338,42 +327,41 @@ def start_training(
         vocab_size = check_range(
             "subword vocabulary", vocab_size, MIN_SUBWORDS, MAX_SUBWORDS, integer=True
         )
-    kind = training_kind(files, kind)
+    chosen = get_recipe(training_recipe(files, recipe))
     owner = visitor_folder(visitor) if visitor else ""
     jobs.refuse_if_busy(owner)
     _check_disk(settings)
-    model_name = safe_name(name or "", f"my-{kind}")
+    model_name = safe_name(name or "", f"my-{chosen.name}")
     job_dir = settings.training_dir / uuid.uuid4().hex
-    files_kind = _files_kind(kind)
-    staged = stage_uploads(files, job_dir / "data", style or "", files_kind)
+    uploads = _uploads(chosen)
+    staged = stage_uploads(files, job_dir / "data", style or "", uploads)
     if staged.files == 0:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise AppError(
-            f"None of the uploads is a {WHAT[files_kind]} or a zip holding some.\n"
-            + staged.summary()
+            f"None of the uploads is a {WHAT[uploads]} or a zip holding some.\n" + staged.summary()
         )
-    options, model = {}, dict(PRESETS[preset])
-    if kind == TEXT:
-        options = dict(tokenizer=TOKENIZERS[tokenizer], vocab_size=vocab_size)
-    elif kind == PIANOROLL:
-        options = dict(frames_per_beat=PIANOROLL_FRAMES_PER_BEAT)
-        model = pianoroll_preset(model)
+    settings_here = dict(  # what the app decides; each recipe takes the fields it has
+        # one file is enough where the end of each file is held out (text)
+        valid_fraction=0.1 if staged.files >= 2 or chosen.holds_out_within_files else 0.0,
+        cache_dir=job_dir / "cache",  # the visitor's tokens: removed with the job
+        skip_bad_files=True,  # an upload that does not decode is listed, not fatal
+        tokenizer=TOKENIZERS[tokenizer],
+        vocab_size=vocab_size,
+        frames_per_beat=FRAMES_PER_BEAT,
+    )
+    fields = {f.name for f in dataclasses.fields(chosen.options)}
     spec = TrainingSpec(
         data=job_dir / "data",
         out=job_dir / "model.pt",
-        model=model,
+        model=chosen.family.from_preset(dict(PRESETS[preset])),
         train=train_config_for(steps),
-        # text: fewer than 10 files hold out the last 10% of each, so one file is enough
-        valid_fraction=0.1 if staged.files >= 2 or kind == TEXT else 0.0,
-        cache_dir=job_dir / "cache",  # the visitor's tokens: removed with the job
+        recipe=chosen.name,
+        data_options={k: v for k, v in settings_here.items() if k in fields},
         info={"trained_in": "app", "preset": preset, "name": model_name},
-        kind=kind,
-        **options,
     )
-    unit = "frame" if kind == PIANOROLL else "token"
     active = ActiveJob(
         uuid.uuid4().hex, TrainingJob(spec), owner, settings, visitor, staged, job_dir,
-        model_name, _picker(kind), unit,
+        model_name, chosen.tab, chosen.family.unit,
     )  # fmt: skip
     try:
         jobs.begin(active)
@@ -381,7 +369,7 @@ def start_training(
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     yield TrainProgress(
-        active.job_id, "Reading the uploaded files…", staged.summary(), [], True, kind=active.kind
+        active.job_id, "Reading the uploaded files…", staged.summary(), [], True, tab=active.tab
     )
     yield from _watch(active, poll_seconds, announce=True)
 
@@ -411,7 +399,7 @@ def _watch(active: ActiveJob, poll_seconds: float, announce: bool) -> Iterator[T
     while not active.done.wait(poll_seconds):
         yield TrainProgress(
             active.job_id, _job_status(job), _report(active.staged, job), _curve(job), True,
-            kind=active.kind,
+            tab=active.tab,
         )  # fmt: skip
     final = active.final or TrainProgress(
         None, "Training ended without a result (the server stopped it).", "", [], False
@@ -421,7 +409,7 @@ def _watch(active: ActiveJob, poll_seconds: float, announce: bool) -> Iterator[T
         if final.new_model_key is None:
             raise user_error(final.status)
     else:
-        yield TrainProgress(None, final.status, final.report, final.curve, False, kind=final.kind)
+        yield TrainProgress(None, final.status, final.report, final.curve, False, tab=final.tab)
 
 
 def _finish(active: ActiveJob) -> None:
@@ -434,13 +422,11 @@ def _finish(active: ActiveJob) -> None:
         target = _save_trained(active)
         if target is None:
             message = f"Training failed: {_hide_paths(job, job.error)}"
-            active.final = TrainProgress(
-                None, message, report, _curve(job), False, kind=active.kind
-            )
+            active.final = TrainProgress(None, message, report, _curve(job), False, tab=active.tab)
             return
         result = job.result
         valid = result.get("best_valid_nll")
-        tab = "Compose" if active.kind == MUSIC else "Write"
+        tab = active.tab.title()
         status = (
             f"Saved **{target.stem}**: trained {result['steps']} steps in "
             f"{_clock(result['wall_seconds'])} ({result['stop_reason']})"
@@ -452,10 +438,10 @@ def _finish(active: ActiveJob) -> None:
             + f". It is selected in the {tab} tab."
         )
         key = _model_key(active, target)
-        active.final = TrainProgress(None, status, report, _curve(job), False, key, active.kind)
+        active.final = TrainProgress(None, status, report, _curve(job), False, key, active.tab)
     except OSError as error:  # the model could not be saved (disk full, ...)
         message = f"Training failed: the model could not be saved ({error.strerror or error})"
-        active.final = TrainProgress(None, message, "", _curve(job), False, kind=active.kind)
+        active.final = TrainProgress(None, message, "", _curve(job), False, tab=active.tab)
     finally:
         shutil.rmtree(active.job_dir, ignore_errors=True)
         active.done.set()

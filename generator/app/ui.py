@@ -106,9 +106,9 @@ def build_app(settings: handlers.AppSettings, jobs: handlers.TrainingJobs) -> gr
         opened = demo.load(
             _visitor, inputs=[visitor], outputs=[visitor], api_visibility=UI_ONLY, queue=False
         )
-        for kind, picker in (("music", compose["model"]), ("text", write_model)):
+        for tab, picker in ((handlers.COMPOSE, compose["model"]), (handlers.WRITE, write_model)):
             opened.then(
-                functools.partial(_refresh_models, settings, kind),
+                functools.partial(_refresh_models, settings, tab),
                 inputs=[visitor, picker],
                 outputs=[picker],
                 api_visibility=UI_ONLY,
@@ -140,7 +140,7 @@ PIANOROLL_START_INFO = f"The chord {handlers.OPENING_CHORD}, or your MIDI, to co
 
 
 def _compose_tab(settings, choices, default_model, styles, default_style, model_text) -> dict:
-    pianoroll = handlers.model_family(settings, default_model) == handlers.PIANOROLL
+    pianoroll = handlers.frames_model(settings, default_model)
     if pianoroll:
         model_text = f"{model_text}\n\n{PIANOROLL_HELP}"
     with gr.Row(equal_height=False, elem_classes="tab-row"):
@@ -422,7 +422,7 @@ def _harmonize_tab(settings) -> gr.Dropdown:
 
 
 def _write_tab(settings) -> gr.Dropdown:
-    choices, default = handlers.model_choices(settings, "text")
+    choices, default = handlers.model_choices(settings, handlers.WRITE)
     with gr.Row(equal_height=False, elem_classes="tab-row"):
         with gr.Column(scale=1, min_width=320):
             model = gr.Dropdown(
@@ -432,7 +432,7 @@ def _write_tab(settings) -> gr.Dropdown:
                 info="Character or SentencePiece models: shipped, trained in the Train tab, "
                 "or named at start-up",
             )
-            model_info = gr.Markdown(handlers.model_text(settings, default, "text"))
+            model_info = gr.Markdown(handlers.model_text(settings, default, handlers.WRITE))
             prime = gr.Textbox(
                 label="Prime",
                 lines=3,
@@ -504,9 +504,9 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
                 type="filepath",
                 elem_id="train-files",
             )
-            kind = gr.Radio(
-                list(handlers.KIND_CHOICES),
-                value=handlers.KIND_AUTO,
+            recipe = gr.Radio(
+                list(handlers.RECIPE_CHOICES),
+                value=handlers.RECIPE_AUTO,
                 label="What to train",
                 info="From the files: MIDI files train music, text files train text. Pick one to "
                 "skip files of the other kind; a piano roll learns whole chords from MIDI",
@@ -568,17 +568,17 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
                 elem_id="train-report",
             )  # fmt: skip
     outputs = [status, report, curve, start, stop, compose_model, write_model]
-    for event in (files.change, kind.change, tokenizer.change):
+    for event in (files.change, recipe.change, tokenizer.change):
         event(
             _upload_changed,
-            inputs=[files, kind, tokenizer],
+            inputs=[files, recipe, tokenizer],
             outputs=[upload_hint, style, tokenizer, vocab],
             show_progress="hidden",
             api_visibility=UI_ONLY,
         )
     start.click(
         functools.partial(_train, settings, jobs),
-        inputs=[visitor, files, style, preset, steps, name, kind, tokenizer, vocab],
+        inputs=[visitor, files, style, preset, steps, name, recipe, tokenizer, vocab],
         outputs=outputs,
         concurrency_limit=None,  # the app runs one job at a time itself and says so
         api_visibility=UI_ONLY,
@@ -631,8 +631,8 @@ def _visitor(token):
 
 
 @_shows_errors
-def _refresh_models(settings, kind, visitor, current):
-    choices, default = handlers.model_choices(settings, kind, handlers.check_visitor(visitor))
+def _refresh_models(settings, tab, visitor, current):
+    choices, default = handlers.model_choices(settings, tab, handlers.check_visitor(visitor))
     keys = [key for _, key in choices]
     return gr.update(choices=choices, value=current if current in keys else default or None)
 
@@ -656,7 +656,7 @@ def _model_changed(settings, model_key, start, meter):
     so the page never shows a stale control while events settle."""
     styles, default, text = handlers.model_styles(settings, model_key)
     limits = handlers.compose_limits(settings, model_key)
-    pianoroll = handlers.model_family(settings, model_key) == handlers.PIANOROLL
+    pianoroll = handlers.frames_model(settings, model_key)
     if pianoroll:
         choices, info = handlers.PIANOROLL_START_CHOICES, PIANOROLL_START_INFO
         keep = start if start in choices else handlers.START_CHORD
@@ -721,7 +721,7 @@ def _harmony_model_changed(settings, model_key):
 
 @_shows_errors
 def _text_model_changed(settings, model_key):
-    return handlers.model_text(settings, model_key, "text")
+    return handlers.model_text(settings, model_key, handlers.WRITE)
 
 
 @_shows_errors
@@ -778,16 +778,17 @@ def _compose(settings, *values):
 
 
 @_shows_errors
-def _upload_changed(files, kind_choice, tokenizer):
-    kind, line, notice = handlers.describe_upload(files, kind_choice)
+def _upload_changed(files, recipe_choice, tokenizer):
+    recipe, line, notice = handlers.describe_upload(files, recipe_choice)
     _show(notice)
     if not files:
         line = UPLOAD_HINT
+    text = handlers.takes_option(recipe, "tokenizer")  # text: a tokenizer and its vocabulary
     return (
         line,
-        gr.update(visible=kind not in ("text", handlers.PIANOROLL)),  # style: music only
-        gr.update(visible=kind in (None, "text")),  # tokenizer: text only
-        gr.update(visible=kind in (None, "text") and handlers.TOKENIZERS[tokenizer] != "char"),
+        gr.update(visible=handlers.takes_option(recipe, "styles")),  # style: music only
+        gr.update(visible=text),
+        gr.update(visible=text and handlers.TOKENIZERS[tokenizer] != "char"),
     )
 
 
@@ -834,9 +835,9 @@ def _train_updates(settings, visitor, progresses):
         for progress in progresses:
             music_update, text_update = gr.update(), gr.update()
             if progress.new_model_key:
-                choices, _ = handlers.model_choices(settings, progress.kind, visitor)
+                choices, _ = handlers.model_choices(settings, progress.tab, visitor)
                 picked = gr.update(choices=choices, value=progress.new_model_key)
-                if progress.kind == "music":
+                if progress.tab == handlers.COMPOSE:
                     music_update = picked
                 else:
                     text_update = picked

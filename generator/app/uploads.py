@@ -7,8 +7,9 @@ tune in different folders keep one name and training keeps them on one side of t
 zip's members are read by the app, never extracted by path, and members with absolute or
 ``..`` paths are refused.
 
-An upload is music (.mid/.midi) or text (.txt/.md), loose or inside zips: ``upload_kind`` tells
-which from the files themselves, and a mix of both is refused with the files named.
+An upload is in one file format, MIDI (.mid/.midi) or text (.txt/.md), loose or inside zips:
+``upload_format`` tells which from the files themselves, and a mix of both is refused with the
+files named. The formats are named as recipes name what they read (Recipe.reads).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ MAX_UPLOAD_BYTES = 50_000_000  # all uploaded training files of one job together
 MAX_ZIP_MEMBERS = 5_000  # entries in one zip, training files or not
 MAX_TEXT_FILE_BYTES = 20_000_000  # one text file (MIDI files have ReadLimits' cap)
 
-MUSIC = "music"
+MIDI = "midi"
 TEXT = "text"
-SUFFIXES = {MUSIC: MIDI_SUFFIXES, TEXT: TEXT_SUFFIXES}
-WHAT = {MUSIC: "MIDI file (.mid, .midi)", TEXT: "text file (.txt, .md)"}
+SUFFIXES = {MIDI: MIDI_SUFFIXES, TEXT: TEXT_SUFFIXES}
+WHAT = {MIDI: "MIDI file (.mid, .midi)", TEXT: "text file (.txt, .md)"}
+NOUN = {MIDI: "MIDI", TEXT: "text"}  # "4 MIDI uploads", "skipped as not MIDI"
 
 
 @dataclass
@@ -38,12 +40,12 @@ class StagedUpload:
     """Uploaded files copied into a job folder under names the app chose."""
 
     folder: Path
-    kind: str = MUSIC  # what was staged: "music" (MIDI files) or "text"
+    file_format: str = MIDI  # what was staged: MIDI or TEXT files
     files: int = 0  # files staged
     notes: list[tuple[str, str]] = field(default_factory=list)  # (uploaded name, what happened)
 
     def summary(self) -> str:
-        what = "MIDI" if self.kind == MUSIC else "text"
+        what = NOUN[self.file_format]
         lines = [f"uploads: {self.files} {what} file{'s' if self.files != 1 else ''} staged"]
         lines += [f"  {name}: {what}" for name, what in self.notes[:30]]
         if len(self.notes) > 30:
@@ -84,24 +86,24 @@ def _member_paths(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PureP
     return members
 
 
-def _kind_of(suffix: str) -> str | None:
-    return next((kind for kind, suffixes in SUFFIXES.items() if suffix in suffixes), None)
+def _format_of(suffix: str) -> str | None:
+    return next((name for name, suffixes in SUFFIXES.items() if suffix in suffixes), None)
 
 
-def upload_kind(files: list[str] | None) -> tuple[str | None, dict[str, list[str]]]:
-    """What the uploads would train: ("music" | "text" | None, uploaded names by kind).
+def upload_format(files: list[str] | None) -> tuple[str | None, dict[str, list[str]]]:
+    """The format of the uploads: (MIDI | TEXT | None, uploaded names by format).
 
     Loose files count by their suffix, zips by the files inside them (hidden ones left out).
-    The kind is None when nothing usable was uploaded or when music and text are mixed; the
-    names by kind say which files are which."""
-    names: dict[str, list[str]] = {MUSIC: [], TEXT: []}
+    The format is None when nothing usable was uploaded or when MIDI and text are mixed; the
+    names by format say which files are which."""
+    names: dict[str, list[str]] = {MIDI: [], TEXT: []}
     for upload in files or []:
         upload = Path(upload)
         name = _display_name(upload.name)
         if upload.suffix.lower() != ".zip":
-            kind = _kind_of(upload.suffix.lower())
-            if kind:
-                names[kind].append(name)
+            found = _format_of(upload.suffix.lower())
+            if found:
+                names[found].append(name)
             continue
         try:
             with zipfile.ZipFile(upload) as archive:
@@ -109,30 +111,30 @@ def upload_kind(files: list[str] | None) -> tuple[str | None, dict[str, list[str
         except (zipfile.BadZipFile, OSError):
             continue  # staging says why it was skipped
         inside = {
-            _kind_of(path.suffix.lower())
+            _format_of(path.suffix.lower())
             for _, path in members
             if not any(part.startswith(".") for part in path.parts)
         }
-        for kind in inside - {None}:
-            names[kind].append(name)
-    kinds = [kind for kind, found in names.items() if found]
-    return (kinds[0] if len(kinds) == 1 else None), names
+        for found in inside - {None}:
+            names[found].append(name)
+    formats = [name for name, found in names.items() if found]
+    return (formats[0] if len(formats) == 1 else None), names
 
 
 def stage_uploads(
-    files: list[str] | None, folder: Path, style: str = "", kind: str = MUSIC
+    files: list[str] | None, folder: Path, style: str = "", file_format: str = MIDI
 ) -> StagedUpload:
-    """Copy the uploaded files of ``kind`` (MIDI or text), loose or inside .zip files, into
+    """Copy the uploaded files of ``file_format`` (MIDI or TEXT), loose or inside .zip files, into
     ``folder``; other files are noted as skipped.
 
     Music: loose files go under ``folder/<style>/`` (or the top level without a style); a zip's
     first-level folders become styles, as in any MIDI folder (a single top folder is skipped).
     Text has no styles: every file goes to the top level."""
-    if kind not in SUFFIXES:
-        raise ValueError(f"kind must be {MUSIC} or {TEXT}, got {kind!r}")
-    staged = StagedUpload(folder, kind)
+    if file_format not in SUFFIXES:
+        raise ValueError(f"file format must be {MIDI} or {TEXT}, got {file_format!r}")
+    staged = StagedUpload(folder, file_format)
     budget = _Budget()
-    style_dir = folder / safe_name(style) if style.strip() and kind == MUSIC else folder
+    style_dir = folder / safe_name(style) if style.strip() and file_format == MIDI else folder
     for upload in files or []:
         upload = Path(upload)
         name = _display_name(upload.name)
@@ -144,8 +146,8 @@ def stage_uploads(
             continue
         if suffix == ".zip":
             _stage_zip(upload, name, folder, style_dir, staged, budget)
-        elif suffix in SUFFIXES[kind]:
-            if size > _max_bytes(kind):
+        elif suffix in SUFFIXES[file_format]:
+            if size > _max_bytes(file_format):
                 staged.notes.append((name, f"skipped: too large ({size:,} bytes)"))
                 continue
             refused = budget.take(size)
@@ -157,19 +159,19 @@ def stage_uploads(
             shutil.copyfile(upload, target)
             staged.files += 1
         else:
-            staged.notes.append((name, f"skipped: not a {WHAT[kind]} or a .zip"))
+            staged.notes.append((name, f"skipped: not a {WHAT[file_format]} or a .zip"))
     return staged
 
 
-def _max_bytes(kind: str) -> int:
-    return ReadLimits().max_file_bytes if kind == MUSIC else MAX_TEXT_FILE_BYTES
+def _max_bytes(file_format: str) -> int:
+    return ReadLimits().max_file_bytes if file_format == MIDI else MAX_TEXT_FILE_BYTES
 
 
 def _staged_name(staged: StagedUpload, folder: Path, stem: str, suffix: str) -> str:
     """Text: ``0007-my_story.txt``, a running number and a filtered copy of the uploaded stem.
     MIDI: ``my_tune.mid``, the filtered stem alone (the name groups versions of a tune: see
     generator.data.midi_corpus), numbered only when ``folder`` already holds that name."""
-    if staged.kind != MUSIC:
+    if staged.file_format != MIDI:
         return f"{staged.files:04d}-{safe_name(stem)}{suffix}"
     name, number = f"{safe_name(stem)}.mid", 1
     while (folder / name).exists():
@@ -181,7 +183,7 @@ def _staged_name(staged: StagedUpload, folder: Path, stem: str, suffix: str) -> 
 def _stage_zip(
     upload: Path, name: str, folder: Path, style_dir: Path, staged: StagedUpload, budget: _Budget
 ) -> None:
-    kind = staged.kind
+    file_format = staged.file_format
     try:
         archive = zipfile.ZipFile(upload)
     except (zipfile.BadZipFile, OSError) as error:
@@ -205,20 +207,20 @@ def _stage_zip(
         for (member, path), inner in zip(keep, parts, strict=True):
             shown = f"{name}/{_display_name(str(path))}"
             suffix = path.suffix.lower()
-            if suffix not in SUFFIXES[kind]:
-                staged.notes.append((shown, f"skipped: not a {WHAT[kind].split(' (')[0]}"))
+            if suffix not in SUFFIXES[file_format]:
+                staged.notes.append((shown, f"skipped: not a {WHAT[file_format].split(' (')[0]}"))
                 continue
             if member.flag_bits & 0x1:
                 staged.notes.append((shown, "skipped: encrypted"))
                 continue
-            if member.file_size > _max_bytes(kind):
+            if member.file_size > _max_bytes(file_format):
                 staged.notes.append((shown, f"skipped: too large ({member.file_size:,} bytes)"))
                 continue
             refused = budget.take(member.file_size)
             if refused:
                 staged.notes.append((shown, refused))
                 continue
-            music_style = kind == MUSIC and len(inner) > 1
+            music_style = file_format == MIDI and len(inner) > 1
             target_dir = folder / safe_name(inner[0]) if music_style else style_dir
             target = target_dir / _staged_name(staged, target_dir, path.stem, suffix)
             try:

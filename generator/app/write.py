@@ -7,11 +7,12 @@ import threading
 import time
 from collections.abc import Iterator
 
-from generator.app.models import resolve_model
+from generator import api
+from generator.app.models import WRITE, resolve_model
 from generator.app.settings import AppError, AppSettings, UserErrors, parse_seed
+from generator.families.token_rnn import TextRequest
 from generator.loader import load_cached
 from generator.sampling import SamplingOptions
-from generator.sampling.text import generate_text
 from generator.validation import check_range
 
 MAX_UI_CHARACTERS = 5_000  # one request's new text
@@ -40,7 +41,7 @@ def write_text(
     with UserErrors("Invalid setting"):
         length = check_range("length", length, 1, MAX_UI_CHARACTERS, integer=True)
         options = SamplingOptions(temperature, top_k or 0, top_p, seed=parse_seed(seed))
-    path = resolve_model(settings, model_key, "text")
+    path = resolve_model(settings, model_key, WRITE)
     with UserErrors("Cannot load the model"):
         loaded = load_cached(path)
 
@@ -55,9 +56,8 @@ def write_text(
 
     def run() -> None:
         try:
-            outcome["result"] = generate_text(
-                loaded, prime, length, "characters", options, 1, on_text=on_text
-            )
+            request = TextRequest(prime, length, "characters", options, 1, on_text=on_text)
+            outcome["result"] = api.generate(loaded, request)
         except _Cancelled:
             pass
         except Exception as error:  # shown to the user below

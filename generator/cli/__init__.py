@@ -1,16 +1,19 @@
-"""Command line: ``python -m generator COMMAND KIND ...``, one module per kind of model.
+"""Command line: ``python -m generator COMMAND RECIPE ...``, one module per recipe.
 
-    data       music | text                       generator/cli/data.py
+    data       music | text                       generator/cli/data.py (DATASET)
     train      music | text | pianoroll | seq2seq
     evaluate   music | text | pianoroll | seq2seq  generator/cli/{music,text,pianoroll,seq2seq}.py
     sample     music | text | pianoroll | seq2seq
+    evaluate   harmony | quality                  generator/cli/{harmony,quality}.py
     harmonize                                     generator/cli/seq2seq.py
     notate     FILE.mid                           generator/cli/notate.py
     describe   CHECKPOINT                          (below)
     app        serve the browser app               generator/cli/app.py
 
-Thin on purpose: each command parses flags, calls the package's functions and prints what they
-return. Each subcommand is made by ``common.add_command`` with its handler ``run(args)``.
+A recipe (generator/families/) is one way to train a model family: ``music`` and ``text``
+train the token RNN, ``pianoroll`` the piano roll, ``seq2seq`` the encoder-decoder. Thin on
+purpose: each command parses flags, calls generator.api and prints what it returns. Each
+subcommand is made by ``common.add_command`` with its handler ``run(args)``.
 """
 
 from __future__ import annotations
@@ -32,19 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data.add_parsers(commands)
-    kinds = []
-    for name, help_text in (
-        ("train", "train a model"),
-        ("evaluate", "loss of a model on data"),
-        ("sample", "generate from a checkpoint"),
+    recipes = []
+    for name, help_text, metavar in (
+        ("train", "train a model", "RECIPE"),
+        ("evaluate", "loss of a model on data, or measures of MIDI files", "WHAT"),
+        ("sample", "generate from a checkpoint", "RECIPE"),
     ):
         command = commands.add_parser(name, help=help_text, formatter_class=Formatter)
-        kinds.append(command.add_subparsers(dest="kind", required=True, metavar="KIND"))
+        recipes.append(command.add_subparsers(dest="what", required=True, metavar=metavar))
     for module in (music, text, pianoroll, harmony):
-        module.add_parsers(*kinds)
-    seq2seq.add_parsers(commands, *kinds)
+        module.add_parsers(*recipes)
+    seq2seq.add_parsers(commands, *recipes)
     notate.add_parsers(commands)
-    quality.add_parsers(kinds[1])  # evaluate quality: generated MIDI against real MIDI
+    quality.add_parsers(recipes[1])  # evaluate quality: generated MIDI against real MIDI
 
     describe = add_command(
         commands, "describe", _describe, help="print a checkpoint's model card (Markdown)"

@@ -39,9 +39,11 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: set[str])
             group.add_argument(*flags, type=kind, default=f.default, help=text)
 
 
-def add_command(kinds, name: str, run, help: str, description: str | None = None):
-    """A subcommand ``KIND`` of ``kinds`` that calls ``run(args)``; --help shows defaults."""
-    parser = kinds.add_parser(name, help=help, description=description, formatter_class=Formatter)
+def add_command(subcommands, name: str, run, help: str, description: str | None = None):
+    """A subcommand ``name`` of ``subcommands`` that calls ``run(args)``; --help shows defaults."""
+    parser = subcommands.add_parser(
+        name, help=help, description=description, formatter_class=Formatter
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -49,7 +51,8 @@ def add_command(kinds, name: str, run, help: str, description: str | None = None
 def add_training_flags(
     parser: argparse.ArgumentParser, data_help: str, held_out: str, data_default: Path | None = None
 ) -> None:
-    """What every ``train KIND`` takes: --data, --out, --resume, --valid-fraction, --no-progress."""
+    """What every ``train RECIPE`` takes: --data, --out, --resume, --valid-fraction and
+    --no-progress."""
     if data_default is None:
         parser.add_argument("--data", type=Path, required=True, help=data_help)
     else:
@@ -93,16 +96,27 @@ def add_model_flags(parser: argparse.ArgumentParser, shipped: str | None = None)
 
 def load_model(args: argparse.Namespace):
     """The checkpoint of --checkpoint, on --device."""
-    from generator.checkpoint import load_checkpoint
-    from generator.device import resolve_device
+    from generator import api
 
-    return load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    return api.load(args.checkpoint, device=args.device)
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **fixed):
+    """``cls`` built from the flags named like its fields, with ``fixed`` on top."""
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in vars(args).items() if k in names}
     return cls(**{**values, **fixed})
+
+
+def data_set_fields(recipe) -> set[str]:
+    """The config fields a recipe's data sets: they get no flag."""
+    return set(recipe.data_sets)
+
+
+def model_fields(cls: type, args: argparse.Namespace, recipe) -> dict:
+    """The model config fields the flags give (those the data sets left out)."""
+    names = {f.name for f in dataclasses.fields(cls)} - data_set_fields(recipe)
+    return {k: v for k, v in vars(args).items() if k in names}
 
 
 def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
@@ -141,10 +155,9 @@ def command_line(args: argparse.Namespace) -> str:
 
 def note(text: str) -> None:
     """A report line on stderr for a training run, printed once: under torchrun, by rank 0."""
-    from generator.training.distributed import is_main_process
+    from generator import api
 
-    if is_main_process():
-        print(text, file=sys.stderr)
+    api.note(text)
 
 
 def check_args(args: argparse.Namespace) -> None:

@@ -12,9 +12,9 @@ DEFAULT_MUSIC_DATA = Path("datasets/music")
 
 def add_parsers(commands) -> None:
     data = commands.add_parser("data", help="build the built-in corpora", formatter_class=Formatter)
-    kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
+    datasets = data.add_subparsers(dest="dataset", required=True, metavar="DATASET")
     music = add_command(
-        kinds,
+        datasets,
         "music",
         _cmd_data_music,
         help="MIDI files from music21's bundled corpus (Bach chorales, folk tunes)",
@@ -26,7 +26,7 @@ def add_parsers(commands) -> None:
     )
     music.add_argument("--workers", type=int, default=2, help="parallel processes")
     text = add_command(
-        kinds,
+        datasets,
         "text",
         _cmd_data_text,
         help="English text from this Python: the Language Reference and stdlib docstrings",

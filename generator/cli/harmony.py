@@ -13,10 +13,10 @@ from pathlib import Path
 from generator.cli.common import add_command
 
 
-def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     """Add ``harmony`` to evaluate (nothing to train or sample)."""
     evaluate = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "harmony",
         _evaluate,
         help="harmony metrics of multi-track MIDI files (melody + voices)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections import Counter
@@ -17,8 +18,9 @@ from generator.cli.common import (
     add_training_flags,
     command_line,
     config_from_args,
+    data_set_fields,
     load_model,
-    note,
+    model_fields,
 )
 from generator.cli.data import DEFAULT_MUSIC_DATA
 from generator.cli.notate import add_format_flags, write_scores
@@ -29,15 +31,16 @@ from generator.config import (
     apply_model_size,
     model_size_help,
 )
+from generator.families.token_rnn import MUSIC, MusicData
 
 CACHE_HELP = "token cache (default ~/.cache/rnn-generator)"
 DEFAULT_MUSIC_MINUTES = 12.0  # train music's --max-minutes unless given (0 = no time limit)
 DEFAULT_MUSIC_SIZE = "medium"  # train music's --size: the shipped model's shape
 
 
-def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     train = add_command(
-        train_kinds,
+        train_recipes,
         "music",
         _cmd_train_music,
         help="on a folder of MIDI files",
@@ -57,7 +60,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         help="start from this music checkpoint's weights and architecture (same styles and "
         "token settings; ids the data adds, such as meters, start fresh)",
     )
-    add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
+    add_config_flags(train, ModelConfig, data_set_fields(MUSIC))
     train.add_argument(
         "--size", choices=tuple(MODEL_SIZES), default=DEFAULT_MUSIC_SIZE, help=model_size_help()
     )
@@ -68,7 +71,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     # shape flags default to None: --size fills the ones not given.
     train.set_defaults(max_minutes=DEFAULT_MUSIC_MINUTES, **dict.fromkeys(MODEL_SIZES["small"]))
 
-    evaluate = add_command(evaluate_kinds, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
+    evaluate = add_command(evaluate_what, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
     add_model_flags(evaluate)
     evaluate.add_argument("--data", type=Path, required=True, help="MIDI file or folder")
     evaluate.add_argument("--batch-size", type=int, default=16)
@@ -77,7 +80,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     add_corpus_rule_flags(evaluate, groups=False)
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "music",
         _cmd_sample_music,
         help="write MIDI files",
@@ -180,115 +183,40 @@ def _corpus_rules(args: argparse.Namespace) -> dict:
     return rules
 
 
-def _cmd_train_music(args: argparse.Namespace) -> int:
-    from generator.checkpoint import CheckpointError
-    from generator.data.midi_corpus import load_midi_corpus
-    from generator.training import train
-    from generator.training.tasks import TOKEN_TASK
-
-    corpus = load_midi_corpus(
-        args.data,
-        valid_fraction=args.valid_fraction,
+def _music_options(args: argparse.Namespace) -> MusicData:
+    """The --data reading flags as the recipe's options."""
+    return MusicData(
+        valid_fraction=getattr(args, "valid_fraction", 0.0),
         cache_dir=args.cache_dir or "default",
-        progress=not args.no_progress,
         **_corpus_rules(args),
     )
-    note(corpus.report.summary())
-    if not corpus.train:
-        note(f"error: no usable MIDI files in {args.data}")
-        return 2
-    tokenizer = corpus.tokenizer
-    vars(args).update(apply_model_size(vars(args), args.size))
-    model_config = config_from_args(
-        ModelConfig,
-        args,
-        vocab_size=tokenizer.vocab_size,
-        num_styles=len(tokenizer.styles),
-        num_seed_tokens=128,
-    )
-    note(
-        f"from the data: vocabulary {tokenizer.vocab_size} ids, "
-        f"{len(tokenizer.styles)} styles ({', '.join(tokenizer.styles) or 'none'}), "
-        f"{len(tokenizer.meters)} meters ({', '.join(tokenizer.meters) or 'none'})"
-    )
-    train_config = config_from_args(TrainConfig, args)
-    task = TOKEN_TASK
-    if args.init_from is not None and not args.resume:
-        try:
-            model_config, task = _warm_start(args.init_from, tokenizer)
-        except (ValueError, CheckpointError) as error:
-            note(f"error: --init-from {error}")
-            return 2
-        note(f"starting from the weights of {args.init_from}")
-    train(
-        model_config,
-        train_config,
-        corpus,
+
+
+def _cmd_train_music(args: argparse.Namespace) -> int:
+    from generator import api
+
+    vars(args).update(apply_model_size(vars(args), args.size))  # --size fills shapes not given
+    api.train(
+        "music",
+        args.data,
         args.out,
+        model=model_fields(ModelConfig, args, MUSIC),
+        training=config_from_args(TrainConfig, args),
+        options=_music_options(args),
         resume=args.resume,
+        init_from=args.init_from,
         progress=not args.no_progress,
-        info={
-            "command": command_line(args),
-            "corpus": corpus.report.to_dict(),
-        },
-        task=task,
+        info={"command": command_line(args)},
     )
     return 0
 
 
-def _warm_start(path: Path, tokenizer):
-    """The model config and a training task whose model starts from ``path``'s weights (rows
-    of ids that ``tokenizer`` adds at the end of the vocabulary start fresh), or ValueError."""
-    from generator.checkpoint import read_checkpoint
-    from generator.models import RNNGenerator
-    from generator.tokenizers import tokenizer_from_dict
-    from generator.training.tasks import TokenTask
-
-    class WarmStartTask(TokenTask):
-        def build_model(self, config: ModelConfig) -> RNNGenerator:
-            model = RNNGenerator(config)
-            grown = model.state_dict()
-            for name, old in payload["model_state"].items():
-                if old.shape != grown[name].shape:  # vocabulary rows: old ids keep theirs
-                    old = torch.cat([old, grown[name][old.shape[0] :]])
-                grown[name] = old
-            model.load_state_dict(grown, strict=True)
-            return model
-
-    import torch
-
-    payload = read_checkpoint(path)
-    old = tokenizer_from_dict(payload["tokenizer"])
-    if payload["family"] != "rnn" or old.kind != tokenizer.kind:
-        raise ValueError(f"{path}: not a music model")
-    if old.styles != tokenizer.styles or old.settings_key() != tokenizer.settings_key():
-        raise ValueError(
-            f"{path}: its styles or token settings differ from the data's "
-            f"({', '.join(old.styles)} vs {', '.join(tokenizer.styles)})"
-        )
-    if old.vocab_size > tokenizer.vocab_size:
-        raise ValueError(f"{path}: its vocabulary is larger than the data's")
-    config = ModelConfig.from_dict({**payload["model_config"], "vocab_size": tokenizer.vocab_size})
-    return config, WarmStartTask()
-
-
 def _cmd_evaluate_music(args: argparse.Namespace) -> int:
-    import math
-
-    from generator.data.midi_corpus import load_midi_corpus
-    from generator.data.windows import EpochPlan
-    from generator.training import evaluate
-    from generator.training.tasks import sequence_unigram_nll
+    from generator import api
 
     loaded = load_model(args)
     tokenizer = loaded.tokenizer
-    corpus = load_midi_corpus(
-        args.data,
-        tokenizer=tokenizer,
-        valid_fraction=0.0,
-        cache_dir=args.cache_dir or "default",
-        **_corpus_rules(args),
-    )
+    corpus = api.read_data("music", args.data, _music_options(args), tokenizer=tokenizer)
     print(corpus.report.summary(split=False), file=sys.stderr)
     pieces = corpus.train + corpus.valid
     if not pieces:
@@ -303,13 +231,8 @@ def _cmd_evaluate_music(args: argparse.Namespace) -> int:
             f"it knows: {known}",
             file=sys.stderr,
         )
-    plan = EpochPlan(
-        pieces, tokenizer, min(args.batch_size, len(pieces)), args.seq_len, shuffle=False
-    )
-    nll = evaluate(loaded.model, plan, next(loaded.model.parameters()).device)
-    ids = [(p.tokens, p.ends) for p in pieces]
-    unigram = sequence_unigram_nll(ids, ids, tokenizer.vocab_size, tokenizer.eos_id)
-    files = len(pieces)
+    score = api.evaluate(loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len)
+    nll, unigram, files = score.nats_per_token, score.unigram_nats_per_token, score.files
     print(
         f"NLL {nll:.4f} nats/token ({nll / math.log(2):.4f} bits/token) on {files} "
         f"file{'s' * (files != 1)}"
@@ -322,8 +245,9 @@ def _cmd_evaluate_music(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample_music(args: argparse.Namespace) -> int:
+    from generator import api
     from generator.sampling import SamplingOptions
-    from generator.sampling.music import MusicRequest, generate_music, write_pieces
+    from generator.sampling.music import MusicRequest, write_pieces
 
     if args.null and (args.style or args.seed_note or args.primer):
         print("error: --null means no style, seed note or primer", file=sys.stderr)
@@ -353,7 +277,7 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         pitch_temperature=args.pitch_temperature,
     )
     loaded = load_model(args)
-    result = generate_music(loaded, request)
+    result = api.generate(loaded, request)
     how = (
         f"primer {args.primer}"
         if args.primer
@@ -387,7 +311,7 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
             print(score)
     if args.cost:
         free = replace(request, key=None, scale=None, lowest=None, highest=None, voices=None)
-        baseline = generate_music(loaded, free).nll
+        baseline = api.generate(loaded, free).nll
         print(
             f"constraint cost: the samples score {result.nll:.3f} nats/token under the "
             f"unconstrained model; unconstrained samples (same seed) {baseline:.3f} nats/token",

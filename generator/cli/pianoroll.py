@@ -19,19 +19,21 @@ from generator.cli.common import (
     add_training_flags,
     command_line,
     config_from_args,
+    data_set_fields,
     load_model,
-    note,
+    model_fields,
 )
 from generator.cli.notate import add_format_flags, write_scores
 from generator.config import PianoRollConfig, TrainConfig
+from generator.families.piano_roll import PIANOROLL, PianoRollData
 
 DATA_HELP = "a piano-roll JSON file ({'train': [...], 'valid': [...]}) or a folder of MIDI files"
 
 
-def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     """Add the ``pianoroll`` subcommand to train, evaluate and sample."""
     train = add_command(
-        train_kinds,
+        train_recipes,
         "pianoroll",
         _train,
         help="88-key piano-roll frames (JSON benchmark or MIDI folder)",
@@ -45,12 +47,12 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     train.add_argument(
         "--frames-per-beat", type=int, default=4, help="grid of a MIDI folder (frames/quarter)"
     )
-    add_config_flags(train, PianoRollConfig, {"num_keys"})
+    add_config_flags(train, PianoRollConfig, data_set_fields(PIANOROLL))
     add_config_flags(train, TrainConfig, {"style_dropout"})
     train.set_defaults(seq_len=64, batch_size=16)  # JSB pieces are ~60 frames long
 
     evaluate = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "pianoroll",
         _evaluate,
         help="NLL per frame on a piano-roll split",
@@ -68,7 +70,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     evaluate.add_argument("--seq-len", type=int, default=256, help="frames per window")
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "pianoroll",
         _sample,
         help="write MIDI files from a piano-roll model",
@@ -99,51 +101,33 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from generator.data.piano_roll import load_piano_roll
-    from generator.training import train
-    from generator.training.frame_task import FRAME_TASK
+    from generator import api
 
-    corpus = load_piano_roll(
-        args.data, frames_per_beat=args.frames_per_beat, valid_fraction=args.valid_fraction
-    )
-    note(corpus.report.summary())
-    if not corpus.num_train_frames:
-        note(f"error: no pieces of two or more frames to train on in {args.data}")
-        return 2
-    tokenizer = corpus.tokenizer
-    note(
-        f"from the data: {tokenizer.num_keys} keys (MIDI {tokenizer.lowest_pitch}-"
-        f"{tokenizer.highest_pitch}), {tokenizer.frames_per_beat} frame(s) per beat"
-    )
-    model_config = config_from_args(PianoRollConfig, args, num_keys=tokenizer.num_keys)
-    train(
-        model_config,
-        config_from_args(TrainConfig, args),
-        corpus,
+    api.train(
+        "pianoroll",
+        args.data,
         args.out,
+        model=model_fields(PianoRollConfig, args, PIANOROLL),
+        training=config_from_args(TrainConfig, args),
+        options=config_from_args(PianoRollData, args),
         resume=args.resume,
         progress=not args.no_progress,
-        info={
-            "command": command_line(args),
-            "corpus": corpus.report.to_dict(),
-        },
-        task=FRAME_TASK,
+        info={"command": command_line(args)},
     )
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from generator.data.piano_roll import load_piano_roll, predicted_frames
-    from generator.training.frame_task import frame_nll
+    from generator import api
+    from generator.data.piano_roll import predicted_frames
 
     loaded = load_model(args)
-    if loaded.family != "pianoroll":
+    if not isinstance(loaded.tokenizer, PIANOROLL.tokenizers):
         raise ValueError(f"{args.checkpoint}: a {loaded.family!r} model, not a piano-roll model")
-    corpus = load_piano_roll(
-        args.data, loaded.tokenizer, valid_fraction=0.0, splits=(args.split, "")
-    )
+    options = PianoRollData(valid_fraction=0.0, splits=(args.split, ""))
+    corpus = api.read_data(PIANOROLL, args.data, options, tokenizer=loaded.tokenizer)
     print(corpus.report.summary(split=False), file=sys.stderr)
-    nll = frame_nll(loaded.model, corpus.train, batch_size=args.batch_size, seq_len=args.seq_len)
+    nll = api.evaluate(loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len)
     where = f"split {args.split!r} of " if args.data.suffix.lower() == ".json" else ""
     print(
         f"NLL {nll:.4f} nats/frame ({nll / math.log(2):.4f} bits/frame) on "
@@ -154,8 +138,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from generator import api
     from generator.sampling import SamplingOptions
-    from generator.sampling.pianoroll import PianoRollRequest, generate_pianoroll, write_rolls
+    from generator.sampling.pianoroll import PianoRollRequest, write_rolls
 
     request = PianoRollRequest(
         num=args.num,
@@ -168,7 +153,7 @@ def _sample(args: argparse.Namespace) -> int:
         options=SamplingOptions(temperature=args.temperature, greedy=args.greedy, seed=args.seed),
     )
     loaded = load_model(args)
-    result = generate_pianoroll(loaded, request)
+    result = api.generate(loaded, request)
     stem = time.strftime("pianoroll-%Y%m%d-%H%M%S")
     paths = write_rolls(
         result.rolls,

@@ -24,9 +24,9 @@ relative to --reference, so `--reference datasets/music --style reel --reference
 --train datasets/music --train-split train` measures against the music model's held-out reels."""
 
 
-def add_parsers(evaluate_kinds) -> None:
+def add_parsers(evaluate_what) -> None:
     parser = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "quality",
         _cmd_quality,
         help="generated MIDI against real MIDI: features, overlap, copy check",

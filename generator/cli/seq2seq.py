@@ -21,11 +21,13 @@ from generator.cli.common import (
     add_training_flags,
     command_line,
     config_from_args,
+    data_set_fields,
     load_model,
-    note,
+    model_fields,
 )
 from generator.cli.notate import add_format_flags, write_scores
 from generator.config import Seq2SeqConfig, TrainConfig
+from generator.families.encoder_decoder import FAMILY, SEQ2SEQ, PairData, score_text
 
 DATA_HELP = (
     "a folder of multi-track MIDI files (melody → other voices) or a TSV file of "
@@ -38,10 +40,10 @@ MELODY_RULE = (
 )
 
 
-def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(commands, train_recipes, evaluate_what, sample_recipes) -> None:
     """Add ``seq2seq`` to train, evaluate and sample, and the ``harmonize`` command."""
     train = add_command(
-        train_kinds,
+        train_recipes,
         "seq2seq",
         _train,
         help="an encoder-decoder on pairs (melody harmonization or TSV text pairs)",
@@ -61,12 +63,12 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
         "--max-length", type=int, default=512, help="skip pairs longer than N tokens on a side"
     )
     add_threads_flag(train, DECODER)
-    add_config_flags(train, Seq2SeqConfig, {"vocab_size"})
+    add_config_flags(train, Seq2SeqConfig, data_set_fields(SEQ2SEQ))
     add_config_flags(train, TrainConfig, {"seq_len", "style_dropout"})
     train.set_defaults(batch_size=64, eval_every=100, save_every=100)
 
     evaluate = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "seq2seq",
         _evaluate,
         help="NLL and token accuracy on held-out pairs",
@@ -109,7 +111,7 @@ def add_parsers(commands, train_kinds, evaluate_kinds, sample_kinds) -> None:
     add_threads_flag(evaluate, DECODER)
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "seq2seq",
         _sample,
         help="map source texts to target texts",
@@ -205,121 +207,43 @@ def _add_decoding_flags(parser: argparse.ArgumentParser, beam: int = 1) -> None:
     )
 
 
-def _is_midi_data(path: Path) -> bool:
-    return path.is_dir() or path.suffix.lower() in (".mid", ".midi")
-
-
-def _load_pairs(args: argparse.Namespace, tokenizer=None):
-    """The pair corpus of --data: harmony pairs from MIDI, or text pairs from a TSV file."""
-    from generator.data.harmony import VOICE_SETS, load_harmony_corpus
-    from generator.data.pairs import load_tsv_pairs
-    from generator.tokenizers.voice_grid import VoiceGridTokenizer
-
-    if _is_midi_data(args.data):
-        if tokenizer is None:
-            tokenizer = VoiceGridTokenizer(
-                args.steps_per_beat, VOICE_SETS[args.voices], args.segment_beats
-            )
-        if not isinstance(tokenizer, VoiceGridTokenizer):
-            raise ValueError(f"{args.data}: MIDI data, but the checkpoint is not a harmonizer")
-        return load_harmony_corpus(
-            args.data,
-            tokenizer,
-            valid_fraction=args.valid_fraction,
-            hop_beats=getattr(args, "hop_beats", 0) or None,
-        )
-    if not args.data.is_file():
-        raise FileNotFoundError(f"{args.data}: no such file or folder")
-    return load_tsv_pairs(
-        args.data,
-        tokenizer=tokenizer or args.tokenizer,
-        vocab_size=getattr(args, "vocab_size", 4000),
-        sp_model_type=getattr(args, "sp_model_type", "unigram"),
-        encoding=args.encoding,
-        valid_fraction=args.valid_fraction,
-        max_length=getattr(args, "max_length", 512),
-    )
+def _pair_options(args: argparse.Namespace) -> PairData:
+    """The --data reading flags as the recipe's options (those a command lacks: defaults)."""
+    return config_from_args(PairData, args)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from generator.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-    from generator.tokenizers import tokenizer_from_dict
-    from generator.training import train
-    from generator.training.distributed import is_main_process
-    from generator.training.seq2seq_task import SEQ2SEQ_TASK, score_pairs
-    from generator.training.trainer import last_path_for
+    from generator import api
 
-    tokenizer = None
-    if args.resume and last_path_for(args.out).exists():
-        tokenizer = tokenizer_from_dict(read_checkpoint(last_path_for(args.out))["tokenizer"])
-    corpus = _load_pairs(args, tokenizer)
-    note(corpus.report.summary())
-    if not corpus.train:
-        note(f"error: no training pairs in {args.data}")
-        return 2
-    note(f"from the data: vocabulary {corpus.tokenizer.vocab_size} ids")
-    model_config = config_from_args(Seq2SeqConfig, args, vocab_size=corpus.tokenizer.vocab_size)
-    voices = len(getattr(corpus.tokenizer, "voices", []))
-    if model_config.aligned_voices and model_config.aligned_voices != voices:
-        note(
-            f"error: --aligned-voices {model_config.aligned_voices} must equal the number of "
-            f"target voices ({voices}; 0 for text pairs)"
-        )
-        return 2
-    train_config = config_from_args(TrainConfig, args, style_dropout=0.0)
-    result = train(
-        model_config,
-        train_config,
-        corpus,
+    api.train(
+        "seq2seq",
+        args.data,
         args.out,
+        model=model_fields(Seq2SeqConfig, args, SEQ2SEQ),
+        training=config_from_args(TrainConfig, args),
+        options=_pair_options(args),
         resume=args.resume,
         progress=not args.no_progress,
-        info={
-            "command": command_line(args),
-            "corpus": corpus.report.to_dict(),
-            "valid_fraction": args.valid_fraction,
-        },
-        task=SEQ2SEQ_TASK,
+        info={"command": command_line(args)},
     )
-    if corpus.valid and result.best_path.exists() and is_main_process():  # rank 0 writes
-        loaded = load_checkpoint(result.best_path)
-        score = score_pairs(loaded.model, corpus.valid, corpus.tokenizer)
-        note(_score_text(score, "valid"))
-        info = {**loaded.info, "valid_scores": score.to_dict()}
-        save_checkpoint(
-            result.best_path, loaded.model, loaded.tokenizer, family="seq2seq", info=info
-        )
     return 0
 
 
-def _score_text(score, split: str) -> str:
-    lines = [
-        f"{split}: NLL {score.nll:.4f} nats/token, token accuracy {score.accuracy:.2%} "
-        f"({score.tokens:,} target tokens in {score.pairs:,} pairs)"
-    ]
-    for name, voice in score.voices.items():
-        lines.append(
-            f"  {name}: NLL {voice['nll']:.4f} nats/token, accuracy {voice['accuracy']:.2%}, "
-            f"onset accuracy {voice['onset_accuracy']:.2%}"
-        )
-    return "\n".join(lines)
-
-
 def _evaluate(args: argparse.Namespace) -> int:
+    from generator import api
     from generator.evaluation.harmony import pitch_agreement
-    from generator.training.seq2seq_task import score_pairs
 
     loaded = load_model(args)
-    if loaded.family != "seq2seq":
+    if not isinstance(loaded.model, FAMILY.model_class):
         raise ValueError(f"{args.checkpoint}: a {loaded.family!r} model, not a seq2seq model")
-    corpus = _load_pairs(args, loaded.tokenizer)
+    corpus = api.read_data(SEQ2SEQ, args.data, _pair_options(args), tokenizer=loaded.tokenizer)
     print(corpus.report.summary(), file=sys.stderr)
     pairs = {"valid": corpus.valid, "train": corpus.train, "all": corpus.train + corpus.valid}
     chosen = pairs[args.split]
     if not chosen:
         print(f"error: no {args.split} pairs in {args.data}", file=sys.stderr)
         return 2
-    score = score_pairs(loaded.model, chosen, loaded.tokenizer, batch_size=args.batch_size)
+    score = api.evaluate(loaded, corpus, batch_size=args.batch_size, split=args.split)
     agreement = None
     if args.decode and hasattr(loaded.tokenizer, "voices"):
         agreement = pitch_agreement(loaded.model, chosen, loaded.tokenizer, beam=args.decode)
@@ -335,7 +259,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(_score_text(score, args.split))
+        print(score_text(score, args.split))
         if agreement is not None:
             shares = ", ".join(f"{name} {share:.2%}" for name, share in agreement.items())
             print(f"  decoded (beam {args.decode}): pitch agreement per voice: {shares}")
@@ -354,7 +278,7 @@ def _evaluate_harmony(args: argparse.Namespace, loaded, corpus) -> None:
 
     if not hasattr(loaded.tokenizer, "voices") or not args.data.is_dir():
         raise ValueError("--harmony needs a harmonizer and a folder of MIDI files")
-    held = set(corpus.extra["valid_files"])
+    held = set(corpus.valid_files)
     every = [str(p.relative_to(args.data)) for p in find_midi_files(args.data)]
     names = {
         "valid": sorted(held),
@@ -411,21 +335,22 @@ def _options(args: argparse.Namespace):
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from generator.sampling.seq2seq import translate
+    from generator import api
+    from generator.families.encoder_decoder import TranslateRequest
 
     if args.source == "-":
         sources = [line.rstrip("\r") for line in sys.stdin.read().split("\n") if line.strip()]
     else:
         sources = [args.source]
     loaded = load_model(args)
-    results = translate(
-        loaded,
+    request = TranslateRequest(
         sources,
         options=_options(args),
         beam=args.beam,
         length_penalty=args.length_penalty,
         max_length=args.max_length or None,
     )
+    results = api.generate(loaded, request)
     if args.json:
         rows = [
             {"source": r.source, "target": r.text, "log_prob": r.decoded.log_prob} for r in results
@@ -445,19 +370,14 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _harmonize(args: argparse.Namespace) -> int:
-    from generator.sampling.harmonize import (
-        harmonize,
-        melody_beat,
-        read_melody,
-        read_timing,
-        write_harmony,
-    )
+    from generator import api
+    from generator.families.encoder_decoder import HarmonizeRequest
+    from generator.sampling.harmonize import melody_beat, read_melody, read_timing, write_harmony
 
     loaded = load_model(args)
     melody, _ = read_melody(args.melody, args.melody_track)
     timing = read_timing(args.melody)
-    result = harmonize(
-        loaded,
+    request = HarmonizeRequest(
         melody,
         beat=melody_beat(timing),
         options=_options(args),
@@ -466,6 +386,7 @@ def _harmonize(args: argparse.Namespace) -> int:
         rules=args.rules,
         candidates=args.candidates,
     )
+    result = api.generate(loaded, request)
     path = write_harmony(result, args.out, bpm=args.bpm, timing=timing)
     counts = ", ".join(f"{name} {len(notes)}" for name, notes in result.voices.items())
     print(f"{path}  (melody {melody.name or 'track'!r} {len(melody.notes)} notes; {counts} notes)")

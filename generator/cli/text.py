@@ -16,11 +16,13 @@ from generator.cli.common import (
     add_training_flags,
     command_line,
     config_from_args,
+    data_set_fields,
     load_model,
-    note,
+    model_fields,
 )
 from generator.config import ModelConfig, TrainConfig
 from generator.data.text_corpus import MAX_VALID_TOKENS
+from generator.families.token_rnn import TEXT, TextData
 
 
 def _add_text_corpus_flags(parser: argparse.ArgumentParser) -> None:
@@ -38,9 +40,9 @@ def _add_text_corpus_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
+def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     train = add_command(
-        train_kinds,
+        train_recipes,
         "text",
         _cmd_train_text,
         help="on a text file or a folder of .txt/.md files",
@@ -52,7 +54,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     add_training_flags(train, "text file or folder", "share of the text held out")
     add_tokenizer_flags(train)
     _add_text_corpus_flags(train)
-    add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
+    add_config_flags(train, ModelConfig, data_set_fields(TEXT))
     add_config_flags(train, TrainConfig, {"transpose", "style_dropout"})
     train.add_argument(
         "--max-valid-tokens",
@@ -63,7 +65,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     )
 
     evaluate = add_command(
-        evaluate_kinds,
+        evaluate_what,
         "text",
         _cmd_evaluate_text,
         help="NLL per token and bits per character on text",
@@ -78,7 +80,7 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     _add_text_corpus_flags(evaluate)
 
     sample = add_command(
-        sample_kinds,
+        sample_recipes,
         "text",
         _cmd_sample_text,
         help="print text, streamed as it is generated",
@@ -100,79 +102,42 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
     sample.add_argument("--json", action="store_true", help="print one JSON object (no streaming)")
 
 
-def _segment_len(args: argparse.Namespace) -> int:
-    return args.segment_len or 16 * args.seq_len - 1  # whole windows: no padding
+def _text_options(args: argparse.Namespace, **fixed) -> TextData:
+    """The --data reading flags as the recipe's options."""
+    return config_from_args(TextData, args, **fixed)
 
 
 def _cmd_train_text(args: argparse.Namespace) -> int:
-    from generator.checkpoint import read_checkpoint
-    from generator.data.text_corpus import load_text_corpus
-    from generator.evaluation.text import bits_per_character, prediction_count
-    from generator.tokenizers import tokenizer_from_dict
-    from generator.training import train
-    from generator.training.tasks import TEXT_TASK
-    from generator.training.trainer import last_path_for
+    from generator import api
     from generator.validation import check_range
 
     check_range("--max-valid-tokens", args.max_valid_tokens, 0, 10**12, integer=True)
-    tokenizer = args.tokenizer
-    if args.resume and last_path_for(args.out).exists():
-        tokenizer = tokenizer_from_dict(read_checkpoint(last_path_for(args.out))["tokenizer"])
-    corpus = load_text_corpus(
+    api.train(
+        "text",
         args.data,
-        tokenizer=tokenizer,
-        vocab_size=args.vocab_size,
-        sp_model_type=args.sp_model_type,
-        encoding=args.encoding,
-        skip_bad_files=args.skip_bad_files,
-        valid_fraction=args.valid_fraction,
-        segment_len=_segment_len(args),
-        max_valid_tokens=args.max_valid_tokens,
-        progress=not args.no_progress,
-    )
-    report = corpus.report
-    note(report.summary())
-    note(f"from the data: vocabulary {report.vocab_size} ids")
-    model_config = config_from_args(
-        ModelConfig, args, vocab_size=corpus.tokenizer.vocab_size, num_styles=0, num_seed_tokens=0
-    )
-    result = train(
-        model_config,
-        config_from_args(TrainConfig, args, transpose=0, style_dropout=0.0),
-        corpus,
         args.out,
+        model=model_fields(ModelConfig, args, TEXT),
+        training=config_from_args(TrainConfig, args),
+        options=_text_options(args),
         resume=args.resume,
         progress=not args.no_progress,
-        task=TEXT_TASK,
-        info={
-            "command": command_line(args),
-            "corpus": report.to_dict(),
-            # bits/char = best_valid_nll * valid_predictions / ln 2 / corpus.valid_characters
-            "valid_predictions": prediction_count(corpus.valid),
-        },
+        info={"command": command_line(args)},
     )
-    if result.best_valid_nll is not None:
-        bpc = bits_per_character(result.best_valid_nll, corpus.valid, report.valid_characters)
-        note(f"best valid: {bpc:.4f} bits per character")
     return 0
 
 
 def _cmd_evaluate_text(args: argparse.Namespace) -> int:
-    from generator.data.text_corpus import load_text_corpus
-    from generator.evaluation.text import evaluate_text
+    from generator import api
+    from generator.families.token_rnn import segment_length
     from generator.sampling.text import text_tokenizer
 
     loaded = load_model(args)
-    corpus = load_text_corpus(
-        args.data,
-        tokenizer=text_tokenizer(loaded),
-        encoding=args.encoding,
-        skip_bad_files=args.skip_bad_files,
-        valid_fraction=0.0,
-        segment_len=_segment_len(args),
+    options = _text_options(args, valid_fraction=0.0)
+    corpus = api.read_data(
+        "text", args.data, options, tokenizer=text_tokenizer(loaded), seq_len=args.seq_len
     )
     print(corpus.report.summary(), file=sys.stderr)
-    score = evaluate_text(loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len)
+    score = api.evaluate(loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len)
     files = corpus.report.files_read
     print(
         f"NLL {score.nats_per_token:.4f} nats/token, {score.bits_per_character:.4f} "
@@ -182,7 +147,7 @@ def _cmd_evaluate_text(args: argparse.Namespace) -> int:
     print(
         f"    {score.segment_nats_per_token:.4f} nats/token, "
         f"{score.segment_bits_per_character:.4f} bits/character with the state reset every "
-        f"{_segment_len(args):,} tokens"
+        f"{segment_length(options, args.seq_len):,} tokens"
     )
     return 0
 
@@ -190,8 +155,10 @@ def _cmd_evaluate_text(args: argparse.Namespace) -> int:
 def _cmd_sample_text(args: argparse.Namespace) -> int:
     import json
 
+    from generator import api
+    from generator.families.token_rnn import TextRequest
     from generator.sampling import SamplingOptions
-    from generator.sampling.text import SequentialPrinter, generate_text
+    from generator.sampling.text import SequentialPrinter
     from generator.validation import MAX_PRIME_CHARACTERS, read_bounded_text
 
     prime = args.prime
@@ -208,8 +175,7 @@ def _cmd_sample_text(args: argparse.Namespace) -> int:
     printer = None
     if not args.json:
         printer = SequentialPrinter(args.num, write, head=prime, separator="\n" + "-" * 40 + "\n")
-    result = generate_text(
-        loaded,
+    request = TextRequest(
         prime,
         args.length or None,
         args.unit,
@@ -218,6 +184,7 @@ def _cmd_sample_text(args: argparse.Namespace) -> int:
         on_text=printer.text if printer else None,
         on_end=printer.end if printer else None,
     )
+    result = api.generate(loaded, request)
     if result.dropped:
         print(
             f"warning: prime characters the model lacks, dropped: {result.dropped!r}",

@@ -38,10 +38,6 @@ class FrameBatch:
     def to(self, device: torch.device) -> FrameBatch:
         return FrameBatch(*(t.to(device, non_blocking=True) for t in vars(self).values()))
 
-    @property
-    def num_frames(self) -> int:
-        return int(self.mask.sum())
-
 
 class FramePlan:
     """All windows of one epoch as a (windows, lanes, seq_len + 1, keys) uint8 array."""

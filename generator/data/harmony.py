@@ -151,9 +151,8 @@ def load_harmony_corpus(
     report.train_files = len(held) - report.valid_files
     report.train_pairs, report.valid_pairs = len(train), len(valid)
     report.read_seconds = time.perf_counter() - started
-    corpus = PairCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
-    corpus.extra["valid_files"] = [name for (name, _, _), h in zip(pieces, held, strict=True) if h]
-    return corpus
+    held_out = [name for (name, _, _), h in zip(pieces, held, strict=True) if h]
+    return PairCorpus(tokenizer, train, valid, report=report, valid_files=held_out)
 
 
 def source_ids(tokenizer: VoiceGridTokenizer, melody: list[Note]) -> list[np.ndarray]:

@@ -51,7 +51,7 @@ class PairCorpus:
     train: list[Pair]
     valid: list[Pair]
     report: Any = None  # an object with .summary() and .to_dict()
-    extra: dict[str, Any] = field(default_factory=dict)
+    valid_files: list[str] = field(default_factory=list)  # MIDI pairs: the held-out files
 
     @property
     def num_train_tokens(self) -> int:
@@ -74,10 +74,6 @@ class PairBatch:
 
     def to(self, device: torch.device) -> PairBatch:
         return PairBatch(*(t.to(device, non_blocking=True) for t in vars(self).values()))
-
-    @property
-    def num_tokens(self) -> int:
-        return int((self.target_outputs != 0).sum())
 
 
 def collate(pairs: list[tuple[np.ndarray, np.ndarray]], tokenizer: Tokenizer) -> PairBatch:

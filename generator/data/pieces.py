@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,6 @@ class TokenCorpus:
     train: list[Piece]
     valid: list[Piece]
     report: Any = None  # an object with .summary() and .to_dict()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_train_tokens(self) -> int:

@@ -45,7 +45,7 @@ from generator.validation import read_bounded
 
 TEXT_SUFFIXES = {".txt", ".md"}
 MIN_FILES_TO_SPLIT_BY_FILE = 10
-TOKENIZER_KINDS = ("char", "sentencepiece")
+TEXT_TOKENIZERS = ("char", "sentencepiece")
 MAX_TEXT_FILE_BYTES = 200 * 2**20  # one text file at most (train text peaks near 4x this)
 MAX_VALID_TOKENS = 200_000  # held-out tokens validated at most per evaluation
 
@@ -200,7 +200,7 @@ def build_tokenizer(
         return CharTokenizer.from_texts(texts)
     if kind == "sentencepiece":
         return SentencePieceTokenizer.train(texts, vocab_size=vocab_size, model_type=sp_model_type)
-    raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
+    raise ValueError(f"tokenizer must be one of {', '.join(TEXT_TOKENIZERS)}, got {kind!r}")
 
 
 def segments(name: str, ids: np.ndarray, segment_len: int, *, ends: bool) -> list[Piece]:
@@ -240,8 +240,8 @@ def load_text_corpus(
         codecs.lookup(encoding)
     except LookupError:
         raise ValueError(f"unknown encoding {encoding!r}") from None
-    if isinstance(tokenizer, str) and tokenizer not in (*TOKENIZER_KINDS, "characters"):
-        raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}: {tokenizer!r}")
+    if isinstance(tokenizer, str) and tokenizer not in (*TEXT_TOKENIZERS, "characters"):
+        raise ValueError(f"tokenizer must be one of {', '.join(TEXT_TOKENIZERS)}: {tokenizer!r}")
     if not isinstance(tokenizer, (str, TextTokenizer)):
         raise ValueError(f"a {tokenizer.kind} tokenizer cannot read text: not a text model")
     files = find_text_files(path)

@@ -234,6 +234,3 @@ class RNNGenerator(nn.Module):
         if self.config.tie_weights:
             return self.project(output) @ self.embed.weight.t() + self.out_bias
         return self.head(output)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -50,6 +50,7 @@ from generator.midi.voicing import (
     consonant_intervals,
     range_names,
 )
+from generator.models.seq2seq import Seq2Seq
 from generator.sampling.sampler import SamplingOptions
 from generator.sampling.seq2seq import Decoded, decode, score_targets
 from generator.tokenizers.voice_grid import VoiceGridTokenizer
@@ -71,7 +72,8 @@ class HarmonyResult:
 
 def harmony_tokenizer(loaded: Loaded) -> VoiceGridTokenizer:
     """The checkpoint's tokenizer, or a ValueError saying this is not a harmonizer."""
-    if not isinstance(loaded.tokenizer, VoiceGridTokenizer) or loaded.family != "seq2seq":
+    harmonizer = isinstance(loaded.tokenizer, VoiceGridTokenizer)
+    if not harmonizer or not isinstance(loaded.model, Seq2Seq):
         raise ValueError(f"{loaded.path}: this checkpoint is not a harmonizer (melody → voices)")
     return loaded.tokenizer
 

@@ -102,7 +102,7 @@ class PianoRollResult:
 def generate_pianoroll(loaded: Loaded, request: PianoRollRequest) -> PianoRollResult:
     """Sample ``request.num`` piano rolls of ``request.frames`` new frames each."""
     tokenizer = loaded.tokenizer
-    if not isinstance(tokenizer, PianoRollTokenizer) or loaded.family != "pianoroll":
+    if not isinstance(tokenizer, PianoRollTokenizer) or not isinstance(loaded.model, PianoRollRNN):
         raise ValueError(f"{loaded.path}: this checkpoint is not a piano-roll model")
     model = loaded.model
     device = next(model.parameters()).device

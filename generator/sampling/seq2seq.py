@@ -289,7 +289,7 @@ def translate(
     """Map each source text to a target text with a text seq2seq checkpoint (one batch).
     Unknown source characters are read as UNK; UNK is never generated."""
     tokenizer = loaded.tokenizer
-    if not isinstance(tokenizer, TextTokenizer) or loaded.family != "seq2seq":
+    if not isinstance(tokenizer, TextTokenizer) or not isinstance(loaded.model, Seq2Seq):
         raise ValueError(f"{loaded.path}: this checkpoint is not a text sequence-to-sequence model")
     if not sources:
         return []

@@ -1,8 +1,9 @@
 """Training in a worker process, for programs that must stay responsive while a model trains.
 
     parent (e.g. the app)                     child (spawned, lower priority, few torch threads)
-    job = TrainingJob(...); job.start()  ──►  read the corpus of data → train(..., on_step)
-    job.poll()   ◄── events on a queue ─────  {"kind": "corpus" | "log" | "step" | "done" | "error"}
+    job = TrainingJob(...); job.start()  ──►  generator.api.train(recipe, data, ..., on_step)
+    job.poll()   ◄── events on a queue ─────  {"event": "corpus" | "log" | "step" | "done" |
+                                               "error", ...}
     job.stop()   ── stop flag (an Event) ──►  on_step returns True: both checkpoints are written
 
 A separate process keeps the trainer's Python loop from competing for the parent's GIL, runs at
@@ -20,40 +21,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.config import ModelConfig, PianoRollConfig, TrainConfig
+from generator.config import TrainConfig
 
 
 @dataclass
 class TrainingSpec:
-    """What to train: the data, the model's shape, how to train, and where to write it."""
+    """What to train: the recipe and its data, the model's shape, how to train, and where to
+    write it. The worker hands it to generator.api.train, the road the CLI takes too."""
 
     data: Path  # folder of MIDI files (style = first-level subfolder), or of .txt/.md files
     out: Path  # best checkpoint; the resumable state goes next to it
-    model: dict[str, Any]  # config fields except those the data sets (vocabulary, styles, keys):
-    # ModelConfig's for music and text, PianoRollConfig's for piano rolls
+    model: dict[str, Any]  # the family's config fields except those the data sets
     train: TrainConfig = field(default_factory=TrainConfig)
-    valid_fraction: float = 0.1  # share of files held out for validation
-    cache_dir: Path | None = None  # token cache; None = no cache
+    recipe: str = "music"  # what to train: a recipe of generator/families/ (music, text, ...)
+    data_options: dict[str, Any] = field(default_factory=dict)  # fields of the recipe's options
     threads: int = 1  # torch threads in the worker
     nice: int = 10  # scheduling priority added to the worker (0 = same as the parent)
     info: dict[str, Any] = field(default_factory=dict)  # extra facts stored in the checkpoint
-    kind: str = "music"  # "music" (MIDI folder), "text" (text files) or "pianoroll" (MIDI folder)
-    tokenizer: str = "char"  # text only: "char" or "sentencepiece" (trained on the data)
-    vocab_size: int = 4000  # text only: SentencePiece's vocabulary (an upper bound)
-    frames_per_beat: int = 4  # piano roll only: the grid the MIDI files are quantized to
 
 
 def _run(spec: TrainingSpec, events, stop) -> None:
     """The worker: read the corpus, report it, train, report the result (never raises)."""
     import torch
 
-    from generator.data.midi_corpus import load_midi_corpus
-    from generator.data.piano_roll import load_piano_roll_midi
-    from generator.data.text_corpus import TextCorpusError, load_text_corpus
-    from generator.tokenizers.piano_roll import PianoRollTokenizer
-    from generator.training.frame_task import FRAME_TASK
-    from generator.training.tasks import TEXT_TASK, TOKEN_TASK
-    from generator.training.trainer import train
+    from generator import api
 
     if spec.nice:
         try:
@@ -61,64 +52,32 @@ def _run(spec: TrainingSpec, events, stop) -> None:
         except OSError:
             pass  # not allowed here: run at normal priority
     torch.set_num_threads(spec.threads)
-    try:
-        if spec.kind == "text":
-            corpus = load_text_corpus(
-                spec.data,
-                tokenizer=spec.tokenizer,
-                vocab_size=spec.vocab_size,
-                skip_bad_files=True,
-                valid_fraction=spec.valid_fraction,
-                segment_len=16 * spec.train.seq_len - 1,
-            )
-        elif spec.kind == "pianoroll":
-            corpus = load_piano_roll_midi(
-                spec.data,
-                PianoRollTokenizer(frames_per_beat=spec.frames_per_beat),
-                valid_fraction=spec.valid_fraction,
-            )
-        else:
-            corpus = load_midi_corpus(
-                spec.data,
-                valid_fraction=spec.valid_fraction,
-                cache_dir=spec.cache_dir,
-                progress=False,
-            )
+
+    def on_corpus(corpus) -> None:
         report = corpus.report
-        events.put({"kind": "corpus", "summary": report.summary(), "report": report.to_dict()})
-        if not corpus.train or (spec.kind == "pianoroll" and not corpus.num_train_frames):
-            what = "text files" if spec.kind == "text" else "MIDI files"
-            events.put({"kind": "error", "message": f"no usable {what}: nothing to train on"})
-            return
-        tokenizer, task = corpus.tokenizer, TEXT_TASK if spec.kind == "text" else TOKEN_TASK
-        if spec.kind == "pianoroll":
-            model_config = PianoRollConfig(**spec.model, num_keys=tokenizer.num_keys)
-            task = FRAME_TASK
-        else:
-            conditioning = {}  # text models start from nothing: no styles, no seed notes
-            if spec.kind == "music":
-                conditioning = dict(num_styles=len(tokenizer.styles), num_seed_tokens=128)
-            vocab = tokenizer.vocab_size
-            model_config = ModelConfig(**spec.model, vocab_size=vocab, **conditioning)
+        events.put({"event": "corpus", "summary": report.summary(), "report": report.to_dict()})
 
-        def on_step(progress: dict[str, float]) -> bool:
-            events.put({"kind": "step", **progress})
-            return stop.is_set()
+    def on_step(progress: dict[str, float]) -> bool:
+        events.put({"event": "step", **progress})
+        return stop.is_set()
 
-        result = train(
-            model_config,
-            spec.train,
-            corpus,
+    try:
+        result = api.train(
+            spec.recipe,
+            spec.data,
             spec.out,
+            model=spec.model,
+            training=spec.train,
+            options=spec.data_options,
             progress=False,
-            log=lambda message: events.put({"kind": "log", "message": message}),
-            info={**spec.info, "corpus": report.to_dict()},
+            log=lambda message: events.put({"event": "log", "message": message}),
             on_step=on_step,
-            task=task,
+            info=spec.info,
+            on_corpus=on_corpus,
         )
         events.put(
             {
-                "kind": "done",
+                "event": "done",
                 "best_path": str(result.best_path),
                 "steps": result.steps,
                 "best_valid_nll": result.best_valid_nll,
@@ -128,11 +87,13 @@ def _run(spec: TrainingSpec, events, stop) -> None:
             }
         )
     except KeyboardInterrupt:
-        events.put({"kind": "error", "message": "interrupted"})
-    except TextCorpusError as error:  # no text at all; the message lists the skipped files
-        events.put({"kind": "error", "message": str(error)})
+        events.put({"event": "error", "message": "interrupted"})
+    except api.NothingToTrain as error:  # the message without the server's folder
+        events.put({"event": "error", "message": f"no usable {error.what}: nothing to train on"})
+    except ValueError as error:  # a text corpus with no text (it lists the skipped files)
+        events.put({"event": "error", "message": str(error)})
     except Exception as error:  # reported to the parent, which shows it to the user
-        events.put({"kind": "error", "message": f"{type(error).__name__}: {error}"})
+        events.put({"event": "error", "message": f"{type(error).__name__}: {error}"})
 
 
 class TrainingJob:
@@ -147,9 +108,7 @@ class TrainingJob:
             target=_run, args=(spec, self._events, self._stop), daemon=True
         )
         self.corpus_summary: str | None = None
-        self.corpus_report: dict[str, Any] | None = None
         self.steps: list[dict[str, float]] = []  # every "step" event, in order
-        self.logs: list[str] = []
         self.result: dict[str, Any] | None = None  # the "done" event
         self.error: str | None = None
         self.started_at: float | None = None
@@ -197,16 +156,14 @@ class TrainingJob:
         return new
 
     def _apply(self, event: dict[str, Any]) -> None:
-        kind = event["kind"]
-        if kind == "corpus":
-            self.corpus_summary, self.corpus_report = event["summary"], event["report"]
-        elif kind == "step":
+        name = event["event"]
+        if name == "corpus":
+            self.corpus_summary = event["summary"]
+        elif name == "step":
             self.steps.append(event)
-        elif kind == "log":
-            self.logs.append(event["message"])
-        elif kind == "done":
+        elif name == "done":
             self.result = event
-        elif kind == "error":
+        elif name == "error":
             self.error = event["message"]
 
     def rates(self, window_seconds: float = 10.0) -> tuple[float | None, float | None]:

@@ -31,9 +31,9 @@ def test_shipped_pianoroll_checkpoint_is_offered_beside_the_music_models(setting
     choices, default = h.model_choices(settings)
     assert choices == [("music (added)", "added:music"), ("pianoroll (shipped, piano roll)", KEY)]
     assert default == "added:music"  # music.pt stays the default
-    assert h.model_family(settings, KEY) == h.PIANOROLL
-    assert h.model_family(settings, "added:music") == "rnn"
-    assert h.model_choices(settings, "text") == ([], "")
+    assert h.frames_model(settings, KEY)
+    assert not h.frames_model(settings, "added:music")
+    assert h.model_choices(settings, h.WRITE) == ([], "")
 
     styles, default_style, text = h.model_styles(settings, KEY)
     assert styles == [h.NO_STYLE] and default_style == h.NO_STYLE
@@ -144,26 +144,32 @@ def test_train_tab_trains_a_pianoroll_model_that_compose_offers(settings, tmp_pa
         write_midi(notes, folder / f"chords {i}.mid")
     (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06 not MIDI")
     files = [str(p) for p in sorted(folder.iterdir())]
-    kind = "Piano roll (MIDI, chords)"
-    assert h.describe_upload(files, kind) == (
-        h.PIANOROLL,
+    recipe = "Piano roll (MIDI, chords)"
+    assert h.describe_upload(files, recipe) == (
+        "pianoroll",
         "4 MIDI uploads: trains a **piano-roll** model (it appears in the Compose tab).",
         None,
     )
 
     updates = list(
         h.start_training(
-            settings, h.TrainingJobs(), files, steps=20, name="chords", kind=kind, poll_seconds=0.2
+            settings,
+            h.TrainingJobs(),
+            files,
+            steps=20,
+            name="chords",
+            recipe=recipe,
+            poll_seconds=0.2,
         )
     )
     last = updates[-1]
-    assert all(u.kind == "music" for u in updates)  # listed in Compose
+    assert all(u.tab == h.COMPOSE for u in updates)  # listed in Compose
     assert not last.running and last.new_model_key == "trained:chords"
     assert "nats/frame" in last.status and "selected in the Compose tab" in last.status
     assert "piano roll your uploads: 4 pieces found, 1 skipped" in last.report
     assert "broken.mid: not a readable MIDI file" in last.report
     assert ("chords (trained here, piano roll)", "trained:chords") in h.model_choices(settings)[0]
-    assert h.model_family(settings, "trained:chords") == h.PIANOROLL
+    assert h.frames_model(settings, "trained:chords")
     _, _, text = h.model_styles(settings, "trained:chords")
     assert "piano roll, nade head, 4 frames per beat" in text
     result = h.compose(settings, "trained:chords", start=h.START_CHORD, bars=1, variations=1)

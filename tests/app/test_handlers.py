@@ -37,7 +37,7 @@ def test_models_listed_with_added_first_and_trained_ones(settings, music_checkpo
     assert choices == [("music (added)", "added:music"), ("mine (trained here)", "trained:mine")]
     assert default == "added:music"
     assert h.resolve_model(settings, "trained:mine") == trained.resolve()
-    assert [e.key for e in h.list_models(settings, "text")] == ["added:text"]
+    assert [e.key for e in h.list_models(settings, h.WRITE)] == ["added:text"]
 
 
 def test_unknown_or_missing_model_is_a_clear_error(settings, tmp_path):
@@ -122,6 +122,7 @@ def test_a_typed_note_is_echoed_as_typed_and_files_spell_sharps(settings):
 def test_model_description_counts_files_in_good_english(settings):
     class Loaded:
         family = "rnn"
+        tokenizer = None
         info = {"corpus": {"files_read": 1}, "steps": 3}
 
         class model:  # noqa: N801 (a stand-in for the model's config)
@@ -224,7 +225,7 @@ def test_zip_folders_become_styles_and_names_never_become_paths(tmp_path):
     staged = h.stage_uploads([str(upload), str(loose), str(not_zip)], folder, style="my style")
 
     written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    assert staged.files == 3 and staged.kind == "music"
+    assert staged.files == 3 and staged.file_format == "midi"
     assert all(not name.startswith("..") for name in written)
     assert not (tmp_path / "escape.mid").exists()
     assert {Path(name).parent.as_posix() for name in written} == {"reel", "jig", "my-style"}
@@ -269,15 +270,15 @@ def test_training_refuses_bad_requests(settings, tmp_path):
     with pytest.raises(h.AppError, match="None of the uploads is a MIDI file .*, a text file"):
         next(h.start_training(settings, jobs, [str(pdf)]))
     with pytest.raises(h.AppError, match="None of the uploads is a MIDI file"):
-        next(h.start_training(settings, jobs, [str(text)], kind="Music (MIDI)"))
+        next(h.start_training(settings, jobs, [str(text)], recipe="Music (MIDI)"))
     with pytest.raises(h.AppError, match="None of the uploads is a text file"):
-        next(h.start_training(settings, jobs, [str(pdf)], kind="Text"))
+        next(h.start_training(settings, jobs, [str(pdf)], recipe="Text"))
     with pytest.raises(h.AppError, match="training steps"):
         next(h.start_training(settings, jobs, [str(text)], steps=10**9))
     with pytest.raises(h.AppError, match="model size"):
         next(h.start_training(settings, jobs, [str(text)], preset="Huge"))
     with pytest.raises(h.AppError, match="what to train"):
-        next(h.start_training(settings, jobs, [str(text)], kind="Poetry"))
+        next(h.start_training(settings, jobs, [str(text)], recipe="Poetry"))
     with pytest.raises(h.AppError, match="tokenizer"):
         next(h.start_training(settings, jobs, [str(text)], tokenizer="Words"))
     with pytest.raises(h.AppError, match="subword vocabulary"):
@@ -376,7 +377,7 @@ def _text_uploads(tmp_path: Path) -> list[str]:
     return [str(p) for p in sorted(folder.iterdir())]
 
 
-def test_upload_kind_comes_from_the_files_and_zips(tmp_path):
+def test_upload_format_comes_from_the_files_and_zips(tmp_path):
     tune = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "tune.mid")
     text = tmp_path / "story.txt"
     text.write_text("once upon a time")
@@ -384,17 +385,17 @@ def test_upload_kind_comes_from_the_files_and_zips(tmp_path):
     both = _zip(tmp_path / "both.zip", {"a.mid": tune.read_bytes(), "b.txt": b"b"})
     litter = _zip(tmp_path / "litter.zip", {"a.mid": tune.read_bytes(), ".hidden.txt": b"h"})
 
-    assert h.upload_kind([str(tune), str(litter)])[0] == "music"
-    assert h.upload_kind([str(text), str(texts)]) == (
+    assert h.upload_format([str(tune), str(litter)])[0] == "midi"
+    assert h.upload_format([str(text), str(texts)]) == (
         "text",
-        {"music": [], "text": ["story.txt", "texts.zip"]},
+        {"midi": [], "text": ["story.txt", "texts.zip"]},
     )
-    assert h.upload_kind([str(tune), str(text)]) == (
+    assert h.upload_format([str(tune), str(text)]) == (
         None,
-        {"music": ["tune.mid"], "text": ["story.txt"]},
+        {"midi": ["tune.mid"], "text": ["story.txt"]},
     )
-    assert h.upload_kind([str(both)]) == (None, {"music": ["both.zip"], "text": ["both.zip"]})
-    assert h.upload_kind([str(tmp_path / "score.pdf")]) == (None, {"music": [], "text": []})
+    assert h.upload_format([str(both)]) == (None, {"midi": ["both.zip"], "text": ["both.zip"]})
+    assert h.upload_format([str(tmp_path / "score.pdf")]) == (None, {"midi": [], "text": []})
 
 
 def test_mixed_upload_is_refused_naming_the_files_unless_a_kind_is_picked(settings, tmp_path):
@@ -404,8 +405,8 @@ def test_mixed_upload_is_refused_naming_the_files_unless_a_kind_is_picked(settin
     files = [str(tune), str(text)]
     with pytest.raises(h.AppError, match=r"mix music and text. MIDI: tune.mid; text: story.txt"):
         next(h.start_training(settings, h.TrainingJobs(), files))
-    assert h.training_kind(files, "Music (MIDI)") == "music"
-    assert h.training_kind(files, "Text") == "text"
+    assert h.training_recipe(files, "Music (MIDI)") == "music"
+    assert h.training_recipe(files, "Text") == "text"
 
     kind, line, notice = h.describe_upload(files)
     assert kind is None and "tune.mid" in line and "story.txt" in line
@@ -431,7 +432,9 @@ def test_text_uploads_are_staged_flat_and_other_files_skipped(tmp_path):
     loose = tmp_path / "my story.txt"
     loose.write_text("once")
     folder = tmp_path / "staged"
-    staged = h.stage_uploads([str(texts), str(loose), str(tune)], folder, "ignored", kind="text")
+    staged = h.stage_uploads(
+        [str(texts), str(loose), str(tune)], folder, "ignored", file_format="text"
+    )
     written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert written == ["0000-a.txt", "0001-b.md", "0002-my-story.txt"]
     assert staged.files == 3 and staged.summary().startswith("uploads: 3 text files staged")
@@ -448,7 +451,7 @@ def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settin
             settings, jobs, _text_uploads(tmp_path), steps=30, name="cats", poll_seconds=0.2
         )
     )
-    assert all(u.kind == "text" for u in updates)
+    assert all(u.tab == h.WRITE for u in updates)
     running = [u for u in updates if u.running and "step " in u.status]
     assert running and all("tokens/s" in u.status and "ETA" in u.status for u in running)
     last = updates[-1]
@@ -461,7 +464,7 @@ def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settin
     assert "(characters)" in last.report and str(settings.app_dir) not in last.report
     assert {point["split"] for point in last.curve} == {"train", "valid"}
 
-    assert ("cats (trained here)", "trained:cats") in h.model_choices(settings, "text")[0]
+    assert ("cats (trained here)", "trained:cats") in h.model_choices(settings, h.WRITE)[0]
     assert "trained:cats" not in [key for _, key in h.model_choices(settings)[0]]  # not music
     text, status = list(h.write_text(settings, "trained:cats", "the ", length=40, seed="1"))[-1]
     assert text.startswith("the ") and len(text) == 44 and "seed 1" in status
@@ -469,7 +472,7 @@ def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settin
 
 def test_sentencepiece_text_training(settings, tmp_path):
     run = h.start_training(
-        settings, h.TrainingJobs(), _text_uploads(tmp_path)[:2], steps=20, kind="Text",
+        settings, h.TrainingJobs(), _text_uploads(tmp_path)[:2], steps=20, recipe="Text",
         tokenizer="SentencePiece subwords", vocab_size=500, poll_seconds=0.2,
     )  # fmt: skip
     last = list(run)[-1]
@@ -489,7 +492,7 @@ def test_text_training_on_only_unusable_files_says_why(settings, tmp_path):
     assert "empty.txt: empty file" in message and "latin.txt: not valid utf-8" in message
     assert str(settings.app_dir) not in message and "your uploads" in message
     assert not updates[-1].running
-    assert h.model_choices(settings, "text")[0] == [("text (added)", "added:text")]
+    assert h.model_choices(settings, h.WRITE)[0] == [("text (added)", "added:text")]
 
 
 def test_each_variation_comes_with_its_score_and_musicxml(settings):
