@@ -181,3 +181,45 @@ def test_attention_window_biases_scores_by_offset_from_the_own_step(tiny_config,
     assert torch.allclose(weights[0, torch.arange(8), own_step], torch.ones(8), atol=1e-4)
     with pytest.raises(ValueError, match="attention_window"):
         Seq2SeqConfig(vocab_size=5, attention_window=2)  # needs aligned_voices
+
+
+def test_attention_prior_starts_on_the_diagonal(tiny_config):
+    """attention_prior: the window's bias starts at −prior × |offset|, so an untrained model
+    already looks hardest at its own step's source position."""
+    torch.manual_seed(10)
+    config = tiny_config(
+        VOCAB, attention="additive", aligned_voices=2, attention_window=3, attention_prior=2.0
+    )
+    model = Seq2Seq(config).eval()
+    assert model.offset_bias.tolist() == [-6.0, -4.0, -2.0, 0.0, -2.0, -4.0, -6.0]
+    sources, lengths, targets = _batch([5], target_len=10)
+    _, weights = model(sources, lengths, targets, return_attention=True)
+    assert weights[0].argmax(dim=1).tolist() == (torch.arange(10) // 2).tolist()
+    with pytest.raises(ValueError, match="attention_prior"):
+        Seq2SeqConfig(vocab_size=5, aligned_voices=2, attention_prior=1.0)  # needs a window
+
+
+@pytest.mark.parametrize("attention", ["additive", "none", "general"])
+def test_aligned_read_encoder_reads_the_encoder_state_of_its_own_step(tiny_config, attention):
+    """aligned_read = encoder: the aligned input is the encoder's state at the token's step
+    (additive attention also queries with it); the model without attention reads the same."""
+    torch.manual_seed(11)
+    config = tiny_config(VOCAB, attention=attention, aligned_voices=2, aligned_read="encoder")
+    model = Seq2Seq(config).eval()
+    hidden, embed = config.hidden_size, config.embedding_size
+    assert model.decoder.input_size == embed + hidden + hidden
+    sources, lengths, targets = _batch([5], target_len=8)
+    memory = model.encode(sources, lengths)
+    torch.testing.assert_close(memory.aligned, memory.states)
+    logits, _ = model(sources, lengths, targets)
+    state, steps = model.start(memory), []
+    memory.aligned = memory.aligned.clone()
+    memory.aligned[:, 2] += 1.0  # read by target tokens 4 and 5 only
+    for t in range(targets.shape[1]):
+        step_logits, state, _ = model.step(targets[:, t], state, memory)
+        steps.append(step_logits)
+    moved = torch.stack(steps, 1)
+    torch.testing.assert_close(moved[:, :4], logits[:, :4])
+    assert not torch.allclose(moved[:, 4], logits[:, 4])
+    with pytest.raises(ValueError, match="aligned_read"):
+        Seq2SeqConfig(vocab_size=5, aligned_read="states")
