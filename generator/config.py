@@ -109,6 +109,7 @@ class Seq2SeqConfig:
     attention_window: int = 0  # K > 0 (with aligned_voices): learned score bias per offset ±K
     aligned_read: str = "embedding"  # aligned input: the source embedding, or the encoder state
     attention_prior: float = 0.0  # the window's bias starts at −prior × |offset| (looks near "now")
+    attention_summary: bool = False  # with attention, the decoder also reads the encoder's summary
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:

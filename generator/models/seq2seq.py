@@ -35,7 +35,9 @@ its offsets from there). ``aligned_read`` = ``encoder`` makes the aligned input 
 state at that step (the melody there in its context, both ways) instead of the source token's
 embedding; additive attention then also takes that state into its query, so that what to look
 for can depend on the melody at "now". The fair baseline without attention reads the same
-aligned state, with the encoder's summary as its context.
+aligned state, with the encoder's summary as its context. ``attention_summary`` gives an
+attention decoder that summary too, beside its context: the model without attention plus
+attention, so that the two differ by the attention alone.
 """
 
 from __future__ import annotations
@@ -146,8 +148,9 @@ class Seq2Seq(nn.Module):
             offsets = torch.arange(-window, window + 1, dtype=torch.float32)
             self.offset_bias = nn.Parameter(-config.attention_prior * offsets.abs())
         aligned = (h if reads_state else e) if config.aligned_voices else 0
+        summary = h if config.attention_summary and self.attention is not None else 0
         self.decoder = recurrent_layer(
-            config.cell, e + aligned + h, h, config.num_layers, config.dropout
+            config.cell, e + aligned + h + summary, h, config.num_layers, config.dropout
         )
         self.combine = nn.Linear(2 * h, h)
         self.head = nn.Linear(h, v)
@@ -217,6 +220,8 @@ class Seq2Seq(nn.Module):
             here = memory.aligned[:, where]  # (batch, embed or hidden)
             x = torch.cat([x, here], 1)
         x = self.drop(x)
+        if self.config.attention_summary and self.attention is not None:
+            x = torch.cat([x, self._top_summary(memory)], 1)  # what "none" reads, as well
         kind = self.config.attention
         weights = None
         bias = self._offset_bias(state.position, memory)

@@ -223,3 +223,22 @@ def test_aligned_read_encoder_reads_the_encoder_state_of_its_own_step(tiny_confi
     assert not torch.allclose(moved[:, 4], logits[:, 4])
     with pytest.raises(ValueError, match="aligned_read"):
         Seq2SeqConfig(vocab_size=5, aligned_read="states")
+
+
+def test_attention_summary_reads_the_encoder_summary_beside_the_context(tiny_config):
+    """attention_summary: the attention decoder also reads what the model without attention
+    reads (the encoder's summary); changing the summary changes every step's output."""
+    torch.manual_seed(12)
+    config = tiny_config(VOCAB, attention="additive", attention_summary=True)
+    model = Seq2Seq(config).eval()
+    hidden, embed = config.hidden_size, config.embedding_size
+    assert model.decoder.input_size == embed + hidden + hidden
+    no_attention = Seq2Seq(tiny_config(VOCAB, attention="none", attention_summary=True))
+    assert no_attention.decoder.input_size == embed + hidden  # no attention: nothing to add
+    sources, lengths, targets = _batch([5], target_len=4)
+    memory = model.encode(sources, lengths)
+    state = model.start(memory)
+    first, _, _ = model.step(targets[:, 0], state, memory)
+    memory.summary = memory.summary + 1.0
+    moved, _, _ = model.step(targets[:, 0], model.start(memory), memory)
+    assert not torch.allclose(first, moved)
