@@ -239,6 +239,6 @@ def test_attention_summary_reads_the_encoder_summary_beside_the_context(tiny_con
     memory = model.encode(sources, lengths)
     state = model.start(memory)
     first, _, _ = model.step(targets[:, 0], state, memory)
-    memory.summary = memory.summary + 1.0
-    moved, _, _ = model.step(targets[:, 0], model.start(memory), memory)
+    memory.summary = memory.summary + 1.0  # the same start state: only the input moves
+    moved, _, _ = model.step(targets[:, 0], state, memory)
     assert not torch.allclose(first, moved)
