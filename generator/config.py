@@ -110,6 +110,7 @@ class Seq2SeqConfig:
     aligned_read: str = "embedding"  # aligned input: the source embedding, or the encoder state
     attention_prior: float = 0.0  # the window's bias starts at −prior × |offset| (looks near "now")
     attention_summary: bool = False  # with attention, the decoder also reads the encoder's summary
+    encoder_residual: bool = False  # each encoder state also gets its own token's embedding
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:

@@ -37,7 +37,9 @@ embedding; additive attention then also takes that state into its query, so that
 for can depend on the melody at "now". The fair baseline without attention reads the same
 aligned state, with the encoder's summary as its context. ``attention_summary`` gives an
 attention decoder that summary too, beside its context: the model without attention plus
-attention, so that the two differ by the attention alone.
+attention, so that the two differ by the attention alone. ``encoder_residual`` adds each
+source token's embedding (projected) to the encoder's state at its position, a residual path:
+what attention reads there then names the note itself from the first step of training.
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ class Seq2Seq(nn.Module):
         )
         # Both directions' states of a position (or of a layer's final step) → one vector.
         self.memory_proj = nn.Linear(directions * h, h) if directions > 1 else nn.Identity()
+        if config.encoder_residual:  # the token's own embedding, added to its state
+            self.residual = nn.Linear(e, h, bias=False)
         self.bridge = nn.Linear(directions * h, h)  # final states → decoder's first h (c = 0)
         reads_state = bool(config.aligned_voices) and config.aligned_read == "encoder"
         self.attention = None
@@ -171,6 +175,8 @@ class Seq2Seq(nn.Module):
         )
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=src)
         states = self.memory_proj(output)  # (batch, src, hidden)
+        if self.config.encoder_residual:
+            states = states + self.residual(x)
         mask = torch.arange(src, device=sources.device).unsqueeze(0) < lengths.unsqueeze(1)
         summary = torch.tanh(self.bridge(self._by_layer(final[0])))  # (layers, batch, hidden)
         keys = self.attention.keys(states) if self.attention is not None else states

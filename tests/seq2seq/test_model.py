@@ -242,3 +242,18 @@ def test_attention_summary_reads_the_encoder_summary_beside_the_context(tiny_con
     memory.summary = memory.summary + 1.0  # the same start state: only the input moves
     moved, _, _ = model.step(targets[:, 0], state, memory)
     assert not torch.allclose(first, moved)
+
+
+def test_encoder_residual_puts_each_token_in_its_own_state(tiny_config):
+    """encoder_residual: each encoder state also gets its own token's embedding (projected),
+    so changing one source token moves its own state by exactly that projection's change."""
+    torch.manual_seed(13)
+    model = Seq2Seq(tiny_config(VOCAB, attention="additive", encoder_residual=True)).eval()
+    plain = Seq2Seq(tiny_config(VOCAB, attention="additive")).eval()
+    assert hasattr(model, "residual") and not hasattr(plain, "residual")
+    sources, lengths, _ = _batch([5])
+    with torch.no_grad():
+        model.residual.weight.mul_(100.0)  # the residual dominates the state
+        memory = model.encode(sources, lengths)
+        expected = model.residual(model.source_embed(sources))
+    torch.testing.assert_close(memory.states / 100.0, expected / 100.0, atol=0.05, rtol=0.0)
