@@ -1,6 +1,7 @@
 """Harmony of a harmonizer's voices: held-out chorales (next to Bach's own) and folk tunes.
 
-    python benchmarks/harmonizer.py --checkpoint checkpoints/harmonizer.pt [--checkpoint ...]
+    python benchmarks/harmonizer.py --checkpoint generator/checkpoints/harmonizer.pt \
+        [--checkpoint ...]
 
 For each checkpoint, the whole melody of every held-out chorale of its split (the benchmark
 split of generator.data.harmony, --valid-fraction 0.1) is harmonized, and so is a fixed set of

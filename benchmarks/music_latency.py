@@ -8,7 +8,8 @@ app). The reference is the music's own duration: the ratio says how many times f
 real time a piece is ready.
 
     python benchmarks/music_latency.py
-    python benchmarks/music_latency.py --checkpoint checkpoints/music.pt --seconds 30 --format ogg
+    python benchmarks/music_latency.py --checkpoint generator/checkpoints/music.pt --seconds 30 \
+        --format ogg
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import common  # noqa: I001  (puts the repository on sys.path)
 
 from generator.checkpoint import load_checkpoint
+from generator.config import SHIPPED_DIR
 from generator.render import write_audio
 from generator.sampling import SamplingOptions
 from generator.sampling.music import MusicRequest, generate_music, write_pieces
@@ -29,7 +31,7 @@ STAGES = ("sample", "write MIDI", "render audio")
 
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", default=str(common.ROOT / "checkpoints" / "music.pt"))
+    p.add_argument("--checkpoint", default=str(SHIPPED_DIR / "music.pt"))
     p.add_argument("--seconds", type=float, default=30.0, help="length of music to make")
     p.add_argument("--bpm", type=float, default=120.0, help="tempo, beats per minute")
     p.add_argument("--style", default="reel", help="style to condition on ('' for none)")

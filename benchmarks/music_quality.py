@@ -37,6 +37,7 @@ import common  # noqa: I001  (puts the repository on sys.path)
 import torch
 
 from generator.checkpoint import load_checkpoint
+from generator.config import SHIPPED_DIR
 from generator.data.midi_corpus import load_midi_corpus
 from generator.data.pieces import is_valid_split
 from generator.data.windows import EpochPlan
@@ -62,8 +63,8 @@ BPM = 120.0
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0], repeats=1)
     p.add_argument("--data", type=Path, default=common.ROOT / "datasets" / "music")
-    p.add_argument("--music", type=Path, default=common.ROOT / "checkpoints" / "music.pt")
-    p.add_argument("--pianoroll", type=Path, default=common.ROOT / "checkpoints" / "pianoroll.pt")
+    p.add_argument("--music", type=Path, default=SHIPPED_DIR / "music.pt")
+    p.add_argument("--pianoroll", type=Path, default=SHIPPED_DIR / "pianoroll.pt")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     p.add_argument("--styles", nargs="*", default=None, help="default: the three largest")
     p.add_argument("--pianoroll-style", default="chorale", help="the piano-roll model's style")

@@ -15,6 +15,7 @@ import time
 import common  # noqa: I001  (puts the repository on sys.path)
 
 from generator.checkpoint import load_checkpoint
+from generator.config import SHIPPED_DIR
 from generator.midi.parts import Part
 from generator.notation.check import round_trip
 from generator.sampling import SamplingOptions
@@ -22,7 +23,7 @@ from generator.sampling.harmonize import harmonize, read_melody
 from generator.sampling.music import MusicRequest, generate_music
 from generator.sampling.pianoroll import PianoRollRequest, generate_pianoroll
 
-CHECKPOINTS = common.ROOT / "checkpoints"
+CHECKPOINTS = SHIPPED_DIR
 CHORALES = common.ROOT / "datasets" / "music" / "chorale"
 
 

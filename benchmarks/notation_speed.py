@@ -22,9 +22,10 @@ from pathlib import Path
 
 import common  # noqa: I001  (puts the repository on sys.path)
 
+from generator.atomic import write_bytes_atomic
 from generator.checkpoint import load_checkpoint
+from generator.config import SHIPPED_DIR
 from generator.notation import notate, score_svg, warm_up
-from generator.notation.score import write_atomic
 from generator.render import write_audio
 from generator.sampling import SamplingOptions
 from generator.sampling.music import MusicRequest, generate_music, write_pieces
@@ -59,7 +60,7 @@ def one_generate(loaded, round_: int, seed: int, out: Path, audio: bool) -> dict
         a = time.perf_counter()
         notation = notate(notes, steps_per_beat=grid, meter="4/4", bpm=120)
         b = time.perf_counter()
-        write_atomic(path.with_suffix(".musicxml"), notation.musicxml().encode("utf-8"))
+        write_bytes_atomic(path.with_suffix(".musicxml"), notation.musicxml().encode("utf-8"))
         c = time.perf_counter()
         svg = score_svg(notation)
         d = time.perf_counter()
@@ -72,7 +73,7 @@ def one_generate(loaded, round_: int, seed: int, out: Path, audio: bool) -> dict
 
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0], repeats=5)
-    p.add_argument("--checkpoint", default=str(common.ROOT / "checkpoints" / "music.pt"))
+    p.add_argument("--checkpoint", default=str(SHIPPED_DIR / "music.pt"))
     p.add_argument("--no-audio", action="store_true", help="leave out the audio rendering")
     p.add_argument(
         "--warm-up", action="store_true", help="call notation.warm_up() first, as an app would"

@@ -11,18 +11,14 @@ tensors, so it loads with ``torch.load(weights_only=True)``:
     train_state     optimizer, step, RNG states, carried hidden state, best valid loss (or None)
     info            free-form facts: corpus report, valid NLL, wall time, command line
 
-Writes go to a temporary file in the same folder, then ``os.replace``: a crash never leaves a
-half-written file under the real name. A temporary file that a killed process left behind is
-deleted by a later save of the same checkpoint.
+Writes go to a temporary file in the same folder, then a rename (generator/atomic.py): a crash
+never leaves a half-written file under the real name. A temporary file that a killed process
+left behind is deleted by a later save of the same checkpoint.
 """
 
 from __future__ import annotations
 
-import glob
-import os
 import pickle
-import tempfile
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from generator.atomic import ABANDONED_AFTER_SECONDS as ABANDONED_AFTER_SECONDS
+from generator.atomic import atomic_write, remove_abandoned_temporaries
 from generator.config import ModelConfig, PianoRollConfig, Seq2SeqConfig
 from generator.models import RNNGenerator
 from generator.models.pianoroll import PianoRollRNN
@@ -105,40 +103,10 @@ def save_checkpoint(
         "train_state": train_state,
         "info": info or {},
     }
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual permissions
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _remove_abandoned_temporaries(path)
+    with atomic_write(path, "wb", durable=True) as handle:
+        torch.save(payload, handle)
+    remove_abandoned_temporaries(path)
     return path
-
-
-ABANDONED_AFTER_SECONDS = 600  # a temporary file untouched this long has no writer left
-
-
-def _remove_abandoned_temporaries(path: Path) -> None:
-    """Delete temporary files of ``path`` that a killed process left (kill -9 or a power cut
-    between writing and renaming); one still being written changes more often than this."""
-    cutoff = time.time() - ABANDONED_AFTER_SECONDS
-    for temporary in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        try:
-            if temporary.stat().st_mtime < cutoff:
-                temporary.unlink()
-        except OSError:
-            pass  # gone already, or not ours to delete
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _check_container(path: Path) -> None:

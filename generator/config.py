@@ -12,10 +12,17 @@ from typing import Any
 from generator.validation import check_train_fields
 
 CELLS = ("rnn", "lstm", "gru")
-# The project folder holding the package (a clone, or an editable install), and the models
-# shipped in it; the CLI's sample commands and the app default to them.
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-SHIPPED_DIR = PROJECT_DIR / "checkpoints"
+# Where things are. The shipped models are package data: generator/checkpoints/ in a checkout
+# and in an installed wheel alike; the CLI's sample commands and the app default to them.
+# PROJECT_DIR is the checkout (the folder with pyproject.toml beside generator/) when the
+# package runs from one, else the current folder: the app writes under PROJECT_DIR/runs/app
+# and reads built data from PROJECT_DIR/datasets.
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_DIR = PACKAGE_DIR / "checkpoints"
+_CHECKOUT = PACKAGE_DIR.parent
+PROJECT_DIR = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+APP_DIR_ENV = "RNN_GENERATOR_APP_DIR"  # where the app writes (default: PROJECT_DIR/runs/app)
+CHECKPOINTS_ENV = "RNN_GENERATOR_CHECKPOINTS"  # more checkpoints for the app, os.pathsep
 
 
 @dataclass
@@ -48,6 +55,41 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         return cls(**_known_fields(cls, data))
+
+
+# ``train music --size``: model shapes named for what they cost. Measured tokens/s: LSTM,
+# batch 32 x 128, one thread of the project's shared 2-core CPU (BENCHMARKS.md, "Model size
+# presets", gives the command and the load); a GPU runs large at many times that.
+MODEL_SIZES: dict[str, dict[str, int]] = {
+    "small": {"embedding_size": 64, "hidden_size": 128, "num_layers": 2},
+    "medium": {"embedding_size": 128, "hidden_size": 256, "num_layers": 2},  # the shipped model
+    "large": {"embedding_size": 128, "hidden_size": 512, "num_layers": 2},
+}
+# tokens/s of each, 60-step runs on the built corpus at load average 7.4-12.2 (one thread)
+MODEL_SIZE_SPEEDS = {"small": 11_000, "medium": 3_100, "large": 730}
+MODEL_SIZE_LOAD = "7-12"  # the load average those runs shared the CPU with
+
+
+def model_size_help() -> str:
+    """--size's help: each preset's shape and measured speed."""
+    shapes = "; ".join(
+        f"{name}: {s['num_layers']}x{s['hidden_size']}, ~{MODEL_SIZE_SPEEDS[name]:,} tokens/s"
+        for name, s in MODEL_SIZES.items()
+    )
+    return (
+        f"model shape by cost ({shapes}; LSTM, batch 32x128, measured on one thread of a "
+        f"2-core CPU shared at load average {MODEL_SIZE_LOAD}: a quiet CPU is faster, a GPU "
+        "far faster). --hidden-size, --layers and --embedding-size given beside it win"
+    )
+
+
+def apply_model_size(values: dict[str, Any], size: str) -> dict[str, Any]:
+    """``values`` (ModelConfig fields, None where the user gave none) with the gaps filled
+    from MODEL_SIZES[size]."""
+    if size not in MODEL_SIZES:
+        raise ValueError(f"size must be one of {', '.join(MODEL_SIZES)}, got {size!r}")
+    preset = MODEL_SIZES[size]
+    return {**values, **{k: v for k, v in preset.items() if values.get(k) is None}}
 
 
 @dataclass

@@ -321,7 +321,7 @@ def test_sampling_commands_default_to_a_shipped_model_that_exists(command):
 # -- every failure is one line, found before any work ------------------------------------------
 def _crash_case(name: str, tmp: Path, music: Path) -> tuple[list[str], str]:
     """(argv, words the one-line error must hold) for one failure the issue lists."""
-    harmonizer = str(REPO / "checkpoints" / "harmonizer.pt")
+    harmonizer = str(REPO / "generator" / "checkpoints" / "harmonizer.pt")
     melody = tmp / "melody.mid"
     if not melody.exists():
         write_midi([Note(i * 1.0, 1.0, 60 + i, 80) for i in range(8)], melody)

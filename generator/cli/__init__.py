@@ -7,6 +7,7 @@
     harmonize                                     generator/cli/seq2seq.py
     notate     FILE.mid                           generator/cli/notate.py
     describe   CHECKPOINT                          (below)
+    app        serve the browser app               generator/cli/app.py
 
 Thin on purpose: each command parses flags, calls the package's functions and prints what they
 return. Each subcommand is made by ``common.add_command`` with its handler ``run(args)``.
@@ -18,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator.cli import data, harmony, music, notate, pianoroll, quality, seq2seq, text
+from generator.cli import app, data, harmony, music, notate, pianoroll, quality, seq2seq, text
 from generator.cli.common import Formatter, add_command, check_args, set_threads
 
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "describe", _describe, help="print a checkpoint's model card (Markdown)"
     )
     describe.add_argument("checkpoint", type=Path)
+    app.add_parsers(commands)
     return parser
 
 

@@ -77,7 +77,7 @@ def add_tokenizer_flags(parser) -> None:
 
 def add_model_flags(parser: argparse.ArgumentParser, shipped: str | None = None) -> None:
     """--checkpoint and --device, for reading a model; --checkpoint is required unless
-    ``shipped`` names a shipped model (``music`` → checkpoints/music.pt) to default to."""
+    ``shipped`` names a shipped model (``music`` → generator/checkpoints/music.pt) to default to."""
     if shipped is None:
         parser.add_argument("--checkpoint", type=Path, required=True, help="a .pt checkpoint")
     else:

@@ -22,11 +22,17 @@ from generator.cli.common import (
 )
 from generator.cli.data import DEFAULT_MUSIC_DATA
 from generator.cli.notate import add_format_flags, write_scores
-from generator.config import ModelConfig, TrainConfig
+from generator.config import (
+    MODEL_SIZES,
+    ModelConfig,
+    TrainConfig,
+    apply_model_size,
+    model_size_help,
+)
 
 CACHE_HELP = "token cache (default ~/.cache/rnn-generator)"
 DEFAULT_MUSIC_MINUTES = 12.0  # train music's --max-minutes unless given (0 = no time limit)
-DEFAULT_MUSIC_HIDDEN = 256  # train music's --hidden-size unless given (the shipped model's)
+DEFAULT_MUSIC_SIZE = "medium"  # train music's --size: the shipped model's shape
 
 
 def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
@@ -52,11 +58,15 @@ def add_parsers(train_kinds, evaluate_kinds, sample_kinds) -> None:
         "token settings; ids the data adds, such as meters, start fresh)",
     )
     add_config_flags(train, ModelConfig, {"vocab_size", "num_styles", "num_seed_tokens"})
+    train.add_argument(
+        "--size", choices=tuple(MODEL_SIZES), default=DEFAULT_MUSIC_SIZE, help=model_size_help()
+    )
     add_config_flags(train, TrainConfig, set())
-    # A default run fits a laptop: on 2 CPU cores an LSTM 2×512 runs at 1.5-3k tokens/s, so
-    # 5,000 steps would take hours. The default is the shipped model's size (2×256, about four
-    # times faster), and the clock stops it; the schedule follows the clock.
-    train.set_defaults(max_minutes=DEFAULT_MUSIC_MINUTES, hidden_size=DEFAULT_MUSIC_HIDDEN)
+    # A default run fits a laptop: on 2 CPU cores an LSTM 2×512 (--size large) runs at
+    # 1.5-3k tokens/s, so 5,000 steps would take hours. The default is the shipped model's size
+    # (--size medium, 2×256), and the clock stops it; the schedule follows the clock. The
+    # shape flags default to None: --size fills the ones not given.
+    train.set_defaults(max_minutes=DEFAULT_MUSIC_MINUTES, **dict.fromkeys(MODEL_SIZES["small"]))
 
     evaluate = add_command(evaluate_kinds, "music", _cmd_evaluate_music, "NLL on a MIDI folder")
     add_model_flags(evaluate)
@@ -188,6 +198,7 @@ def _cmd_train_music(args: argparse.Namespace) -> int:
         note(f"error: no usable MIDI files in {args.data}")
         return 2
     tokenizer = corpus.tokenizer
+    vars(args).update(apply_model_size(vars(args), args.size))
     model_config = config_from_args(
         ModelConfig,
         args,

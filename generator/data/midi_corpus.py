@@ -25,22 +25,26 @@ Rules (also in README "Training on your own MIDI files"):
 - Tokenized results are cached per corpus (one file per folder and tokenizer setting, in
   ``cache_dir``, default ``~/.cache/rnn-generator``), keyed by each file's SHA-256: a changed
   file is re-read, a run loads only its own corpus's entries, and the cache file is replaced
-  atomically, so runs reading at the same time never see half a file.
+  atomically, so runs reading at the same time never see half a file. Each file's stamp (size,
+  modification time) is kept too: a file whose stamp is unchanged is not opened, and a read of
+  an unchanged folder costs a stat per file and a few whole-array operations.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import fnmatch
 import functools
+import gc
 import hashlib
 import io
 import multiprocessing
+import operator
 import os
-import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,13 +53,14 @@ import numpy as np
 import pretty_midi
 from tqdm import tqdm
 
+from generator.atomic import atomic_write
 from generator.data.pieces import Piece, TokenCorpus, is_valid_split, skipped_lines
 from generator.midi.notes import MidiReadError, notes_from_bytes
 from generator.tokenizers import MidiEventTokenizer
 from generator.validation import read_bounded
 
 MIDI_SUFFIXES = {".mid", ".midi"}
-CACHE_VERSION = 4  # 3: symusic reading, one cache file per corpus; 4: meter and voices
+CACHE_VERSION = 5  # 3: symusic, a file per corpus; 4: meter and voices; 5: columns, stamp rows
 STYLE_RULES = ("folders", "none")  # or the path of a CSV file
 MAX_STYLE_TABLE_BYTES = 16_000_000  # a path,style line per file: room for 100,000s of files
 GROUP_RULES = ("name", "none")
@@ -193,44 +198,66 @@ def _count(n: int, noun: str) -> str:
 def find_midi_files(folder: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     """All MIDI files under a folder (or the file itself), recursively, sorted, less those
     whose relative path matches an ``exclude`` glob."""
-    return [Path(found.path) for found in _scan_midi_files(Path(folder), exclude)[0]]
+    listing = _scan_midi_files(Path(folder), exclude)
+    return [Path(listing.path(i)) for i in range(len(listing.names))]
 
 
-@dataclass(frozen=True)
-class _Found:
-    path: str
-    relative: str  # POSIX path relative to the corpus folder
-    size: int
-    mtime_ns: int
+@dataclass
+class _Listing:
+    """The MIDI files under a folder in sorted order, as columns: relative POSIX paths, sizes
+    and modification times (a file's stamp), and how many ``exclude`` left out."""
+
+    root: str
+    names: list[str]
+    sizes: list[int]
+    mtimes: list[int]
+    excluded: int = 0
+
+    def path(self, index: int) -> str:
+        return os.path.join(self.root, self.names[index])
 
 
-def _scan_midi_files(folder: Path, exclude: tuple[str, ...]) -> tuple[list[_Found], int]:
-    """(the files in sorted order with their size and time stamp, how many ``exclude`` left
-    out). os.scandir's entries carry the stat, so a folder of 100,000 files is listed fast."""
+_MIDI_ENDINGS = tuple(MIDI_SUFFIXES)
+
+
+def _scan_midi_files(folder: Path, exclude: tuple[str, ...]) -> _Listing:
+    """List a folder depth first, each directory's entries sorted by name: the order of sorted
+    Path objects without sorting 100,000 paths at the end. os.scandir's entries tell folders
+    from files without a system call; only each MIDI file's stat (its stamp) costs one."""
     if folder.is_file():
         stat = folder.stat()
-        return [_Found(str(folder), folder.name, stat.st_size, stat.st_mtime_ns)], 0
+        return _Listing(str(folder.parent), [folder.name], [stat.st_size], [stat.st_mtime_ns])
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder or file")
-    found, excluded, pending = [], 0, [(str(folder), "")]
-    while pending:
-        directory, prefix = pending.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
+    listing = _Listing(str(folder), [], [], [])
+    names, sizes, mtimes = listing.names, listing.sizes, listing.mtimes
+    stack = [(_sorted_entries(str(folder)), "")]  # an iterator per open directory
+    while stack:
+        entries, prefix = stack[-1]
         for entry in entries:
-            relative = prefix + entry.name
-            if entry.is_dir():
-                pending.append((entry.path, relative + "/"))
-            elif os.path.splitext(entry.name)[1].lower() in MIDI_SUFFIXES and entry.is_file():
-                if _excluded(relative, exclude):
-                    excluded += 1
+            if entry.name.lower().endswith(_MIDI_ENDINGS) and entry.is_file():
+                relative = prefix + entry.name
+                if exclude and _excluded(relative, exclude):
+                    listing.excluded += 1
                     continue
                 stat = entry.stat()
-                found.append(_Found(entry.path, relative, stat.st_size, stat.st_mtime_ns))
-    found.sort(key=lambda f: f.relative.split("/"))  # the order of sorted Path objects
-    return found, excluded
+                names.append(relative)
+                sizes.append(stat.st_size)
+                mtimes.append(stat.st_mtime_ns)
+            elif entry.is_dir():
+                stack.append((_sorted_entries(entry.path), f"{prefix}{entry.name}/"))
+                break  # its files come before the rest of this directory
+        else:
+            stack.pop()
+    return listing
+
+
+def _sorted_entries(directory: str):
+    try:
+        with os.scandir(directory) as found:
+            return iter(sorted(found, key=operator.attrgetter("name")))
+    except OSError:
+        return iter(())
 
 
 def _excluded(relative: str, patterns: tuple[str, ...]) -> bool:
@@ -310,124 +337,205 @@ def read_midi_file(
     }
 
 
+class _Table:
+    """Tokenized files as columns, one row per distinct content (SHA-256 digest): every
+    file's tokens in one int32 array, its statistics in one array each, and the few rows that
+    were skipped or warned about as (row, text) pairs. No Python object per file: a corpus of
+    100,000 files loads from the cache as a handful of arrays."""
+
+    STATS = ("notes", "min_pitch", "max_pitch", "voices")
+
+    def __init__(self, columns: dict[str, np.ndarray] | None = None):
+        c = columns or {}
+        self.digests: np.ndarray | None = c.get("digests") if c else np.zeros(0, "U64")
+        self.lengths = c.get("lengths", np.zeros(0, np.int64)).astype(np.int64)
+        self.tokens = c.get("tokens", np.zeros(0, np.int32)).astype(np.int32, copy=False)
+        self.seconds = c.get("seconds", np.zeros(0, np.float64)).astype(np.float64)
+        self.stats = {k: c.get(k, np.zeros(0, np.int64)).astype(np.int64) for k in self.STATS}
+        self.meter_codes = c.get("meter_codes", np.zeros(0, np.int64)).astype(np.int64)
+        self.meter_names: list[str] = c.get("meter_names", np.zeros(0, str)).tolist()
+        self.skips: dict[int, str] = dict(  # row → why the file was skipped
+            zip(
+                c.get("skip_rows", np.zeros(0)).tolist(),
+                c.get("skip_texts", np.zeros(0, str)).tolist(),  # str, not numpy's str_
+                strict=True,
+            )
+        )
+        self.warnings: dict[int, str] = dict(  # row → its parser warnings, one a line
+            zip(
+                c.get("warning_rows", np.zeros(0)).tolist(),
+                c.get("warning_texts", np.zeros(0, str)).tolist(),
+                strict=True,
+            )
+        )
+        self.starts = np.cumsum(self.lengths) - self.lengths
+        rows = len(self.lengths)
+        columns_fit = all(len(v) == rows for v in (self.seconds, self.meter_codes))
+        if (
+            not columns_fit
+            or any(len(v) != rows for v in self.stats.values())
+            or (self.digests is not None and len(self.digests) != rows)
+            or int(self.lengths.sum()) != len(self.tokens)
+            or (rows and (self.lengths.min() < 0 or self.meter_codes.min() < -1))
+            or (rows and self.meter_codes.max() >= len(self.meter_names))
+            or any(not 0 <= row < rows for row in (*self.skips, *self.warnings))
+        ):
+            raise ValueError("the cache's columns do not fit together")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def extended(self, digests: list[str], entries: list[dict[str, Any]]) -> _Table:
+        """This table and the entries read_midi_file returned (rows len(self) onwards)."""
+        if not entries:
+            return self
+        first = len(self)
+        meters = {name: code for code, name in enumerate(self.meter_names)}
+        for entry in entries:
+            if entry.get("meter"):
+                meters.setdefault(entry["meter"], len(meters))
+        tokens = [e.get("tokens", np.zeros(0, np.int32)) for e in entries]
+        columns = {
+            "digests": np.concatenate([self.digests, np.array(digests, dtype="U64")]),
+            "lengths": np.concatenate([self.lengths, [len(t) for t in tokens]]),
+            "tokens": np.concatenate([self.tokens, *tokens]).astype(np.int32),
+            "seconds": np.concatenate([self.seconds, [e.get("seconds", 0.0) for e in entries]]),
+            "meter_codes": np.concatenate(
+                [self.meter_codes, [meters[e["meter"]] if e.get("meter") else -1 for e in entries]]
+            ),
+            "meter_names": np.array(list(meters), dtype=str),
+            **{
+                k: np.concatenate([self.stats[k], [e.get(k, 0) for e in entries]])
+                for k in self.STATS
+            },
+        }
+        table = _Table(columns)
+        table.skips = {**self.skips}
+        table.warnings = {**self.warnings}
+        for row, entry in enumerate(entries, start=first):
+            if "skip" in entry:
+                table.skips[row] = entry["skip"]
+            if entry.get("warnings"):
+                table.warnings[row] = "\n".join(entry["warnings"])
+        return table
+
+    def columns(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The given rows (in that order, renumbered from 0) as the arrays of a cache file."""
+        assert self.digests is not None
+        if np.array_equal(rows, np.arange(len(self))):
+            tokens = self.tokens
+        else:
+            starts, lengths = self.starts[rows].tolist(), self.lengths[rows].tolist()
+            tokens = np.concatenate(
+                [np.zeros(0, np.int32)]
+                + [self.tokens[s : s + n] for s, n in zip(starts, lengths, strict=True)]
+            )
+        renumber = {row: new for new, row in enumerate(rows.tolist())}
+        skips = {renumber[r]: t for r, t in self.skips.items() if r in renumber}
+        warnings = {renumber[r]: t for r, t in self.warnings.items() if r in renumber}
+        return {
+            "digests": self.digests[rows],
+            "lengths": self.lengths[rows],
+            "tokens": tokens,
+            "seconds": self.seconds[rows],
+            "meter_codes": self.meter_codes[rows],
+            "meter_names": np.array(self.meter_names, dtype=str),
+            "skip_rows": np.array(list(skips), dtype=np.int64),
+            "skip_texts": np.array(list(skips.values()), dtype=str),
+            "warning_rows": np.array(list(warnings), dtype=np.int64),
+            "warning_texts": np.array(list(warnings.values()), dtype=str),
+            **{k: self.stats[k][rows] for k in self.STATS},
+        }
+
+
 class _CorpusCache:
-    """The tokenized files of one corpus folder at one tokenizer setting: a single ``.npz``
-    (no pickles) holding every entry by content digest, and each file's stamp (relative path,
-    size, modification time) → digest, so an unchanged file is not even read again. It is
-    replaced atomically when it changes."""
+    """The tokenized files of one corpus folder at one tokenizer setting, in a single ``.npz``
+    (no pickles): a _Table, and each file's stamp (relative path, size, modification time) →
+    its row, so an unchanged file is not even opened again. When every stamp matches, as on a
+    second read of an unchanged folder, the stamps are compared as arrays, not file by file.
+    The file is written to a temporary name and renamed over the old one, so a reader sees
+    the old cache or the new one, never half of either; two runs writing at once both leave a
+    whole cache (the last one's)."""
 
     def __init__(self, cache_dir: Path | None, settings: str, folder: Path):
         key = hashlib.sha256(f"{CACHE_VERSION}|{settings}|{folder.resolve()}".encode()).hexdigest()[
             :20
         ]
         self.path = None if cache_dir is None else cache_dir / f"midi-corpus-{key}.npz"
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.stamps: dict[tuple[str, int, int], str] = {}
-        self.used: dict[str, dict[str, Any]] = {}  # what this read needed: what is written
-        self.used_stamps: dict[tuple[str, int, int], str] = {}
-        if self.path is not None and self.path.exists():
-            try:
-                self.entries, self.stamps = _load_entries(self.path)
-            except Exception:
-                self.entries, self.stamps = {}, {}  # a damaged cache is rebuilt, never trusted
 
-    def digest_of(self, stamp: tuple[str, int, int]) -> str | None:
-        """The digest of a file seen before with this stamp (and still in the cache)."""
-        digest = self.stamps.get(stamp)
-        return digest if digest in self.entries else None
+    def lookup(self, listing: _Listing) -> tuple[_Table, np.ndarray, bool]:
+        """(the cached table, each listed file's row in it or -1, whether the cache holds
+        exactly these files and nothing else, so there is nothing to write back)."""
+        missing = np.full(len(listing.names), -1, dtype=np.int64)
+        if self.path is None or not self.path.exists():
+            return _Table(), missing, False
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                stamp_rows = data["stamp_rows"].astype(np.int64)
+                names, sizes, times = (data[k] for k in STAMP_KEYS)
+                exact = (
+                    len(names) == len(listing.names)
+                    and np.array_equal(sizes, listing.sizes)
+                    and np.array_equal(times, listing.mtimes)
+                    and np.array_equal(names, np.array(listing.names, dtype=str))
+                )
+                skip = {"digests"} if exact else set()  # what a read with no change needs
+                table = _Table({k: data[k] for k in data.files if k not in skip})
+                if exact:
+                    table.digests = None
+            if len(stamp_rows) != len(names) or not np.all(
+                (stamp_rows >= 0) & (stamp_rows < len(table))
+            ):
+                raise ValueError("the cache's stamps point outside it")
+        except Exception:
+            return _Table(), missing, False  # a damaged cache is rebuilt, never trusted
+        if exact:
+            used = np.zeros(len(table), dtype=bool)
+            used[stamp_rows] = True
+            if used.all():
+                return table, stamp_rows, True
+            return self.lookup_with_digests(listing)
+        stamps = zip(names.tolist(), sizes.tolist(), times.tolist(), strict=True)
+        known = dict(zip(stamps, stamp_rows.tolist(), strict=True))
+        rows = [
+            known.get(stamp, -1)
+            for stamp in zip(listing.names, listing.sizes, listing.mtimes, strict=True)
+        ]
+        return table, np.array(rows, dtype=np.int64), False
 
-    def get(self, digest: str, stamp: tuple[str, int, int]) -> dict[str, Any] | None:
-        entry = self.entries.get(digest)
-        if entry is not None:
-            self.used[digest] = entry
-            self.used_stamps[stamp] = digest
-        return entry
+    def lookup_with_digests(self, listing: _Listing) -> tuple[_Table, np.ndarray, bool]:
+        """lookup, with the digests loaded (the cache is going to be rewritten)."""
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                table = _Table({k: data[k] for k in data.files})
+                stamp_rows = data["stamp_rows"].astype(np.int64)
+                known = zip(*(data[k].tolist() for k in STAMP_KEYS), strict=True)
+                known = dict(zip(known, stamp_rows.tolist(), strict=True))
+        except Exception:
+            return _Table(), np.full(len(listing.names), -1, dtype=np.int64), False
+        stamps = zip(listing.names, listing.sizes, listing.mtimes, strict=True)
+        rows = [known.get(stamp, -1) for stamp in stamps]
+        rows = np.array(rows, dtype=np.int64)
+        return table, np.where((rows >= 0) & (rows < len(table)), rows, -1), False
 
-    def put(self, digest: str, stamp: tuple[str, int, int], entry: dict[str, Any]) -> None:
-        self.used[digest] = entry
-        self.used_stamps[stamp] = digest
-
-    def save(self) -> None:
+    def save(self, table: _Table, listing: _Listing, rows: np.ndarray, used: np.ndarray) -> None:
+        """Write the rows ``used`` (in that order) and the stamps of the files that have a row."""
         if self.path is None:
             return
-        if self.used.keys() == self.entries.keys() and self.used_stamps == self.stamps:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp.npz")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **_pack_entries(self.used), **_pack_stamps(self.used_stamps))
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        renumber = np.full(len(table), -1, dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        listed = np.flatnonzero(rows >= 0)
+        stamps = {
+            "stamp_names": np.array(listing.names, dtype=str)[listed],
+            "stamp_sizes": np.array(listing.sizes, dtype=np.int64)[listed],
+            "stamp_times": np.array(listing.mtimes, dtype=np.int64)[listed],
+            "stamp_rows": renumber[rows[listed]],
+        }
+        with atomic_write(self.path, "wb") as handle:
+            np.savez(handle, **table.columns(used), **stamps)
 
 
-def _pack_stamps(stamps: dict[tuple[str, int, int], str]) -> dict[str, np.ndarray]:
-    return {
-        "stamp_names": np.array([s[0] for s in stamps], dtype=str),
-        "stamp_sizes": np.array([s[1] for s in stamps], dtype=np.int64),
-        "stamp_times": np.array([s[2] for s in stamps], dtype=np.int64),
-        "stamp_digests": np.array(list(stamps.values()), dtype="U64"),
-    }
-
-
-_STATS = ("notes", "min_pitch", "max_pitch", "voices")
-
-
-def _pack_entries(entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
-    digests = list(entries)
-    tokens = [entries[d]["tokens"] if "tokens" in entries[d] else np.zeros(0) for d in digests]
-    return {
-        "digests": np.array(digests, dtype="U64"),
-        "skips": np.array([entries[d].get("skip", "") for d in digests], dtype=str),
-        "warnings": np.array(
-            ["\n".join(entries[d].get("warnings", [])) for d in digests], dtype=str
-        ),
-        "lengths": np.array([len(t) for t in tokens], dtype=np.int64),
-        "tokens": np.concatenate(tokens).astype(np.int32) if tokens else np.zeros(0, np.int32),
-        "seconds": np.array([entries[d].get("seconds", 0.0) for d in digests], dtype=np.float64),
-        "meters": np.array([entries[d].get("meter", "") for d in digests], dtype=str),
-        **{
-            name: np.array([entries[d].get(name, 0) for d in digests], dtype=np.int64)
-            for name in _STATS
-        },
-    }
-
-
-def _load_entries(path: Path) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, int, int], str]]:
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
-    lengths = arrays["lengths"]
-    ends = np.cumsum(lengths)
-    tokens = arrays["tokens"]
-    skips, warnings = arrays["skips"].tolist(), arrays["warnings"].tolist()
-    seconds, meters = arrays["seconds"].tolist(), arrays["meters"].tolist()
-    stats = {name: arrays[name].tolist() for name in _STATS}
-    entries = {}
-    for i, digest in enumerate(arrays["digests"].tolist()):
-        entry: dict[str, Any] = {"warnings": warnings[i].split("\n") if warnings[i] else []}
-        if skips[i]:
-            entry["skip"] = skips[i]
-        else:
-            entry["tokens"] = tokens[int(ends[i] - lengths[i]) : int(ends[i])]
-            entry["seconds"] = seconds[i]
-            entry["meter"] = meters[i]
-            entry.update({name: stats[name][i] for name in _STATS})
-        entries[digest] = entry
-    stamps = dict(
-        zip(
-            zip(
-                arrays["stamp_names"].tolist(),
-                arrays["stamp_sizes"].tolist(),
-                arrays["stamp_times"].tolist(),
-                strict=True,
-            ),
-            arrays["stamp_digests"].tolist(),
-            strict=True,
-        )
-    )
-    return entries, stamps
+STAMP_KEYS = ("stamp_names", "stamp_sizes", "stamp_times")
 
 
 def load_midi_corpus(
@@ -448,6 +556,47 @@ def load_midi_corpus(
     Files not in the cache are parsed by ``workers`` processes (0: one per CPU core, at most
     4) when there are enough of them to pay for starting the processes. Meters, pitch ranges
     and voices come from the data only for a new tokenizer (``tokenizer`` None)."""
+    with _collector_paused():
+        return _load_midi_corpus(
+            folder,
+            tokenizer,
+            valid_fraction,
+            limits,
+            cache_dir,
+            progress,
+            styles,
+            exclude,
+            group_by,
+            workers,
+        )
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a corpus is assembled: building 100,000 pieces
+    (none in a reference cycle) would otherwise set off full collections that walk every
+    object of the process (torch's included), a third of a cached read's time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_midi_corpus(
+    folder,
+    tokenizer,
+    valid_fraction,
+    limits,
+    cache_dir,
+    progress,
+    styles,
+    exclude,
+    group_by,
+    workers,
+) -> TokenCorpus:
     new_tokenizer = tokenizer is None
     started = time.perf_counter()
     folder = Path(folder).expanduser()
@@ -455,77 +604,71 @@ def load_midi_corpus(
     tokenizer = tokenizer or MidiEventTokenizer()
     if group_by not in GROUP_RULES:
         raise ValueError(f"--group-by must be one of {', '.join(GROUP_RULES)}, got {group_by!r}")
-    table = None if str(styles) in STYLE_RULES else style_table(Path(styles))
-    files, excluded = _scan_midi_files(folder, tuple(exclude))
+    table_of_styles = None if str(styles) in STYLE_RULES else style_table(Path(styles))
+    listing = _scan_midi_files(folder, tuple(exclude))
     cache = _CorpusCache(
         default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None),
         tokenizer.settings_key() + repr(sorted(vars(limits).items())),
         folder,
     )
+    table, rows, unchanged = cache.lookup(listing)
+    cached_rows = len(table)
+    unread: dict[int, str] = {}  # file → why it has no row (too large, cannot be opened)
+    if (rows < 0).any():
+        if table.digests is None:
+            table, rows, unchanged = cache.lookup_with_digests(listing)
+        table = _read_missing(listing, rows, table, unread, tokenizer, limits, workers, progress)
+
+    # Each content once: the first file with it is read, the others are duplicates.
+    known = np.flatnonzero(rows >= 0)
+    used, first = np.unique(rows[known], return_index=True)
+    order = np.argsort(first, kind="stable")
+    used, firsts = used[order], known[first[order]]  # rows and files, in file order
+    if not unchanged:
+        cache.save(table, listing, rows, used)
     report = CorpusReport(
         folder=str(folder),
-        files_found=len(files),
-        excluded=excluded,
-        style_rule=str(styles) if table is None else Path(styles).name,
+        files_found=len(listing.names),
+        excluded=listing.excluded,
+        style_rule=str(styles) if table_of_styles is None else Path(styles).name,
         group_rule=group_by,
+        cached_files=int((used < cached_rows).sum()),
     )
-    pieces: list[Piece] = []
-    file_meters: list[str] = []  # per piece, "" for none
-    voices: dict[str, list[int]] = {}  # style → each file's most notes starting together
-    first_of: dict[str, str] = {}  # content digest → the first file with those bytes
-    bar = tqdm(
-        total=len(files), desc="reading MIDI", unit="file", disable=not progress, leave=False
+    is_first = np.zeros(len(rows), dtype=bool)
+    is_first[firsts] = True
+    first_file_of = np.full(len(table), -1, dtype=np.int64)
+    first_file_of[used] = firsts
+    report.duplicates = [
+        (listing.names[i], listing.names[first_file_of[rows[i]]])
+        for i in known[~is_first[known]].tolist()
+    ]
+    skipped = np.isin(used, np.fromiter(table.skips, np.int64, len(table.skips)))
+    outcomes = sorted(
+        [*unread.items()]
+        + [
+            (i, table.skips[r])
+            for i, r in zip(firsts[skipped].tolist(), used[skipped].tolist(), strict=True)
+        ]
     )
-    with _Parser(tokenizer, limits, workers) as parser:
-        for begin in range(0, len(files), READ_BATCH):  # bounded memory: a batch's bytes at once
-            batch = files[begin : begin + READ_BATCH]
-            outcomes: list[tuple[str, dict[str, Any] | None]] = []  # (relative, entry)
-            to_parse: list[tuple[int, str, tuple[str, int, int], bytes]] = []
-            for found in batch:
-                relative = found.relative
-                stamp = (relative, found.size, found.mtime_ns)
-                if found.size > limits.max_file_bytes:
-                    cap = limits.max_file_bytes
-                    outcomes.append(
-                        (relative, {"skip": f"too large: {found.size:,} bytes > cap {cap:,}"})
-                    )
-                    continue
-                digest, data = cache.digest_of(stamp), None
-                try:
-                    if digest is None:
-                        data = _read_bytes(found.path)
-                        digest = hashlib.sha256(data).hexdigest()
-                    if digest in first_of:
-                        report.duplicates.append((relative, first_of[digest]))
-                        continue
-                    first_of[digest] = relative
-                    entry = cache.get(digest, stamp)
-                    if entry is not None:
-                        report.cached_files += 1
-                    elif data is None:
-                        data = _read_bytes(found.path)
-                except OSError as error:
-                    reason = f"cannot read file: {error.strerror or error}"
-                    outcomes.append((relative, {"skip": reason}))
-                    continue
-                if entry is None:
-                    to_parse.append((len(outcomes), digest, stamp, data))
-                outcomes.append((relative, entry))
-            parsed = parser.parse([data for *_, data in to_parse])
-            for (index, digest, stamp, _), entry in zip(to_parse, parsed, strict=True):
-                cache.put(digest, stamp, entry)
-                outcomes[index] = (outcomes[index][0], entry)
-            for relative, entry in outcomes:
-                _add_piece(relative, entry, report, pieces, table, styles, file_meters, voices)
-            bar.update(len(batch))
-    bar.close()
-    cache.save()
-    report.style_voices = {k: int(np.median(v)) for k, v in sorted(voices.items())}
+    report.skipped = [(listing.names[i], reason) for i, reason in outcomes]
+    for row in used[np.isin(used, np.fromiter(table.warnings, np.int64))].tolist():
+        report.warnings.update(table.warnings[row].split("\n"))
+
+    read_rows, read_files = used[~skipped], firsts[~skipped]
+    names = [listing.names[i] for i in read_files.tolist()]
+    if table_of_styles is not None:
+        file_styles = [table_of_styles.get(name) or None for name in names]
+    elif styles == "folders":
+        file_styles = [name.partition("/")[0] if "/" in name else None for name in names]
+    else:
+        file_styles = [None] * len(names)
+    _count_read(report, table, read_rows, file_styles)
     if not tokenizer.styles:
         tokenizer.styles = sorted(report.styles)
-    train, valid = split_groups(pieces, valid_fraction, group_by, report)
+    valid_side = np.array(_valid_sides(names, valid_fraction, group_by, report), dtype=bool)
     if new_tokenizer and report.files_read:
-        pitch_range, style_ranges = pitch_ranges(train or valid, tokenizer)
+        in_train = ~valid_side if (~valid_side).any() else valid_side
+        pitch_range, style_ranges = _pitch_spans(table, read_rows, file_styles, in_train)
         learned = {
             "meters": sorted(report.meters, key=_meter_order),
             "pitch_range": pitch_range,
@@ -533,15 +676,162 @@ def load_midi_corpus(
             "style_voices": report.style_voices,
         }  # the meters add ids: a new tokenizer, not a changed one
         tokenizer = MidiEventTokenizer.from_dict({**tokenizer.to_dict(), **learned})
+    heads = np.full(len(read_rows), -1, dtype=np.int64)
     if tokenizer.meters:  # each piece opens with its meter, when the tokenizer knows it
-        for piece, meter in zip(pieces, file_meters, strict=True):
-            if meter in tokenizer.meters:
-                head = np.array([tokenizer.meter_id(meter)], dtype=np.int32)
-                piece.tokens = np.concatenate([head, piece.tokens]).astype(np.int32)
-                report.tokens += 1
+        ids = [tokenizer.meter_id(m) if m in tokenizer.meters else -1 for m in table.meter_names]
+        codes = table.meter_codes[read_rows]
+        heads[codes >= 0] = np.array(ids, dtype=np.int64)[codes[codes >= 0]]
+        report.tokens += int((heads >= 0).sum())
+    pieces = _pieces(table, read_rows, names, file_styles, heads)
+    train = [p for p, valid in zip(pieces, valid_side.tolist(), strict=True) if not valid]
+    valid = [p for p, valid in zip(pieces, valid_side.tolist(), strict=True) if valid]
     report.train_pieces, report.valid_pieces = len(train), len(valid)
     report.read_seconds = time.perf_counter() - started
     return TokenCorpus(tokenizer=tokenizer, train=train, valid=valid, report=report)
+
+
+def _read_missing(
+    listing: _Listing,
+    rows: np.ndarray,
+    table: _Table,
+    unread: dict[int, str],
+    tokenizer: MidiEventTokenizer,
+    limits: ReadLimits,
+    workers: int,
+    progress: bool,
+) -> _Table:
+    """Give each file without a row (``rows`` -1) one: the row of its content when the cache
+    has it under another stamp or another file of this read has it, else a new row parsed from
+    its bytes. Files that cannot be read go to ``unread`` with the reason. READ_BATCH files'
+    bytes are held at once."""
+    assert table.digests is not None
+    row_of = {digest: row for row, digest in enumerate(table.digests.tolist())}
+    digests: list[str] = []
+    entries: list[dict[str, Any]] = []
+    missing = np.flatnonzero(rows < 0).tolist()
+    bar = tqdm(
+        total=len(missing), desc="reading MIDI", unit="file", disable=not progress, leave=False
+    )
+    with _Parser(tokenizer, limits, workers) as parser:
+        for begin in range(0, len(missing), READ_BATCH):
+            datas: list[bytes] = []
+            for i in missing[begin : begin + READ_BATCH]:
+                if listing.sizes[i] > limits.max_file_bytes:
+                    cap = limits.max_file_bytes
+                    unread[i] = f"too large: {listing.sizes[i]:,} bytes > cap {cap:,}"
+                    continue
+                try:
+                    data = _read_bytes(listing.path(i))
+                except OSError as error:
+                    unread[i] = f"cannot read file: {error.strerror or error}"
+                    continue
+                digest = hashlib.sha256(data).hexdigest()
+                if digest not in row_of:
+                    row_of[digest] = len(table) + len(entries) + len(datas)
+                    digests.append(digest)
+                    datas.append(data)
+                rows[i] = row_of[digest]
+            entries += parser.parse(datas)
+            bar.update(min(READ_BATCH, len(missing) - begin))
+    bar.close()
+    return table.extended(digests, entries)
+
+
+def _count_read(
+    report: CorpusReport, table: _Table, rows: np.ndarray, file_styles: list[str | None]
+) -> None:
+    """The report's totals over the files read (``rows``, with their styles): notes, time,
+    tokens, pitches, meters, styles, and per style the pitch range and voices."""
+    report.files_read = len(rows)
+    if not len(rows):
+        return
+    stats = {k: v[rows] for k, v in table.stats.items()}
+    report.notes = int(stats["notes"].sum())
+    report.seconds = float(table.seconds[rows].sum())
+    report.tokens = int(table.lengths[rows].sum())
+    report.min_pitch = int(stats["min_pitch"].min())
+    report.max_pitch = int(stats["max_pitch"].max())
+    seen = table.meter_codes[rows]
+    seen = seen[seen >= 0]
+    counts = np.bincount(seen, minlength=len(table.meter_names))
+    _, first = np.unique(seen, return_index=True)
+    for code in seen[np.sort(first)].tolist():  # in the order the files first show them
+        report.meters[table.meter_names[code]] = int(counts[code])
+    report.styles = Counter(style for style in file_styles if style)
+    report.unstyled = len(file_styles) - sum(report.styles.values())
+    if not report.styles:
+        return
+    code_of = {style: code for code, style in enumerate(report.styles)}
+    style_codes = np.array([code_of.get(s, -1) for s in file_styles], dtype=np.int64)
+    low, high = _spans(style_codes, len(code_of), stats["min_pitch"], stats["max_pitch"])
+    report.style_ranges = {s: [int(low[c]), int(high[c])] for s, c in code_of.items()}
+    styled = np.flatnonzero(style_codes >= 0)
+    order = styled[np.argsort(style_codes[styled], kind="stable")]
+    bounds = np.searchsorted(style_codes[order], np.arange(len(code_of) + 1))
+    voices = stats["voices"][order]
+    report.style_voices = {
+        style: int(np.median(voices[bounds[code] : bounds[code + 1]]))
+        for style, code in sorted(code_of.items())
+    }
+
+
+def _spans(
+    codes: np.ndarray, count: int, lows: np.ndarray, highs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per code 0..count-1 (-1: none), the lowest of ``lows`` and the highest of ``highs``."""
+    low, high = np.full(count, 127, dtype=np.int64), np.zeros(count, dtype=np.int64)
+    mask = codes >= 0
+    np.minimum.at(low, codes[mask], lows[mask])
+    np.maximum.at(high, codes[mask], highs[mask])
+    return low, high
+
+
+def _pitch_spans(
+    table: _Table, rows: np.ndarray, file_styles: list[str | None], chosen: np.ndarray
+) -> tuple[list[int], dict[str, list[int]]]:
+    """pitch_ranges for the files ``chosen`` (the training split), from each file's lowest
+    and highest pitch in the table: the same figures without scanning every token."""
+    lows, highs = table.stats["min_pitch"][rows][chosen], table.stats["max_pitch"][rows][chosen]
+    overall = [int(lows.min()), int(highs.max())] if len(lows) else [127, 0]
+    picked = [s for s, c in zip(file_styles, chosen.tolist(), strict=True) if c]
+    code_of = {style: code for code, style in enumerate(sorted({s for s in picked if s}))}
+    codes = np.array([code_of.get(s, -1) if s else -1 for s in picked], dtype=np.int64)
+    low, high = _spans(codes, len(code_of), lows, highs)
+    return overall, {s: [int(low[c]), int(high[c])] for s, c in code_of.items()}
+
+
+def _pieces(
+    table: _Table,
+    rows: np.ndarray,
+    names: list[str],
+    file_styles: list[str | None],
+    heads: np.ndarray,
+) -> list[Piece]:
+    """A Piece per file read: its tokens, after its METER id where ``heads`` has one (>= 0),
+    are a view into one array holding every piece, built with a few whole-array operations
+    rather than a small array per file."""
+    lengths = table.lengths[rows]
+    if not len(rows) or np.all(np.diff(rows) > 0):  # rows in file order: every cached read
+        keep = np.zeros(len(table), dtype=bool)
+        keep[rows] = True
+        body = table.tokens if keep.all() else table.tokens[np.repeat(keep, table.lengths)]
+    else:
+        starts = table.starts[rows].tolist()
+        body = np.concatenate(
+            [np.zeros(0, np.int32)]
+            + [table.tokens[s : s + n] for s, n in zip(starts, lengths.tolist(), strict=True)]
+        )
+    has_head = heads >= 0
+    if has_head.any():
+        body = np.insert(body, (np.cumsum(lengths) - lengths)[has_head], heads[has_head])
+    ends = np.cumsum(lengths + has_head)
+    begins = ends - lengths - has_head
+    return [
+        Piece(name, body[begin:end], style)
+        for name, style, begin, end in zip(
+            names, file_styles, begins.tolist(), ends.tolist(), strict=True
+        )
+    ]
 
 
 def pitch_ranges(
@@ -566,49 +856,6 @@ def pitch_ranges(
 def _meter_order(meter: str) -> tuple[int, int]:
     numerator, denominator = meter.split("/")
     return int(denominator), int(numerator)
-
-
-def _add_piece(
-    relative: str,
-    entry: dict[str, Any],
-    report: CorpusReport,
-    pieces: list[Piece],
-    table: dict[str, str] | None,
-    styles: str | Path,
-    file_meters: list[str],
-    voices: dict[str, list[int]],
-) -> None:
-    """Count one file's outcome in the report, and keep it as a piece if it was read (with its
-    meter in ``file_meters``, and its voices under its style)."""
-    if entry.get("warnings"):
-        report.warnings.update(entry["warnings"])
-    if "skip" in entry:
-        report.skipped.append((relative, entry["skip"]))
-        return
-    if table is not None:
-        style = table.get(relative)
-    elif styles == "folders":
-        style = relative.split("/", 1)[0] if "/" in relative else None
-    else:
-        style = None
-    tokens = entry["tokens"]
-    pieces.append(Piece(relative, tokens, style))
-    report.files_read += 1
-    report.notes += entry["notes"]
-    report.seconds += entry["seconds"]
-    report.tokens += len(tokens)
-    report.min_pitch = min(report.min_pitch, entry["min_pitch"])
-    report.max_pitch = max(report.max_pitch, entry["max_pitch"])
-    file_meters.append(entry["meter"])
-    if entry["meter"]:
-        report.meters[entry["meter"]] += 1
-    if style:
-        report.styles[style] += 1
-        low, high = report.style_ranges.get(style, (127, 0))
-        report.style_ranges[style] = [min(low, entry["min_pitch"]), max(high, entry["max_pitch"])]
-        voices.setdefault(style, []).append(entry["voices"])
-    else:
-        report.unstyled += 1
 
 
 READ_BATCH = 2048  # files whose bytes are held at once
@@ -648,22 +895,30 @@ def split_groups(
     pieces: list[Piece], valid_fraction: float, group_by: str, report: CorpusReport
 ) -> tuple[list[Piece], list[Piece]]:
     """Train/valid split with every group of versions on one side (see the module rules)."""
-    groups = [group_of(piece.name, group_by) for piece in pieces]
-    members: dict[str, list[Piece]] = defaultdict(list)
-    for group, piece in zip(groups, pieces, strict=True):
-        members[group].append(piece)
+    sides = _valid_sides([p.name for p in pieces], valid_fraction, group_by, report)
+    train = [p for p, valid in zip(pieces, sides, strict=True) if not valid]
+    valid = [p for p, valid in zip(pieces, sides, strict=True) if valid]
+    return train, valid
+
+
+def _valid_sides(
+    names: list[str], valid_fraction: float, group_by: str, report: CorpusReport
+) -> list[bool]:
+    """Whether each file goes to valid: a file alone in its group by a hash of its name, a
+    group by a hash of the group; with 2+ groups both sides get one. Counts the groups."""
+    groups = [group_of(name, group_by) for name in names]
+    sizes = Counter(groups)
     side: dict[str, bool] = {}  # group → valid?
-    for group, found in members.items():
-        key = found[0].name if len(found) == 1 else f"group:{group}"
-        side[group] = is_valid_split(key, valid_fraction)
-        if len(found) > 1:
-            report.groups += 1
-            report.grouped_files += len(found)
-    if valid_fraction > 0 and len(members) >= 2:  # both sides get a group at least
+    for group, name in zip(groups, names, strict=True):
+        if group not in side:
+            size = sizes[group]
+            side[group] = is_valid_split(name if size == 1 else f"group:{group}", valid_fraction)
+            if size > 1:
+                report.groups += 1
+                report.grouped_files += size
+    if valid_fraction > 0 and len(side) >= 2:  # both sides get a group at least
         if not any(side.values()):
             side[groups[-1]] = True
         elif all(side.values()):
             side[groups[0]] = False
-    train = [p for p, g in zip(pieces, groups, strict=True) if not side[g]]
-    valid = [p for p, g in zip(pieces, groups, strict=True) if side[g]]
-    return train, valid
+    return [side[group] for group in groups]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
-import os
 import re
 import time
 import zipfile
@@ -40,6 +39,8 @@ import pretty_midi
 from music21 import chord, common, converter, dynamics, harmony, key, meter, stream, tempo
 from music21.corpus import chorales
 from tqdm import tqdm
+
+from generator.atomic import atomic_write, write_text_atomic
 
 BUILD_VERSION = 1  # bump when the output for the same music21 version changes
 STAMP_NAME = ".build.json"  # written last: its presence means the build finished
@@ -627,29 +628,20 @@ def _map(convert, items: list[WorkItem], workers: int):
 
 
 def _write_midi_atomic(midi: pretty_midi.PrettyMIDI, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        midi.write(str(temporary))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_write(path, "wb") as handle:
+        midi.write(handle)
 
 
 def _write_manifest(out_dir: Path, written: list[WorkItem]) -> None:
-    temporary = out_dir / (MANIFEST_NAME + ".tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as file:
+    with atomic_write(out_dir / MANIFEST_NAME, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["path", "style", "source", "title"])
         for item in sorted(written, key=lambda i: i.relative_path):
             writer.writerow([item.relative_path, item.style, item.source, item.title])
-    os.replace(temporary, out_dir / MANIFEST_NAME)
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _read_stamp(path: Path, settings: dict) -> BuildReport | None:
@@ -676,7 +668,7 @@ def _clear_previous_build(out_dir: Path) -> None:
     for folder in out_dir.iterdir():
         if not folder.is_dir() or folder.name.startswith("."):
             continue
-        for path in [*folder.glob("*.mid"), *folder.glob("*.mid.tmp")]:
+        for path in [*folder.glob("*.mid"), *folder.glob(".*.mid.*.tmp")]:  # and temporaries
             path.unlink()
         if not any(folder.iterdir()):
             folder.rmdir()

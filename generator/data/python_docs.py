@@ -12,12 +12,12 @@ built once and rebuilt only when missing, or with ``force``.
 from __future__ import annotations
 
 import ast
-import os
 import sysconfig
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from generator.atomic import write_text_atomic
 
 REFERENCE_FILE = "python-reference.txt"
 DOCSTRINGS_FILE = "python-docstrings.txt"
@@ -80,11 +80,6 @@ def build_text_corpus(out_dir: str | Path, *, force: bool = False) -> TextBuildR
             sizes[name] = len(path.read_text(encoding="utf-8"))
             continue
         text = make()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
         sizes[name] = len(text)
     return TextBuildReport(sizes, time.perf_counter() - started, cached)

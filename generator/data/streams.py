@@ -92,7 +92,6 @@ class StreamPlan:
         epoch: int = 0,
         shuffle: bool = True,
         min_lane_windows: int = 0,
-        **_unused,
     ):
         if not pieces:
             raise ValueError("no pieces to train on")

@@ -317,8 +317,3 @@ class Seq2Seq(nn.Module):
             reduction="sum",
         )
         return loss_sum, (target_outputs != 0).sum(), logits
-
-    @staticmethod
-    def detach_state(state: None) -> None:
-        """Pairs are independent: no state is carried from one batch to the next."""
-        return None

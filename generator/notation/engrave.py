@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from generator.notation.score import Music, Notation, built, write_atomic
+from generator.atomic import write_bytes_atomic
+from generator.notation.score import Music, Notation, built
 
 DEFAULT_WIDTH = 900  # CSS pixels: about four bars of a folk tune per system
 STAFF_SCALE = 40  # Verovio's zoom in percent: staves of about 7 px between lines
@@ -68,7 +69,7 @@ def write_svg(
     path = Path(path)
     if path.suffix.lower() != ".svg":
         raise ValueError(f"{path}: an SVG file ends in .svg")
-    write_atomic(path, score_svg(music, width=width, **options).encode("utf-8"))
+    write_bytes_atomic(path, score_svg(music, width=width, **options).encode("utf-8"))
     return path
 
 

@@ -9,8 +9,6 @@ music21 score. music21 then groups beams by the meter, brackets triplets and wri
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import pretty_midi
 
+from generator.atomic import write_bytes_atomic
 from generator.midi.notes import Note, read_midi
 from generator.midi.parts import parts_from_pretty_midi
 from generator.notation.keys import Key, analyze_key, shown_accidentals
@@ -337,7 +336,7 @@ def write_musicxml(music: Music | Notation, path: str | Path, **options) -> Path
     data = notation.musicxml().encode("utf-8")
     if path.suffix.lower() == ".mxl":
         data = _compressed(data, path.stem)
-    write_atomic(path, data)
+    write_bytes_atomic(path, data)
     return path
 
 
@@ -357,19 +356,6 @@ def _compressed(xml: bytes, stem: str) -> bytes:
         archive.writestr("META-INF/container.xml", container)
         archive.writestr(f"{stem}.musicxml", xml)
     return buffer.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def read_musicxml(source: str | Path) -> dict[str, list[Note]]:

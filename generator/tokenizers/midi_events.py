@@ -107,6 +107,9 @@ class MidiEventTokenizer(Tokenizer):
         length = np.maximum(1, np.rint(end * spb).astype(np.int64) - onset)
         vbin = np.clip(velocity, 0, 127).astype(np.int64) * self.velocity_bins // 128
         pitch = np.asarray(pitch, dtype=np.int64)
+        if pitch.min() < 0 or pitch.max() > 127:  # else a NOTE id would land on another kind
+            bad = int(pitch[(pitch < 0) | (pitch > 127)][0])
+            raise ValueError(f"note pitch {bad} is outside MIDI's 0-127")
         order = np.lexsort((vbin, length, pitch, onset))
         onset, pitch, length, vbin = onset[order], pitch[order], length[order], vbin[order]
 

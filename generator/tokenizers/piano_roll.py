@@ -103,6 +103,8 @@ class PianoRollTokenizer(Tokenizer):
 
     def token_name(self, token_id: int) -> str:
         """The name of key ``token_id`` (0 → A0 on an 88-key roll)."""
+        if not 0 <= int(token_id) < self.num_keys:
+            raise ValueError(f"key {token_id} is outside the roll's {self.num_keys} keys")
         return pretty_midi.note_number_to_name(self.lowest_pitch + int(token_id))
 
     def transpose(self, ids: np.ndarray, semitones: int) -> np.ndarray | None:

@@ -163,6 +163,9 @@ class VoiceGridTokenizer(Tokenizer):
 
     def _voice_tokens(self, notes: Sequence[Note], start: int, steps: int) -> np.ndarray:
         """One voice's tokens for grid steps [start, start + steps)."""
+        for note in notes:
+            if not 0 <= note.pitch < NUM_PITCHES:
+                raise ValueError(f"note pitch {note.pitch} is outside MIDI's 0-127")
         # Which note each step shows: the latest onset wins, then the highest pitch.
         shown = np.full(steps, -1, dtype=np.int64)  # index into ``ordered``, -1 = silence
         ordered = sorted(notes, key=lambda n: (self._span(n)[0], n.pitch))

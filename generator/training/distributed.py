@@ -113,6 +113,21 @@ class Single:
     def check_same(self, what: str, fingerprint: Callable[[], str]) -> None:
         """Stop with a clear message when the ranks did not load the same ``what``."""
 
+    def check_setup(self, batch_size: int, corpus: Any) -> None:
+        """Stop with a clear message when the batch does not split over the ranks, or when the
+        ranks did not read the same corpus."""
+
+    def seed_ranks(self, seed: int) -> None:
+        """Give each rank its own stream for random draws inside the model (dropout)."""
+
+    def saved_rng(self, saved: dict[str, Any], seed: int, step: int) -> tuple[Any, Any]:
+        """This rank's (torch, CUDA) random states in a resumable checkpoint's train state."""
+        return saved["torch_rng"], saved.get("cuda_rng")
+
+    def describe(self, batch_size: int) -> str | None:
+        """A log line on how the ranks share a batch (None in one process)."""
+        return None
+
     def barrier(self) -> None:
         """Wait for every rank (e.g. until rank 0 has written the checkpoints)."""
 
@@ -198,6 +213,33 @@ class Group(Single):
                 f"torchrun: ranks {differ} loaded a different {what} than rank 0; every rank "
                 f"must read the same data (same files, same tokenizer, same flags)"
             )
+
+    def check_setup(self, batch_size: int, corpus: Any) -> None:
+        if batch_size % self.world_size:
+            raise ValueError(
+                f"--batch-size {batch_size} does not split evenly over {self.world_size} "
+                f"torchrun processes; the batch is the global batch, so use a multiple of "
+                f"{self.world_size}"
+            )
+        self.check_same("corpus", lambda: fingerprint(corpus))
+
+    def seed_ranks(self, seed: int) -> None:
+        torch.manual_seed(rank_seed(seed, self.rank))
+
+    def saved_rng(self, saved: dict[str, Any], seed: int, step: int) -> tuple[Any, Any]:
+        """This rank's streams when the checkpoint has as many ranks; else fresh ones from
+        (seed, rank, step), since a rank count that changed has no stream to continue."""
+        ranks = saved.get("rank_rng") or []
+        if len(ranks) == self.world_size:
+            return ranks[self.rank], saved["rank_cuda_rng"][self.rank]
+        torch.manual_seed(rank_seed(seed, self.rank, step))
+        return torch.get_rng_state(), None
+
+    def describe(self, batch_size: int) -> str | None:
+        return (
+            f"torchrun: {self.world_size} processes, each trains "
+            f"{batch_size // self.world_size} of the {batch_size} lanes of a batch"
+        )
 
     def barrier(self) -> None:
         self.agree(False)  # an all-reduce: the same call on gloo and NCCL

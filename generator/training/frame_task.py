@@ -14,10 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from generator.config import TrainConfig
 from generator.data.frame_windows import FrameBatch, FramePlan
 from generator.data.piano_roll import FrameCorpus, RollPiece, predicted_frames
 from generator.models.pianoroll import PianoRollRNN
-from generator.training.trainer import evaluate
+from generator.models.rnn import detach_state
+from generator.tokenizers.piano_roll import PianoRollTokenizer
+from generator.training.tasks import Carry
+from generator.training.validate import evaluate
 
 
 class FrameTask:
@@ -29,14 +33,10 @@ class FrameTask:
     def build_model(self, config) -> nn.Module:
         return PianoRollRNN(config)
 
-    def valid_lanes(self, batch_size: int, num_pieces: int) -> int:
-        """One piece per lane at most: more lanes than pieces would only pad."""
-        return max(1, min(batch_size, num_pieces))
-
     def plan(
         self,
-        pieces,
-        tokenizer,
+        pieces: list[RollPiece],
+        tokenizer: PianoRollTokenizer | None,
         batch_size: int,
         seq_len: int,
         *,
@@ -44,7 +44,6 @@ class FrameTask:
         epoch: int = 0,
         shuffle: bool = True,
         transpose: int = 0,
-        cond_dropout: float = 0.0,  # no conditioning in this family
     ) -> FramePlan:
         return FramePlan(
             pieces,
@@ -57,11 +56,31 @@ class FrameTask:
             transpose=transpose,
         )
 
-    def loss(self, model: PianoRollRNN, batch: FrameBatch, state) -> tuple[torch.Tensor, Any, Any]:
+    def train_plan(self, corpus: FrameCorpus, config: TrainConfig, epoch: int) -> FramePlan:
+        return self.plan(
+            corpus.train,
+            corpus.tokenizer,
+            config.batch_size,
+            config.seq_len,
+            seed=config.seed,
+            epoch=epoch,
+            transpose=config.transpose,
+        )
+
+    def valid_plan(self, corpus: FrameCorpus, config: TrainConfig) -> FramePlan:
+        lanes = max(1, min(config.batch_size, len(corpus.valid)))  # more would only pad
+        return self.plan(corpus.valid, corpus.tokenizer, lanes, config.seq_len, shuffle=False)
+
+    def loss(
+        self, model: PianoRollRNN, batch: FrameBatch, state: Carry
+    ) -> tuple[torch.Tensor, Any, Carry]:
         """Summed NLL (nats) over the predicted frames, their count, and the carried state."""
         features, state = model(batch.inputs, state, starts=batch.starts)  # (batch, time, hid)
         nll = model.frame_nll(features[batch.mask], batch.targets[batch.mask])  # (frames,)
         return nll.sum(), batch.mask.sum(), state
+
+    def detach_state(self, state: Carry) -> Carry:
+        return detach_state(state)
 
     def baseline(self, corpus: FrameCorpus) -> float | None:
         """Independent keys at their train frequencies: valid NLL in nats per frame."""

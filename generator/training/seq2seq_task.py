@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from generator.config import TrainConfig
 from generator.data.pairs import Pair, PairBatch, PairCorpus, PairPlan
 from generator.models.seq2seq import Seq2Seq
 from generator.tokenizers import Tokenizer
-from generator.training.tasks import sequence_unigram_nll
+from generator.training.tasks import Carry, sequence_unigram_nll
 
 
 class Seq2SeqTask:
@@ -29,22 +30,16 @@ class Seq2SeqTask:
     def build_model(self, config) -> nn.Module:
         return Seq2Seq(config)
 
-    def valid_lanes(self, batch_size: int, num_pieces: int) -> int:
-        """One piece per lane at most: more lanes than pieces would only pad."""
-        return max(1, min(batch_size, num_pieces))
-
     def plan(
         self,
         pieces: list[Pair],
         tokenizer: Tokenizer,
         batch_size: int,
-        seq_len: int,  # unused: pairs are whole
         *,
         seed: int = 0,
         epoch: int = 0,
         shuffle: bool = True,
         transpose: int = 0,
-        cond_dropout: float = 0.0,  # no conditioning in this family
     ) -> PairPlan:
         return PairPlan(
             pieces,
@@ -56,12 +51,33 @@ class Seq2SeqTask:
             transpose=transpose,
         )
 
-    def loss(self, model: Seq2Seq, batch: PairBatch, state) -> tuple[torch.Tensor, Any, None]:
+    def train_plan(self, corpus: PairCorpus, config: TrainConfig, epoch: int) -> PairPlan:
+        """Whole pairs (no --seq-len windows), transposed by up to --transpose for music."""
+        return self.plan(
+            corpus.train,
+            corpus.tokenizer,
+            config.batch_size,
+            seed=config.seed,
+            epoch=epoch,
+            transpose=config.transpose,
+        )
+
+    def valid_plan(self, corpus: PairCorpus, config: TrainConfig) -> PairPlan:
+        lanes = max(1, min(config.batch_size, len(corpus.valid)))  # more would only pad
+        return self.plan(corpus.valid, corpus.tokenizer, lanes, shuffle=False)
+
+    def loss(
+        self, model: Seq2Seq, batch: PairBatch, state: Carry
+    ) -> tuple[torch.Tensor, Any, None]:
         """Summed NLL (nats) over target tokens + EOS, their count; no carried state."""
         loss_sum, count, _ = model.loss(
             batch.sources, batch.lengths, batch.target_inputs, batch.target_outputs
         )
         return loss_sum, count, None
+
+    def detach_state(self, state: Carry) -> None:
+        """Pairs are independent: no state is carried from one batch to the next."""
+        return None
 
     def baseline(self, corpus: PairCorpus) -> float | None:
         """Target tokens at their train frequencies (add-one): valid NLL in nats per token."""

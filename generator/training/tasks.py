@@ -1,34 +1,96 @@
 """What the trainer needs to know about a model family, and nothing more.
 
 The trainer (generator/training/trainer.py) owns the loop: optimizer, schedule, clipping,
-NaN handling, validation, checkpoints, resume. A Task supplies the family-specific parts:
-
-    build_model(config)            the family's nn.Module
-    plan(pieces, ..., epoch)       an epoch of batches: ``len(plan)``, ``plan.batch(i)``
-    loss(model, batch, state)      (summed NLL in nats, number of predictions, carried state)
-    valid_lanes(batch_size, n)     lanes of the validation plan over n validation pieces
-    baseline(corpus)               a simple model's valid NLL in the same units, or None
-    units                          what one prediction is ("token", "frame", ...)
+NaN handling, validation, checkpoints, resume. A ``Task`` supplies the family-specific parts;
+each family reads the training options it uses (transposition, style dropout) from the
+TrainConfig itself, so no family has to accept another's options.
 
 ``TokenTask`` is next-token prediction with RNNGenerator over truncated-BPTT windows, a piece
 per lane slot (MIDI files); ``TextTask`` reads text as contiguous streams with the state
-carried through whole files. Other families (piano-roll frames, encoder-decoder pairs) add
-their own Task.
+carried through whole files. Piano-roll frames (frame_task.py) and encoder-decoder pairs
+(seq2seq_task.py) have their own Task.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.data.pieces import TokenCorpus
+from generator.config import TrainConfig
+from generator.data.pieces import Piece, TokenCorpus
 from generator.data.streams import VALID_LANE_WINDOWS, StreamPlan
 from generator.data.windows import Batch, EpochPlan
 from generator.models import RNNGenerator
+from generator.models.rnn import State, detach_state
+from generator.tokenizers import Tokenizer
+
+Carry = State | None  # the recurrent state carried from one window to the next (None: fresh)
+
+
+class Corpus(Protocol):
+    """What the trainer reads from a corpus (TokenCorpus, FrameCorpus, PairCorpus)."""
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    @property
+    def train(self) -> Sequence[Any]:
+        """The family's training pieces (token pieces, piano rolls, pairs)."""
+        ...
+
+    @property
+    def valid(self) -> Sequence[Any]:
+        """Held-out pieces of the same kind (may be empty)."""
+        ...
+
+
+class Plan(Protocol):
+    """An epoch of batches, each with ``.to(device)``."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, index: int) -> Any: ...
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A model family's part of training; the trainer calls nothing else."""
+
+    family: str  # the family name written into checkpoints
+    units: str  # what one prediction is ("token", "frame", ...)
+
+    def build_model(self, config: Any) -> nn.Module:
+        """The family's model for its model config."""
+        ...
+
+    def train_plan(self, corpus: Corpus, config: TrainConfig, epoch: int) -> Plan:
+        """The training batches of one epoch, the same from (config.seed, epoch) on resume."""
+        ...
+
+    def valid_plan(self, corpus: Corpus, config: TrainConfig) -> Plan:
+        """The validation batches, in a fixed order."""
+        ...
+
+    def loss(self, model: nn.Module, batch: Any, state: Carry) -> tuple[torch.Tensor, Any, Carry]:
+        """(summed NLL in nats, number of predictions, the state to carry to the next batch)."""
+        ...
+
+    def detach_state(self, state: Carry) -> Carry:
+        """The carried state cut from the graph of the step that made it."""
+        ...
+
+    def baseline(self, corpus: Corpus) -> float | None:
+        """A simple model's valid NLL in the same units, or None."""
+        ...
+
+    def describe(self, corpus: Corpus) -> str:
+        """One line on the data, for the run's log."""
+        ...
 
 
 class TokenTask:
@@ -65,11 +127,25 @@ class TokenTask:
             cond_dropout=cond_dropout,
         )
 
-    def valid_lanes(self, batch_size: int, num_pieces: int) -> int:
-        """A piece per lane at most: more lanes than pieces would only pad."""
-        return max(1, min(batch_size, num_pieces))
+    def train_plan(self, corpus: TokenCorpus, config: TrainConfig, epoch: int) -> EpochPlan:
+        return self.plan(
+            corpus.train,
+            corpus.tokenizer,
+            config.batch_size,
+            config.seq_len,
+            seed=config.seed,
+            epoch=epoch,
+            transpose=config.transpose,
+            cond_dropout=config.style_dropout,
+        )
 
-    def loss(self, model: RNNGenerator, batch: Batch, state) -> tuple[torch.Tensor, Any, Any]:
+    def valid_plan(self, corpus: TokenCorpus, config: TrainConfig) -> EpochPlan:
+        lanes = max(1, min(config.batch_size, len(corpus.valid)))  # more would only pad
+        return self.plan(corpus.valid, corpus.tokenizer, lanes, config.seq_len, shuffle=False)
+
+    def loss(
+        self, model: RNNGenerator, batch: Batch, state: Carry
+    ) -> tuple[torch.Tensor, Any, Carry]:
         """Summed NLL (nats) over non-padding targets, their count, and the new carried state."""
         cond = model.condition(batch.style_ids, batch.seed_ids)
         logits, state = model(batch.inputs, state, cond=cond, starts=batch.starts)
@@ -80,6 +156,9 @@ class TokenTask:
             reduction="sum",
         )
         return loss_sum, (batch.targets != 0).sum(), state
+
+    def detach_state(self, state: Carry) -> Carry:
+        return detach_state(state)
 
     def baseline(self, corpus: TokenCorpus) -> float:
         """Unigram model: valid NLL (nats/token) of token frequencies counted on train."""
@@ -96,14 +175,44 @@ class TextTask(TokenTask):
     """Next-token prediction on text read as contiguous streams (generator/data/streams.py):
     the state is carried across every window of a file, in training and in validation."""
 
-    def plan(self, pieces, tokenizer, batch_size: int, seq_len: int, **options) -> StreamPlan:
-        if not options.get("shuffle", True):  # validation: lanes with 16+ windows of context
-            options.setdefault("min_lane_windows", VALID_LANE_WINDOWS)
-        return StreamPlan(pieces, tokenizer, batch_size, seq_len, **options)
+    def plan(
+        self,
+        pieces: list[Piece],
+        tokenizer: Tokenizer,
+        batch_size: int,
+        seq_len: int,
+        *,
+        seed: int = 0,
+        epoch: int = 0,
+        shuffle: bool = True,
+    ) -> StreamPlan:
+        return StreamPlan(
+            pieces,
+            tokenizer,
+            batch_size,
+            seq_len,
+            seed=seed,
+            epoch=epoch,
+            shuffle=shuffle,
+            # validation: lanes with 16+ windows of context
+            min_lane_windows=0 if shuffle else VALID_LANE_WINDOWS,
+        )
 
-    def valid_lanes(self, batch_size: int, num_pieces: int) -> int:
-        """The stream is cut into lanes whatever the number of files."""
-        return batch_size
+    def train_plan(self, corpus: TokenCorpus, config: TrainConfig, epoch: int) -> StreamPlan:
+        return self.plan(
+            corpus.train,
+            corpus.tokenizer,
+            config.batch_size,
+            config.seq_len,
+            seed=config.seed,
+            epoch=epoch,
+        )
+
+    def valid_plan(self, corpus: TokenCorpus, config: TrainConfig) -> StreamPlan:
+        # the stream is cut into lanes whatever the number of files
+        return self.plan(
+            corpus.valid, corpus.tokenizer, config.batch_size, config.seq_len, shuffle=False
+        )
 
 
 def unigram_nll(corpus: TokenCorpus) -> float:

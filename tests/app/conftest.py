@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # app.py and app_handlers.py live at the project root
-
-import app_handlers  # noqa: E402
-from generator.config import ModelConfig, PianoRollConfig, TrainConfig  # noqa: E402
-from generator.data.piano_roll import load_piano_roll_midi  # noqa: E402
-from generator.data.text_corpus import load_text_corpus  # noqa: E402
-from generator.tokenizers.piano_roll import PianoRollTokenizer  # noqa: E402
-from generator.training import train  # noqa: E402
-from generator.training.frame_task import FRAME_TASK  # noqa: E402
-from tests.conftest import write_midi_folder  # noqa: E402
+import generator.app
+from generator.config import ModelConfig, PianoRollConfig, TrainConfig
+from generator.data.piano_roll import load_piano_roll_midi
+from generator.data.text_corpus import load_text_corpus
+from generator.tokenizers.piano_roll import PianoRollTokenizer
+from generator.training import train
+from generator.training.frame_task import FRAME_TASK
+from tests.conftest import write_midi_folder
 
 PHRASE = "the cat sat on the mat. "
 
@@ -82,9 +77,9 @@ def pianoroll_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def settings(
     tmp_path: Path, music_checkpoint: Path, text_checkpoint: Path
-) -> app_handlers.AppSettings:
+) -> generator.app.AppSettings:
     """App settings writing under tmp_path, offering only the tiny models (not checkpoints/)."""
-    return app_handlers.AppSettings(
+    return generator.app.AppSettings(
         app_dir=tmp_path / "app",
         checkpoint_dirs=(tmp_path / "shipped",),
         extra_checkpoints=(music_checkpoint, text_checkpoint),

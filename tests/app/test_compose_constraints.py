@@ -6,10 +6,9 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 
-import gradio as gr
 import pytest
 
-import app_handlers as h
+import generator.app as h
 from generator.midi import read_notes
 from generator.midi.notes import read_midi
 
@@ -89,7 +88,7 @@ def test_meter_the_model_learned_is_written_into_the_file(settings):
     ],
 )
 def test_bad_constraints_are_clear_errors(settings, overrides, message):
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(h.AppError, match=message):
         compose(settings, **overrides)
 
 
@@ -104,7 +103,7 @@ def test_old_api_calls_without_the_new_inputs_behave_as_before(settings):
 def test_pianoroll_models_hide_the_settings_and_ignore_them(
     tmp_path, music_checkpoint, pianoroll_checkpoint
 ):
-    import app
+    from generator.app import ui as app
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()

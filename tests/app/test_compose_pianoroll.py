@@ -7,10 +7,9 @@ import shutil
 import wave
 from pathlib import Path
 
-import gradio as gr
 import pytest
 
-import app_handlers as h
+import generator.app as h
 from generator.midi import Note, read_notes, write_midi
 
 
@@ -100,7 +99,7 @@ def test_pianoroll_continues_a_primer(settings, tmp_path):
     ],
 )
 def test_bad_pianoroll_input_is_a_clear_error(settings, overrides, message):
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(h.AppError, match=message):
         h.compose(settings, KEY, **{"bars": 1, "variations": 1, **overrides})
 
 
@@ -115,18 +114,18 @@ def test_bad_pianoroll_input_is_a_clear_error(settings, overrides, message):
 def test_bad_primer_is_refused_by_pianoroll_models(settings, tmp_path, data, message):
     primer = tmp_path / "bad.mid"
     primer.write_bytes(data)
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(h.AppError, match=message):
         h.compose(settings, KEY, start=h.START_PRIMER, primer=str(primer), bars=1)
 
 
 def test_primer_outside_the_keyboard_is_a_clear_error(settings, tmp_path):
     primer = write_midi([Note(0.0, 1.0, 10, 80)], tmp_path / "low.mid")  # below A0
-    with pytest.raises(gr.Error, match="no notes on the keyboard"):
+    with pytest.raises(h.AppError, match="no notes on the keyboard"):
         h.compose(settings, KEY, start=h.START_PRIMER, primer=str(primer), bars=1)
 
 
 def test_chord_start_is_refused_by_token_models(settings):
-    with pytest.raises(gr.Error, match="Start must be one of Seed note"):
+    with pytest.raises(h.AppError, match="Start must be one of Seed note"):
         h.compose(settings, "added:music", start=h.START_CHORD, bars=1)
 
 
@@ -149,6 +148,7 @@ def test_train_tab_trains_a_pianoroll_model_that_compose_offers(settings, tmp_pa
     assert h.describe_upload(files, kind) == (
         h.PIANOROLL,
         "4 MIDI uploads: trains a **piano-roll** model (it appears in the Compose tab).",
+        None,
     )
 
     updates = list(

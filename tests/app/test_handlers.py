@@ -10,11 +10,10 @@ import wave
 import zipfile
 from pathlib import Path
 
-import gradio as gr
 import pytest
 
-import app_handlers as h
-from app_handlers import uploads
+import generator.app as h
+from generator.app import uploads
 from generator.checkpoint import load_checkpoint, save_checkpoint
 from generator.midi import Note, read_notes, write_midi
 
@@ -42,11 +41,11 @@ def test_models_listed_with_added_first_and_trained_ones(settings, music_checkpo
 
 
 def test_unknown_or_missing_model_is_a_clear_error(settings, tmp_path):
-    with pytest.raises(gr.Error, match="not available"):
+    with pytest.raises(h.AppError, match="not available"):
         h.resolve_model(settings, "../../etc/passwd")
     empty = h.AppSettings(app_dir=tmp_path / "empty", checkpoint_dirs=())
     assert h.model_choices(empty) == ([], "")
-    with pytest.raises(gr.Error, match="No music model yet"):
+    with pytest.raises(h.AppError, match="No music model yet"):
         h.compose(empty, model_key="")
 
 
@@ -155,7 +154,7 @@ def test_model_description_counts_files_in_good_english(settings):
     ],
 )
 def test_bad_compose_input_is_a_clear_error(settings, overrides, message):
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(h.AppError, match=message):
         compose(settings, **overrides)
 
 
@@ -172,15 +171,20 @@ def test_bad_compose_input_is_a_clear_error(settings, overrides, message):
 def test_bad_primer_is_refused_and_dropped_on_upload(settings, tmp_path, name, data, message):
     path = tmp_path / name
     path.write_bytes(data)
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(h.AppError, match=message):
         compose(settings, start=h.START_PRIMER, primer=str(path))
-    with pytest.warns(UserWarning, match=message):  # gr.Warning outside a request
-        assert h.primer_uploaded(str(path)) == (None, None)
+    kept, start, notice = h.primer_uploaded(str(path))
+    assert (kept, start, notice.level) == (None, None, "warning")
+    assert re.search(message, notice.text) and notice.text.endswith("upload another file.")
 
 
 def test_good_primer_upload_switches_to_primer_start(settings, tmp_path):
     primer = write_midi([Note(0.0, 1.0, 60, 80)], tmp_path / "p.mid")
-    assert h.primer_uploaded(str(primer)) == (str(primer), h.START_PRIMER)
+    assert h.primer_uploaded(str(primer)) == (
+        str(primer),
+        h.START_PRIMER,
+        h.Notice("info", "Primer read: 1 notes. The model continues it."),
+    )
 
 
 # -- uploads -----------------------------------------------------------------------------------
@@ -256,27 +260,27 @@ def _midi_uploads(tmp_path: Path) -> list[str]:
 
 def test_training_refuses_bad_requests(settings, tmp_path):
     jobs = h.TrainingJobs()
-    with pytest.raises(gr.Error, match="Upload MIDI files .* or text files"):
+    with pytest.raises(h.AppError, match="Upload MIDI files .* or text files"):
         next(h.start_training(settings, jobs, []))
     text = tmp_path / "a.txt"
     text.write_text("hello")
     pdf = tmp_path / "score.pdf"
     pdf.write_bytes(b"%PDF-1.4")
-    with pytest.raises(gr.Error, match="None of the uploads is a MIDI file .*, a text file"):
+    with pytest.raises(h.AppError, match="None of the uploads is a MIDI file .*, a text file"):
         next(h.start_training(settings, jobs, [str(pdf)]))
-    with pytest.raises(gr.Error, match="None of the uploads is a MIDI file"):
+    with pytest.raises(h.AppError, match="None of the uploads is a MIDI file"):
         next(h.start_training(settings, jobs, [str(text)], kind="Music (MIDI)"))
-    with pytest.raises(gr.Error, match="None of the uploads is a text file"):
+    with pytest.raises(h.AppError, match="None of the uploads is a text file"):
         next(h.start_training(settings, jobs, [str(pdf)], kind="Text"))
-    with pytest.raises(gr.Error, match="training steps"):
+    with pytest.raises(h.AppError, match="training steps"):
         next(h.start_training(settings, jobs, [str(text)], steps=10**9))
-    with pytest.raises(gr.Error, match="model size"):
+    with pytest.raises(h.AppError, match="model size"):
         next(h.start_training(settings, jobs, [str(text)], preset="Huge"))
-    with pytest.raises(gr.Error, match="what to train"):
+    with pytest.raises(h.AppError, match="what to train"):
         next(h.start_training(settings, jobs, [str(text)], kind="Poetry"))
-    with pytest.raises(gr.Error, match="tokenizer"):
+    with pytest.raises(h.AppError, match="tokenizer"):
         next(h.start_training(settings, jobs, [str(text)], tokenizer="Words"))
-    with pytest.raises(gr.Error, match="subword vocabulary"):
+    with pytest.raises(h.AppError, match="subword vocabulary"):
         next(h.start_training(settings, jobs, [str(text)], vocab_size=10))
     assert not list(settings.training_dir.glob("*/data"))  # nothing left staged
 
@@ -299,8 +303,8 @@ def test_training_runs_in_the_background_stops_and_saves_a_listed_model(settings
     assert not last.running and last.new_model_key == "trained:my-tunes"
     assert "stopped on request" in last.status
     assert last.curve and {"step", "loss", "split"} <= set(last.curve[0])
-    assert "-broken.mid: not a readable MIDI file" in last.report
-    assert "-empty.mid: empty file" in last.report
+    assert "    broken.mid: not a readable MIDI file" in last.report  # staged under its name
+    assert "    empty.mid: empty file" in last.report
     assert "6 MIDI files found, 4 read, 2 skipped" in last.report
     choices, _ = h.model_choices(settings)
     assert ("my-tunes (trained here)", "trained:my-tunes") in choices
@@ -314,7 +318,7 @@ def test_training_on_only_unreadable_files_reports_why(settings, tmp_path):
     broken.write_bytes(b"MThd garbage")
     run = h.start_training(settings, h.TrainingJobs(), [str(broken)], poll_seconds=0.2)
     updates = []
-    with pytest.raises(gr.Error, match="no usable MIDI files"):
+    with pytest.raises(h.AppError, match="no usable MIDI files"):
         for progress in run:
             updates.append(progress)
     assert "broken.mid: not a readable MIDI file" in updates[-1].report
@@ -338,15 +342,15 @@ def test_write_streams_the_continuation(settings):
 
 
 def test_write_refuses_bad_input(settings):
-    with pytest.raises(gr.Error, match="length"):
+    with pytest.raises(h.AppError, match="length"):
         next(h.write_text(settings, "added:text", "x", length=10**9))
-    with pytest.raises(gr.Error, match="temperature"):
+    with pytest.raises(h.AppError, match="temperature"):
         next(h.write_text(settings, "added:text", "x", temperature=-1))
-    with pytest.raises(gr.Error, match="not available"):
+    with pytest.raises(h.AppError, match="not available"):
         next(h.write_text(settings, "added:music", "x"))  # a music model is no text model
-    with pytest.raises(gr.Error, match="prime is too long"):
+    with pytest.raises(h.AppError, match="prime is too long"):
         next(h.write_text(settings, "added:text", "x" * 100_000))
-    with pytest.raises(gr.Error, match="No text model yet: train one in the Train tab"):
+    with pytest.raises(h.AppError, match="No text model yet: train one in the Train tab"):
         next(h.write_text(h.AppSettings(settings.app_dir, ()), ""))
 
 
@@ -398,23 +402,24 @@ def test_mixed_upload_is_refused_naming_the_files_unless_a_kind_is_picked(settin
     text = tmp_path / "story.txt"
     text.write_text("once upon a time")
     files = [str(tune), str(text)]
-    with pytest.raises(gr.Error, match=r"mix music and text. MIDI: tune.mid; text: story.txt"):
+    with pytest.raises(h.AppError, match=r"mix music and text. MIDI: tune.mid; text: story.txt"):
         next(h.start_training(settings, h.TrainingJobs(), files))
     assert h.training_kind(files, "Music (MIDI)") == "music"
     assert h.training_kind(files, "Text") == "text"
 
-    with pytest.warns(UserWarning, match="mix music and text"):  # gr.Warning outside a request
-        kind, line = h.describe_upload(files)
+    kind, line, notice = h.describe_upload(files)
     assert kind is None and "tune.mid" in line and "story.txt" in line
-    kind, line = h.describe_upload(files, "Text")
+    assert notice.level == "warning" and "mix music and text" in notice.text
+    kind, line, notice = h.describe_upload(files, "Text")
     assert kind == "text" and "trains a **text** model" in line
-    assert "Skipped as not text: tune.mid" in line
+    assert "Skipped as not text: tune.mid" in line and notice is None
     assert h.describe_upload([str(tune)]) == (
         "music",
         "1 MIDI upload: trains a **music** model (it appears in the Compose tab).",
+        None,
     )
     assert h.describe_upload([str(text)], "Music (MIDI)")[0] is None
-    assert h.describe_upload(None) == (None, "")
+    assert h.describe_upload(None) == (None, "", None)
 
 
 def test_text_uploads_are_staged_flat_and_other_files_skipped(tmp_path):
@@ -477,7 +482,7 @@ def test_sentencepiece_text_training(settings, tmp_path):
 def test_text_training_on_only_unusable_files_says_why(settings, tmp_path):
     files = _text_uploads(tmp_path)[1:3]  # empty.txt, latin.txt
     updates = []
-    with pytest.raises(gr.Error, match="no text to use") as error:
+    with pytest.raises(h.AppError, match="no text to use") as error:
         for progress in h.start_training(settings, h.TrainingJobs(), files, poll_seconds=0.2):
             updates.append(progress)
     message = error.value.message

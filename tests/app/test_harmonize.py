@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import wave
 
-import gradio as gr
 import numpy as np
 import pytest
 
-import app_handlers as h
-from app_handlers.settings import SHIPPED_DIR
+import generator.app as h
+from generator.app.settings import SHIPPED_DIR
 from generator.midi.parts import read_parts
 
 HARMONIZER = SHIPPED_DIR / "harmonizer.pt"
@@ -73,23 +72,23 @@ def test_bad_upload_is_a_clear_error(settings, tmp_path, name, data, message):
     upload = tmp_path / name
     upload.write_bytes(data)
     key = h.harmony_choices(settings)[1]
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(h.AppError, match=message):
         h.harmonize_melody(settings, key, str(upload), h.example_choices()[0])
     assert not settings.outputs_dir.exists() or not any(settings.outputs_dir.iterdir())
 
 
 def test_no_melody_and_unknown_example_are_clear_errors(settings):
     key = h.harmony_choices(settings)[1]
-    with pytest.raises(gr.Error, match="Upload a melody"):
+    with pytest.raises(h.AppError, match="Upload a melody"):
         h.harmonize_melody(settings, key, None, None)
-    with pytest.raises(gr.Error, match="Unknown example"):
+    with pytest.raises(h.AppError, match="Unknown example"):
         h.harmonize_melody(settings, key, None, "../../etc/passwd")
 
 
 def test_held_out_chorales_come_from_music21_when_the_corpus_is_not_built(settings, monkeypatch):
     """A fresh clone has no datasets/music: the default example (a chorale the harmonizer never
     saw) is converted from music21's bundled corpus once, then read from the app's folder."""
-    import app_handlers.harmonize as harmonize_module
+    import generator.app.harmonize as harmonize_module
 
     monkeypatch.setattr(harmonize_module, "CHORALE_DIR", settings.app_dir / "not-built")
     name = h.default_example()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import gradio as gr
 import pytest
 
-import app_handlers as h
+import generator.app as h
 from tests.app.test_handlers import _midi_uploads
 
 
@@ -29,9 +28,9 @@ def test_one_job_per_server_owned_by_its_visitor_reattached_after_a_reload(setti
     assert first.running
     run.close()  # the page reloads: the job goes on
 
-    with pytest.raises(gr.Error, match="Another visitor's training is running"):
+    with pytest.raises(h.AppError, match="Another visitor's training is running"):
         next(h.start_training(settings, jobs, files, visitor=bob))
-    with pytest.raises(gr.Error, match="Your training is running"):
+    with pytest.raises(h.AppError, match="Your training is running"):
         next(h.start_training(settings, jobs, files, visitor=alice))
     (seen_by_bob,) = list(h.watch_training(jobs, bob))
     assert not seen_by_bob.running and "Another visitor's model is training" in seen_by_bob.status
@@ -55,7 +54,7 @@ def test_one_job_per_server_owned_by_its_visitor_reattached_after_a_reload(setti
     assert last.new_model_key not in [k for _, k in h.model_choices(settings)[0]]
     assert h.compose(settings, last.new_model_key, bars=1, variations=1, seed="1").variations
     forged = "mine:" + "0" * 32 + ":alice"
-    with pytest.raises(gr.Error, match="not available"):
+    with pytest.raises(h.AppError, match="not available"):
         h.compose(settings, forged, bars=1, variations=1)
     assert not list(settings.training_dir.iterdir())  # staged uploads and cache removed
 
@@ -73,7 +72,7 @@ def test_shared_models_only_when_the_owner_opts_in(settings):
 
 
 def test_messages_lose_server_paths_and_only_outputs_are_served(settings):
-    from app_handlers.settings import hide_paths
+    from generator.app.settings import hide_paths
 
     assert hide_paths("/srv/app/models/x.pt: no such checkpoint file") == (
         "x.pt: no such checkpoint file"
@@ -92,7 +91,7 @@ def test_messages_lose_server_paths_and_only_outputs_are_served(settings):
 def test_an_error_leaves_the_results_and_a_lasting_status_line(settings):
     """The page's adapters: a failed request updates only the status line; every result
     component gets an empty update, so the previous pieces, harmony and text stay."""
-    import app
+    from generator.app import ui as app
 
     updates = app._compose(settings, h.model_choices(settings)[1], None, h.START_PRIMER)
     assert updates[0].startswith("⚠ Start is 'Primer MIDI' but no primer is uploaded")

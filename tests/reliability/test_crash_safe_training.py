@@ -34,7 +34,7 @@ TRAIN_FLAGS = [
 # the new state is fully written to its temporary file and before it replaces the old one.
 DIE_WHILE_SAVING = """
 import os, signal, sys
-import generator.checkpoint as checkpoint
+import generator.atomic as atomic
 real_replace, renames = os.replace, []
 def replace(source, target):
     if str(target).endswith(".last.pt"):
@@ -42,7 +42,7 @@ def replace(source, target):
         if len(renames) == 3:
             os.kill(os.getpid(), signal.SIGKILL)
     real_replace(source, target)
-checkpoint.os.replace = replace
+atomic.os.replace = replace  # the rename of every atomic write
 from generator.cli import main
 sys.exit(main(sys.argv[1:]))
 """

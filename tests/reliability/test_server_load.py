@@ -17,7 +17,7 @@ import pytest
 REQUESTS = 32  # concurrent users; the app's queue holds QUEUE_SIZE = 64 waiting requests
 REQUEST_BOUND_S = 120.0  # each request, from submission to answer, on a busy 2-core machine
 BATCH_BOUND_S = 180.0  # all 32
-UPLOAD_CAP = 25 * 1024 * 1024  # app.py: launch(max_file_size="25mb")
+UPLOAD_CAP = 25 * 1024 * 1024  # generator/app/ui.py: launch(max_file_size="25mb")
 MODEL_NAME = "reliability-music"
 
 
@@ -39,7 +39,7 @@ def server(serve_app, trained_checkpoint: Path, tmp_path_factory):
 
 
 def compose_endpoint(client) -> tuple[str, dict[str, object]]:
-    """The Compose endpoint (app.py names it /compose) and its inputs' defaults by label, set
+    """The Compose endpoint (the app names it /compose) and its inputs' defaults by label, set
     for a quick piece from the test model."""
     endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"][
         "/compose"

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+import generator.training.progress as progress
+import generator.training.step as step
 import generator.training.trainer as trainer
+import generator.training.validate as validate
 from generator.checkpoint import load_checkpoint, read_checkpoint
 from generator.config import ModelConfig, TrainConfig
 from generator.data.pieces import Piece, TokenCorpus
@@ -261,7 +264,7 @@ def test_persistent_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_pa
 def test_best_checkpoint_keeping_and_early_stopping(tmp_path, monkeypatch):
     corpus = toy_corpus()
     scores = iter([3.0, 2.0, 2.5, 2.6, 1.0])
-    monkeypatch.setattr(trainer, "evaluate", lambda *args: next(scores))
+    monkeypatch.setattr(validate, "evaluate", lambda *args: next(scores))
     result = run(
         corpus,
         model_config(corpus),
@@ -276,12 +279,12 @@ def test_best_checkpoint_keeping_and_early_stopping(tmp_path, monkeypatch):
 
 def test_learning_rate_warmup_and_cosine_schedule():
     config = train_config(warmup_steps=4, schedule="cosine", max_steps=104)
-    factors = [trainer._lr_factor(config, s) for s in (0, 3, 4, 54, 104, 200)]
+    factors = [step.lr_factor(config, s) for s in (0, 3, 4, 54, 104, 200)]
     assert factors[:2] == [0.25, 1.0]
     assert factors[2] == pytest.approx(1.0)
     assert factors[3] == pytest.approx(0.55)
     assert factors[4] == pytest.approx(0.1) and factors[5] == pytest.approx(0.1)
-    assert trainer._lr_factor(train_config(), 77) == 1.0
+    assert step.lr_factor(train_config(), 77) == 1.0
 
 
 def test_useless_runs_are_refused(tmp_path):
@@ -301,15 +304,15 @@ def test_device_choice():
 
 
 def test_the_projection_says_where_the_clock_stops_the_run_and_warns_of_long_runs():
-    timed = trainer._projection(TrainConfig(max_steps=5000, max_minutes=10), 0, 0.5, 0.0)
+    timed = progress.projection(TrainConfig(max_steps=5000, max_minutes=10), 0, 0.5, 0.0)
     assert "2,500 steps" not in timed[0] and "5,000 steps ≈ 42 min" in timed[0]
     assert "stop the run at about step 1,200 of 5,000" in timed[1]  # 600 s / 0.5 s
     assert "follow the clock" in timed[1]
-    long = trainer._projection(TrainConfig(max_steps=5000), 0, 1.5, 0.0)
+    long = progress.projection(TrainConfig(max_steps=5000), 0, 1.5, 0.0)
     assert "2 h 05 min" in long[0] and long[1].startswith("warning:")
-    short = trainer._projection(TrainConfig(max_steps=100, max_minutes=10), 0, 0.5, 0.0)
+    short = progress.projection(TrainConfig(max_steps=100, max_minutes=10), 0, 0.5, 0.0)
     assert len(short) == 1  # the steps end first: nothing to warn about
-    resumed = trainer._projection(TrainConfig(max_steps=5000, max_minutes=10), 4000, 0.5, 300.0)
+    resumed = progress.projection(TrainConfig(max_steps=5000, max_minutes=10), 4000, 0.5, 300.0)
     assert "1,000 steps" in resumed[0] and "about step 4,600" in resumed[1]
 
 
@@ -329,7 +332,7 @@ def test_training_logs_the_measured_step_time_before_the_first_step(tmp_path):
 
 
 def test_a_probe_that_met_a_busy_machine_is_corrected_after_20_steps(tmp_path, monkeypatch):
-    monkeypatch.setattr(trainer, "_probe_step_seconds", lambda *args: 100.0)  # far too slow
+    monkeypatch.setattr(trainer, "probe_step_seconds", lambda *args: 100.0)  # far too slow
     corpus = toy_corpus()
     messages = []
     run(

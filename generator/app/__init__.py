@@ -1,10 +1,13 @@
 """What the app's controls do: plain functions of plain values, testable without a browser.
 
-``app.py`` lays out the page and maps these functions' results onto components; nothing here
-builds UI or holds a model (models come from ``generator.loader.load_cached``). Problems the
-user should read are raised as ``gr.Error`` (the request stops, the page keeps working) or
-shown as ``gr.Warning`` (the request goes on).
+``ui.py`` lays out the page and maps these functions' results onto components; it is the only
+module that imports Gradio (``app.py`` at the project root and ``rnn-generator app`` start it).
+Nothing else here builds UI or holds a model (models come from
+``generator.loader.load_cached``). Problems the user should read are raised as ``AppError``
+(the request stops, the page keeps working) or returned as a ``Notice`` (a passing message;
+the request goes on); ``ui.py`` shows both through Gradio.
 
+    ui.py         the page: tabs, components, events; AppError → gr.Error, Notice → a toast
     settings.py   where the app reads and writes; seeds; turning input errors into messages
     models.py     the checkpoints the pickers offer; start-up warm-up
     compose.py    music (token or piano-roll models): sample, then MIDI, audio, a piano roll
@@ -26,7 +29,7 @@ Gradio keeps uploads and its copies of served files in its own folder outside th
 ``models.gradio_temp_dir``). Only ``outputs/`` is served, under random folder names.
 """
 
-from app_handlers.compose import (
+from generator.app.compose import (
     INSTRUMENTS,
     KEY_AUTO,
     KEY_CHOICES,
@@ -52,8 +55,8 @@ from app_handlers.compose import (
     compose_limits,
     primer_uploaded,
 )
-from app_handlers.harmonize import DEFAULT_BPM as HARMONY_DEFAULT_BPM
-from app_handlers.harmonize import (
+from generator.app.harmonize import DEFAULT_BPM as HARMONY_DEFAULT_BPM
+from generator.app.harmonize import (
     HarmonizeResult,
     check_melody,
     default_example,
@@ -62,7 +65,7 @@ from app_handlers.harmonize import (
     harmony_choices,
     harmony_model_text,
 )
-from app_handlers.models import (
+from generator.app.models import (
     NO_STYLE,
     PIANOROLL,
     ModelEntry,
@@ -76,10 +79,12 @@ from app_handlers.models import (
     resolve_model,
     served_folders,
 )
-from app_handlers.settings import (
+from generator.app.settings import (
     APP_DIR_ENV,
     CHECKPOINTS_ENV,
+    AppError,
     AppSettings,
+    Notice,
     browser_secret,
     check_visitor,
     new_visitor,
@@ -87,7 +92,7 @@ from app_handlers.settings import (
     safe_name,
     settings_from_env,
 )
-from app_handlers.training import (
+from generator.app.training import (
     DEFAULT_SUBWORDS,
     KIND_AUTO,
     KIND_CHOICES,
@@ -104,8 +109,8 @@ from app_handlers.training import (
     training_kind,
     watch_training,
 )
-from app_handlers.uploads import StagedUpload, stage_uploads, upload_kind
-from app_handlers.write import MAX_UI_CHARACTERS, write_text
+from generator.app.uploads import StagedUpload, stage_uploads, upload_kind
+from generator.app.write import MAX_UI_CHARACTERS, write_text
 
 __all__ = [
     "harmony_model_text",
@@ -144,7 +149,9 @@ __all__ = [
     "START_NULL",
     "START_PRIMER",
     "START_SEED_NOTE",
+    "AppError",
     "AppSettings",
+    "Notice",
     "ComposeLimits",
     "ComposeResult",
     "KEY_AUTO",

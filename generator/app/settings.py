@@ -10,14 +10,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import gradio as gr
-
 from generator.checkpoint import CheckpointError
-from generator.config import PROJECT_DIR, SHIPPED_DIR
+from generator.config import APP_DIR_ENV, CHECKPOINTS_ENV, PROJECT_DIR, SHIPPED_DIR
 from generator.validation import check_range
 
-APP_DIR_ENV = "RNN_GENERATOR_APP_DIR"  # where the app writes (default: runs/app)
-CHECKPOINTS_ENV = "RNN_GENERATOR_CHECKPOINTS"  # more checkpoint files or folders, os.pathsep
 MAX_SEED = 2**31 - 1
 
 
@@ -67,7 +63,8 @@ def settings_from_env(
     share_trained: bool = False,
 ) -> AppSettings:
     """Settings from arguments, falling back to $RNN_GENERATOR_APP_DIR and
-    $RNN_GENERATOR_CHECKPOINTS, then to ``runs/app`` and ``checkpoints/``."""
+    $RNN_GENERATOR_CHECKPOINTS, then to ``PROJECT_DIR/runs/app`` and the shipped models
+    (``generator/checkpoints/``)."""
     app_dir = Path(app_dir or os.environ.get(APP_DIR_ENV) or PROJECT_DIR / "runs" / "app")
     extra = [Path(p) for p in checkpoints]
     extra += [Path(p) for p in os.environ.get(CHECKPOINTS_ENV, "").split(os.pathsep) if p]
@@ -131,13 +128,31 @@ def hide_paths(text: str) -> str:
     return _ABSOLUTE_PATH.sub("", str(text))
 
 
-def user_error(message: str) -> gr.Error:
-    """A gr.Error for the page, its message without server paths."""
-    return gr.Error(hide_paths(message))
+class AppError(Exception):
+    """A problem the user should read: the request stops and the page shows ``message`` (the
+    UI module turns it into Gradio's error). Handlers raise it instead of importing Gradio."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A passing message for the page (a toast that fades): ``level`` is "info" or "warning".
+    Handlers return it as plain data; the UI module shows it."""
+
+    level: str
+    text: str
+
+
+def user_error(message: str) -> AppError:
+    """An AppError for the page, its message without server paths."""
+    return AppError(hide_paths(message))
 
 
 class UserErrors:
-    """Turn the package's input errors into gr.Error messages the page shows."""
+    """Turn the package's input errors into AppError messages the page shows."""
 
     def __init__(self, what: str):
         self.what = what

@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import gradio as gr
 import pretty_midi
 
-from app_handlers.compose import new_output_dir, sheet_music
-from app_handlers.models import describe_model, list_models, resolve_model
-from app_handlers.settings import (
+from generator.app.compose import new_output_dir, sheet_music
+from generator.app.models import describe_model, list_models, resolve_model
+from generator.app.settings import (
     PROJECT_DIR,
+    AppError,
     AppSettings,
     UserErrors,
     parse_seed,
@@ -46,7 +46,7 @@ from generator.validation import check_range
 
 DEFAULT_BPM = 80  # the page's tempo slider starts here: at it, the melody keeps its own tempo
 HARMONY_KIND = "harmony"  # models.TOKENIZER_KINDS' name for seq2seq harmonizers
-DEFAULT_HARMONIZER = "harmonizer"  # checkpoints/harmonizer.pt, picked by default
+DEFAULT_HARMONIZER = "harmonizer"  # generator/checkpoints/harmonizer.pt, picked by default
 MAX_MELODY_BYTES = 1_000_000
 MAX_MELODY_NOTES = 2_000
 MAX_MELODY_BEATS = 512.0  # 32 windows of 16 beats: a few seconds on a small CPU
@@ -118,7 +118,7 @@ def example_path(settings: AppSettings, name: str) -> Path:
     else:
         chorale = next((f for f in HELD_OUT_CHORALES if _chorale_label(f) == name), None)
         if chorale is None:
-            raise gr.Error(f"Unknown example {name!r}; pick one from the list.")
+            raise AppError(f"Unknown example {name!r}; pick one from the list.")
         melody, _ = read_melody(_chorale_file(settings, chorale))
         parts = {melody.name or "Soprano": melody.notes}
     tmp = out.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
@@ -153,7 +153,7 @@ def harmony_choices(settings: AppSettings) -> tuple[list[tuple[str, str]], str]:
 
 def harmony_model_text(settings: AppSettings, key: str) -> str:
     if not key:
-        return "No harmonizer: start the app with `--checkpoint checkpoints/harmonizer.pt`."
+        return "No harmonizer: start the app with `--checkpoint HARMONIZER.pt`."
     with UserErrors("Cannot load the harmonizer"):
         loaded = load_cached(resolve_model(settings, key, HARMONY_KIND))
         tokenizer = harmony_tokenizer(loaded)
@@ -161,10 +161,10 @@ def harmony_model_text(settings: AppSettings, key: str) -> str:
 
 
 def check_melody(path: str | Path) -> Part:
-    """Read an uploaded melody; a gr.Error saying what is wrong with a bad one."""
+    """Read an uploaded melody; an AppError saying what is wrong with a bad one."""
     path = Path(path)
     if path.suffix.lower() not in MIDI_SUFFIXES:
-        raise gr.Error(f"The melody must be a MIDI file (.mid or .midi), not {path.suffix!r}.")
+        raise AppError(f"The melody must be a MIDI file (.mid or .midi), not {path.suffix!r}.")
     try:
         size = path.stat().st_size
         with path.open("rb") as file:
@@ -172,28 +172,28 @@ def check_melody(path: str | Path) -> Part:
     except OSError as error:
         raise user_error(f"The melody could not be read: {error.strerror or error}") from None
     if size == 0:
-        raise gr.Error("The melody file is empty (0 bytes).")
+        raise AppError("The melody file is empty (0 bytes).")
     if size > MAX_MELODY_BYTES:
-        raise gr.Error(
+        raise AppError(
             f"The melody file is too large: {size:,} bytes (at most {MAX_MELODY_BYTES:,})."
         )
     if header != b"MThd":
-        raise gr.Error("This is not a MIDI file: it does not start with the MIDI header.")
+        raise AppError("This is not a MIDI file: it does not start with the MIDI header.")
     try:
         melody, _ = read_melody(path)
     except ValueError as error:
         raise user_error(f"The melody cannot be used: {error}.") from None
     except Exception as error:  # pretty_midi and mido raise many kinds on bad bytes
-        raise gr.Error(f"This MIDI file is corrupt ({type(error).__name__}).") from None
+        raise AppError(f"This MIDI file is corrupt ({type(error).__name__}).") from None
     if not melody.notes:
-        raise gr.Error("The MIDI file has no melody notes.")
+        raise AppError("The MIDI file has no melody notes.")
     if len(melody.notes) > MAX_MELODY_NOTES:
-        raise gr.Error(
+        raise AppError(
             f"The melody is too long: {len(melody.notes):,} notes (at most {MAX_MELODY_NOTES:,})."
         )
     end = max(n.end for n in melody.notes)
     if end > MAX_MELODY_BEATS:
-        raise gr.Error(f"The melody is too long: {end:.0f} beats (at most {MAX_MELODY_BEATS:.0f}).")
+        raise AppError(f"The melody is too long: {end:.0f} beats (at most {MAX_MELODY_BEATS:.0f}).")
     return melody
 
 
@@ -212,7 +212,7 @@ def harmonize_melody(
     unless ``bpm`` is moved away from DEFAULT_BPM (then one tempo, ``bpm``)."""
     started = time.perf_counter()
     if not model_key:
-        raise gr.Error(harmony_model_text(settings, model_key))
+        raise AppError(harmony_model_text(settings, model_key))
     path = resolve_model(settings, model_key, HARMONY_KIND)
     with UserErrors("Invalid setting"):
         if bpm is not None:
@@ -226,7 +226,7 @@ def harmonize_melody(
         melody_path = example_path(settings, example)
         melody, source = check_melody(melody_path), example
     else:
-        raise gr.Error("Upload a melody MIDI file or pick an example.")
+        raise AppError("Upload a melody MIDI file or pick an example.")
     try:
         timing = read_timing(melody_path)  # read once already by check_melody
     except Exception:  # pretty_midi and mido raise many kinds; the notes were readable

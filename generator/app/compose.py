@@ -13,12 +13,19 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import gradio as gr
 import pretty_midi
 
-from app_handlers.models import NO_STYLE, PIANOROLL, resolve_model
-from app_handlers.settings import AppSettings, UserErrors, parse_seed, safe_name, user_error
 from generator import MusicRequest, SamplingOptions, generate_music, write_pieces
+from generator.app.models import NO_STYLE, PIANOROLL, resolve_model
+from generator.app.settings import (
+    AppError,
+    AppSettings,
+    Notice,
+    UserErrors,
+    parse_seed,
+    safe_name,
+    user_error,
+)
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits, read_midi_file
 from generator.loader import load_cached
 from generator.midi import Note
@@ -96,7 +103,7 @@ def _constraints(
     meter: str | None,
     pitch_temperature: float | None,
 ) -> dict:
-    """The page's "Stay inside" values as MusicRequest fields; gr.Error for bad ones (the
+    """The page's "Stay inside" values as MusicRequest fields; an AppError for bad ones (the
     request checks the notes, the scale and the meter's spelling itself)."""
     key = (key or "").strip()
     if key in ("", KEY_NONE, "none"):
@@ -106,7 +113,7 @@ def _constraints(
     else:
         scale = (scale or "").strip() or "major"
         if scale not in SCALES:
-            raise gr.Error(f"Unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
+            raise AppError(f"Unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
     with UserErrors("Invalid setting"):
         voices = check_range(
             "voices", voices if voices not in (None, "") else 0, 0, MAX_UI_VOICES, integer=True
@@ -156,16 +163,16 @@ class ComposeResult:
 
 
 def check_primer(path: str | Path | None) -> list[Note] | None:
-    """Read an uploaded primer; a gr.Error saying what is wrong with a bad one."""
+    """Read an uploaded primer; an AppError saying what is wrong with a bad one."""
     if path is None:
         return None
     path = Path(path)
     if path.suffix.lower() not in MIDI_SUFFIXES:
-        raise gr.Error(f"The primer must be a MIDI file (.mid or .midi), not {path.suffix!r}.")
+        raise AppError(f"The primer must be a MIDI file (.mid or .midi), not {path.suffix!r}.")
     try:
         size = path.stat().st_size
         if size > PRIMER_LIMITS.max_file_bytes:
-            raise gr.Error(
+            raise AppError(
                 f"The primer is too large: {size:,} bytes (at most "
                 f"{PRIMER_LIMITS.max_file_bytes:,})."
             )
@@ -174,22 +181,22 @@ def check_primer(path: str | Path | None) -> list[Note] | None:
         raise user_error(f"The primer could not be read: {error.strerror or error}") from None
     entry = read_midi_file(data, MidiEventTokenizer(), PRIMER_LIMITS)
     if "skip" in entry:
-        raise gr.Error(f"The primer cannot be used: {entry['skip']}.")
+        raise AppError(f"The primer cannot be used: {entry['skip']}.")
     return read_notes(path)
 
 
-def primer_uploaded(path: str | None) -> tuple[str | None, str | None]:
-    """On upload: (file to keep, start choice to switch to). A bad file is dropped with a
-    warning and the start choice is left as it is (None)."""
+def primer_uploaded(path: str | None) -> tuple[str | None, str | None, Notice | None]:
+    """On upload: (file to keep, start choice to switch to, a notice for the page). A bad file
+    is dropped with a warning and the start choice is left as it is (None)."""
     if path is None:
-        return None, None
+        return None, None, None
     try:
         notes = check_primer(path)
-    except gr.Error as error:
-        gr.Warning(f"{error.message} It was removed; upload another file.")
-        return None, None
-    gr.Info(f"Primer read: {len(notes)} notes. The model continues it.")
-    return path, START_PRIMER
+    except AppError as error:
+        removed = f"{error.message} It was removed; upload another file."
+        return None, None, Notice("warning", removed)
+    read = f"Primer read: {len(notes)} notes. The model continues it."
+    return path, START_PRIMER, Notice("info", read)
 
 
 def _clean_old_outputs(settings: AppSettings) -> None:
@@ -250,12 +257,12 @@ def compose(
             settings, loaded, start, primer, temperature, bars, bpm, program, variations, seed
         )
     if start not in START_CHOICES:
-        raise gr.Error(f"Start must be one of {', '.join(START_CHOICES)}.")
+        raise AppError(f"Start must be one of {', '.join(START_CHOICES)}.")
     styles = getattr(loaded.tokenizer, "styles", [])
     if style in (None, "", NO_STYLE) or start == START_NULL:
         style = None
     elif style not in styles:
-        raise gr.Error(
+        raise AppError(
             f"This model knows no style {style!r}; it knows {', '.join(styles) or 'none'}."
         )
     primer_path = _primer_path(start, primer)
@@ -440,7 +447,7 @@ def _compose_pianoroll(
     started = time.perf_counter()
     primer_path = _primer_path(start, primer)
     if start not in (*START_CHOICES, START_CHORD):
-        raise gr.Error(f"Start must be one of {', '.join(PIANOROLL_START_CHOICES)}.")
+        raise AppError(f"Start must be one of {', '.join(PIANOROLL_START_CHOICES)}.")
     tokenizer = loaded.tokenizer
     frames = max(1, round(bars * BEATS_PER_BAR * tokenizer.frames_per_beat))
     with UserErrors("Invalid setting"):
@@ -487,6 +494,6 @@ def _primer_path(start: str, primer: str | None) -> Path | None:
     if start != START_PRIMER:
         return None
     if primer is None:
-        raise gr.Error("Start is 'Primer MIDI' but no primer is uploaded; upload a MIDI file.")
+        raise AppError("Start is 'Primer MIDI' but no primer is uploaded; upload a MIDI file.")
     check_primer(primer)
     return Path(primer)

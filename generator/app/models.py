@@ -9,9 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import gradio as gr
-
-from app_handlers.settings import AppSettings, UserErrors, check_visitor, visitor_folder
+from generator.app.settings import AppError, AppSettings, UserErrors, check_visitor, visitor_folder
 from generator.checkpoint import CheckpointError
 from generator.loader import find_checkpoints, load_cached, summarize_checkpoint
 from generator.midi import Note
@@ -108,10 +106,10 @@ def resolve_model(settings: AppSettings, key: str, kind: str = "music") -> Path:
             return entry.path
     if not key:
         how = "in the Train tab" if kind in TRAINABLE else f"with python -m generator train {kind}"
-        raise gr.Error(
+        raise AppError(
             f"No {kind} model yet: train one {how}, or start the app with --checkpoint PATH."
         )
-    raise gr.Error(f"Model {key!r} is not available any more; pick one from the list.")
+    raise AppError(f"Model {key!r} is not available any more; pick one from the list.")
 
 
 def model_text(settings: AppSettings, key: str, kind: str = "music") -> str:
@@ -220,5 +218,5 @@ def prepare(settings: AppSettings, threads: int = 1) -> None:
     if default:
         try:
             load_cached(resolve_model(settings, default))
-        except (gr.Error, CheckpointError):
+        except (AppError, CheckpointError):
             pass  # the page will say what is wrong when the model is used

@@ -7,10 +7,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-import gradio as gr
-
-from app_handlers.models import resolve_model
-from app_handlers.settings import AppSettings, UserErrors, parse_seed
+from generator.app.models import resolve_model
+from generator.app.settings import AppError, AppSettings, UserErrors, parse_seed
 from generator.loader import load_cached
 from generator.sampling import SamplingOptions
 from generator.sampling.text import generate_text
@@ -38,7 +36,7 @@ def write_text(
     """Yield (prime + text so far, status) while the model writes ``length`` new characters."""
     prime = prime or ""
     if len(prime) > MAX_PRIME_CHARACTERS:
-        raise gr.Error(f"The prime is too long: at most {MAX_PRIME_CHARACTERS:,} characters.")
+        raise AppError(f"The prime is too long: at most {MAX_PRIME_CHARACTERS:,} characters.")
     with UserErrors("Invalid setting"):
         length = check_range("length", length, 1, MAX_UI_CHARACTERS, integer=True)
         options = SamplingOptions(temperature, top_k or 0, top_p, seed=parse_seed(seed))
@@ -81,8 +79,8 @@ def write_text(
         if "error" in outcome:
             message = str(outcome["error"])
             if isinstance(outcome["error"], ValueError):
-                raise gr.Error(f"Invalid setting: {message}")
-            raise gr.Error(f"Writing failed: {message}")
+                raise AppError(f"Invalid setting: {message}")
+            raise AppError(f"Writing failed: {message}")
         result = outcome["result"]
         status = (
             f"{len(result.texts[0])} characters · seed {options.seed} (enter it to get the "

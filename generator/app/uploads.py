@@ -1,8 +1,11 @@
 """Uploaded training files, copied into a job folder under names the app chooses.
 
 Uploaded names are shown to the user but never used as paths: a staged file is named
-``0007-my_tune.mid`` from a filtered copy of the original stem; a zip's members are read by the
-app, never extracted by path, and members with absolute or ``..`` paths are refused.
+``0007-my_tune.txt`` from a filtered copy of the original stem; a MIDI file keeps that copy
+alone (``my_tune.mid``, ``my_tune-2.mid`` when its folder has one already), so versions of a
+tune in different folders keep one name and training keeps them on one side of the split. A
+zip's members are read by the app, never extracted by path, and members with absolute or
+``..`` paths are refused.
 
 An upload is music (.mid/.midi) or text (.txt/.md), loose or inside zips: ``upload_kind`` tells
 which from the files themselves, and a mix of both is refused with the files named.
@@ -15,7 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from app_handlers.settings import safe_name
+from generator.app.settings import safe_name
 from generator.data.midi_corpus import MIDI_SUFFIXES, ReadLimits
 from generator.data.text_corpus import TEXT_SUFFIXES
 
@@ -149,7 +152,7 @@ def stage_uploads(
             if refused:
                 staged.notes.append((name, refused))
                 continue
-            target = style_dir / _staged_name(staged, upload.stem, suffix)
+            target = style_dir / _staged_name(staged, style_dir, upload.stem, suffix)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(upload, target)
             staged.files += 1
@@ -162,10 +165,17 @@ def _max_bytes(kind: str) -> int:
     return ReadLimits().max_file_bytes if kind == MUSIC else MAX_TEXT_FILE_BYTES
 
 
-def _staged_name(staged: StagedUpload, stem: str, suffix: str) -> str:
-    """``0007-my_tune.mid``: a running number and a filtered copy of the uploaded stem."""
-    suffix = ".mid" if staged.kind == MUSIC else suffix
-    return f"{staged.files:04d}-{safe_name(stem)}{suffix}"
+def _staged_name(staged: StagedUpload, folder: Path, stem: str, suffix: str) -> str:
+    """Text: ``0007-my_story.txt``, a running number and a filtered copy of the uploaded stem.
+    MIDI: ``my_tune.mid``, the filtered stem alone (the name groups versions of a tune: see
+    generator.data.midi_corpus), numbered only when ``folder`` already holds that name."""
+    if staged.kind != MUSIC:
+        return f"{staged.files:04d}-{safe_name(stem)}{suffix}"
+    name, number = f"{safe_name(stem)}.mid", 1
+    while (folder / name).exists():
+        number += 1
+        name = f"{safe_name(stem)}-{number}.mid"
+    return name
 
 
 def _stage_zip(
@@ -210,7 +220,7 @@ def _stage_zip(
                 continue
             music_style = kind == MUSIC and len(inner) > 1
             target_dir = folder / safe_name(inner[0]) if music_style else style_dir
-            target = target_dir / _staged_name(staged, path.stem, suffix)
+            target = target_dir / _staged_name(staged, target_dir, path.stem, suffix)
             try:
                 data = archive.read(member)  # zipfile stops at the declared size and checks CRC
             except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as error:

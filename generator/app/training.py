@@ -17,11 +17,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import gradio as gr
-
-from app_handlers.models import PIANOROLL
-from app_handlers.settings import AppSettings, UserErrors, safe_name, user_error, visitor_folder
-from app_handlers.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
+from generator.app.models import PIANOROLL
+from generator.app.settings import (
+    AppError,
+    AppSettings,
+    Notice,
+    UserErrors,
+    safe_name,
+    user_error,
+    visitor_folder,
+)
+from generator.app.uploads import MUSIC, TEXT, WHAT, StagedUpload, stage_uploads, upload_kind
 from generator.config import TrainConfig
 from generator.training.background import TrainingJob, TrainingSpec
 from generator.validation import check_range
@@ -63,7 +69,7 @@ PRESETS: dict[str, dict] = {
 
 def pianoroll_preset(fields: dict) -> dict:
     """A PRESETS entry as a piano-roll model of the same cell and size, with the NADE head and
-    the pitch skip (the recipe of checkpoints/pianoroll.pt and the JSB benchmark)."""
+    the pitch skip (the recipe of generator/checkpoints/pianoroll.pt and the JSB benchmark)."""
     hidden = fields["hidden_size"]
     return dict(
         cell=fields["cell"],
@@ -116,7 +122,7 @@ class TrainingJobs:
         self._lock = threading.Lock()
 
     def refuse_if_busy(self, owner: str) -> None:
-        """A gr.Error when a job runs, saying whose."""
+        """An AppError when a job runs, saying whose."""
         with self._lock:
             self._refuse_if_busy(owner)
 
@@ -124,13 +130,13 @@ class TrainingJobs:
         running = self._active
         if running is not None and not running.done.is_set():
             whose = "Your" if running.owner == owner else "Another visitor's"
-            raise gr.Error(
+            raise AppError(
                 f"{whose} training is running; one runs at a time. Train again when it ends "
                 f"(at most {MAX_TRAIN_MINUTES:.0f} minutes)."
             )
 
     def begin(self, active: ActiveJob) -> None:
-        """Make ``active`` the running job and start it, or a gr.Error if one runs already."""
+        """Make ``active`` the running job and start it, or an AppError if one runs already."""
         with self._lock:
             self._refuse_if_busy(active.owner)
             self._active = active
@@ -246,43 +252,45 @@ def training_kind(
     """What the uploads train, "music", "text" or "pianoroll": the user's choice, else what the
     files are ("music" or "text").
 
-    A gr.Error when the files decide and they mix MIDI and text (naming both), or hold
+    An AppError when the files decide and they mix MIDI and text (naming both), or hold
     neither. ``found``: ``upload_kind(files)`` when the caller has it already (zips are read)."""
     if choice not in KIND_CHOICES:
-        raise gr.Error(f"Pick what to train from the list, not {choice!r}.")
+        raise AppError(f"Pick what to train from the list, not {choice!r}.")
     if KIND_CHOICES[choice]:
         return KIND_CHOICES[choice]
     kind, names = found or upload_kind(files)
     if kind:
         return kind
     if names[MUSIC] and names[TEXT]:
-        raise gr.Error(
+        raise AppError(
             f"These uploads mix music and text. MIDI: {_names(names[MUSIC])}; text: "
             f"{_names(names[TEXT])}. Train one kind at a time: remove the files of the other "
             "kind, or pick Music or Text under 'What to train' (the other files are skipped)."
         )
-    raise gr.Error(
+    raise AppError(
         "None of the uploads is a MIDI file (.mid, .midi), a text file (.txt, .md), or a .zip "
         "holding some."
     )
 
 
-def describe_upload(files: list[str] | None, choice: str = KIND_AUTO) -> tuple[str | None, str]:
-    """On upload: (the kind the files train or None, a line for the page). Never raises: a
-    mixed upload gets a warning now, and an error only if the user presses Train."""
+def describe_upload(
+    files: list[str] | None, choice: str = KIND_AUTO
+) -> tuple[str | None, str, Notice | None]:
+    """On upload: (the kind the files train or None, a line for the page, a notice or None).
+    Never raises: a mixed upload gets a warning now, and an error only if the user presses
+    Train."""
     if not files:
-        return None, ""
+        return None, "", None
     found = upload_kind(files)
     try:
         kind = training_kind(files, choice, found)
-    except gr.Error as error:
-        gr.Warning(error.message)
-        return None, f"⚠ {error.message}"
+    except AppError as error:
+        return None, f"⚠ {error.message}", Notice("warning", error.message)
     _, names = found
     files_kind = _files_kind(kind)
     count = len(names[files_kind])
     if not count:
-        return None, f"⚠ None of the uploads is a {WHAT[files_kind]} or a zip holding some."
+        return None, f"⚠ None of the uploads is a {WHAT[files_kind]} or a zip holding some.", None
     where = "the Compose tab" if _picker(kind) == MUSIC else "the Write tab"
     other = names[TEXT if files_kind == MUSIC else MUSIC]
     what = "piano-roll" if kind == PIANOROLL else kind
@@ -292,7 +300,7 @@ def describe_upload(files: list[str] | None, choice: str = KIND_AUTO) -> tuple[s
     )
     if other:
         line += f" Skipped as not {files_kind}: {_names(other)}."
-    return kind, line
+    return kind, line, None
 
 
 def start_training(
@@ -318,13 +326,13 @@ def start_training(
     pickers. Closing or reloading the page leaves the job running; ``watch_training`` shows it
     again, and the model is saved when it ends."""
     if not files:
-        raise gr.Error(
+        raise AppError(
             "Upload MIDI files (.mid, .midi) or text files (.txt, .md), or a .zip of them, first."
         )
     if preset not in PRESETS:
-        raise gr.Error(f"Pick a model size from the list, not {preset!r}.")
+        raise AppError(f"Pick a model size from the list, not {preset!r}.")
     if tokenizer not in TOKENIZERS:
-        raise gr.Error(f"Pick a tokenizer from the list, not {tokenizer!r}.")
+        raise AppError(f"Pick a tokenizer from the list, not {tokenizer!r}.")
     with UserErrors("Invalid setting"):
         steps = check_range("training steps", steps, 10, MAX_TRAIN_STEPS, integer=True)
         vocab_size = check_range(
@@ -340,7 +348,7 @@ def start_training(
     staged = stage_uploads(files, job_dir / "data", style or "", files_kind)
     if staged.files == 0:
         shutil.rmtree(job_dir, ignore_errors=True)
-        raise gr.Error(
+        raise AppError(
             f"None of the uploads is a {WHAT[files_kind]} or a zip holding some.\n"
             + staged.summary()
         )
@@ -369,7 +377,7 @@ def start_training(
     )  # fmt: skip
     try:
         jobs.begin(active)
-    except gr.Error:
+    except AppError:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     yield TrainProgress(
@@ -472,7 +480,7 @@ def _check_disk(settings: AppSettings) -> None:
                 pass
     used = sum(p.stat().st_size for p in settings.models_dir.rglob("*.pt") if p.is_file())
     if used > MAX_TRAINED_BYTES:
-        raise gr.Error(
+        raise AppError(
             f"The trained models fill this server's space ({used / 1e6:,.0f} MB of "
             f"{MAX_TRAINED_BYTES / 1e6:,.0f} MB); ask its owner to clear some."
         )
