@@ -149,6 +149,10 @@ class Seq2SeqConfig:
     positions: int = 0  # learned position embeddings up to this index (0 = none; later: the last)
     aligned_voices: int = 0  # N > 0: target token i also reads source token i // N (0 = off)
     attention_window: int = 0  # K > 0 (with aligned_voices): learned score bias per offset ±K
+    aligned_read: str = "embedding"  # aligned input: the source embedding, or the encoder state
+    attention_prior: float = 0.0  # the window's bias starts at −prior × |offset| (looks near "now")
+    attention_summary: bool = False  # with attention, the decoder also reads the encoder's summary
+    encoder_residual: bool = False  # each encoder state also gets its own token's embedding
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -167,6 +171,14 @@ class Seq2SeqConfig:
             raise ValueError(f"positions must be 0 (none) or more, got {self.positions}")
         if self.aligned_voices < 0:
             raise ValueError(f"aligned_voices must be 0 (off) or more, got {self.aligned_voices}")
+        if self.aligned_read not in ALIGNED_READS:
+            reads = ", ".join(ALIGNED_READS)
+            raise ValueError(f"aligned_read must be one of {reads}, got {self.aligned_read!r}")
+        if self.attention_prior < 0 or (self.attention_prior and not self.attention_window):
+            raise ValueError(
+                f"attention_prior must be 0 or more, and needs attention_window; "
+                f"got {self.attention_prior} with attention_window {self.attention_window}"
+            )
         if self.attention_window < 0 or (self.attention_window and not self.aligned_voices):
             raise ValueError(
                 f"attention_window must be 0 (off) or more, and needs aligned_voices; "
@@ -182,6 +194,7 @@ class Seq2SeqConfig:
 
 
 ATTENTION_KINDS = ("additive", "general", "dot", "none")
+ALIGNED_READS = ("embedding", "encoder")
 
 
 @dataclass

@@ -34,7 +34,7 @@ from generator.midi import Note
 from generator.midi.parts import Part, write_parts
 from generator.notation import file_marks
 from generator.render import RenderError, draw_pianoroll, write_audio
-from generator.render.attention import attention_labels, draw_attention
+from generator.render.attention import attention_by_step, attention_labels, draw_attention
 from generator.sampling import SamplingOptions
 from generator.sampling.harmonize import (
     harmony_tokenizer,
@@ -296,14 +296,17 @@ def _first_tempo(timing) -> float:
 
 
 def _draw_attention(tokenizer, result, out: Path) -> Path:
-    """The first window's attention: each output step (voice and token) against the melody."""
+    """The first window's attention, one row per grid step (its voices' weights averaged)
+    against the melody's steps, with labels large enough to read in the page."""
     first = result.decoded[0]
-    source_labels, target_labels = attention_labels(tokenizer, result.sources[0], first.tokens)
+    source_labels, _ = attention_labels(tokenizer, result.sources[0], first.tokens)
+    weights, step_labels = attention_by_step(tokenizer, first.attention, first.tokens)
     return draw_attention(
-        first.attention,
+        weights,
         out,
         source_labels=source_labels,
-        target_labels=target_labels,
-        title=f"Attention, window 1 of {len(result.decoded)} "
-        f"({tokenizer.segment_beats} beats): which melody step each new note looked at",
+        target_labels=step_labels,
+        title=f"Attention, window 1 of {len(result.decoded)} ({tokenizer.segment_beats} beats): "
+        f"which melody step each beat of the new voices ({' '.join(tokenizer.voices)}) looked at",
+        fontsize=9,
     )

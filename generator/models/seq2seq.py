@@ -29,7 +29,17 @@ embedding of source token i // N, the melody at its own grid step (the EOS step 
 source's EOS). Attention is then free to look at the melody around it; with
 ``attention_window`` = K > 0, a learned bias per offset from that step (−K..K; farther
 offsets share the end values) is added to every attention score, so that where to look
-relative to "now" is learned once instead of from the states alone (0 at the start).
+relative to "now" is learned once instead of from the states alone (0 at the start, or
+−``attention_prior`` × |offset|, a locality prior: attention starts on the diagonal and learns
+its offsets from there). ``aligned_read`` = ``encoder`` makes the aligned input the encoder's
+state at that step (the melody there in its context, both ways) instead of the source token's
+embedding; additive attention then also takes that state into its query, so that what to look
+for can depend on the melody at "now". The fair baseline without attention reads the same
+aligned state, with the encoder's summary as its context. ``attention_summary`` gives an
+attention decoder that summary too, beside its context: the model without attention plus
+attention, so that the two differ by the attention alone. ``encoder_residual`` adds each
+source token's embedding (projected) to the encoder's state at its position, a residual path:
+what attention reads there then names the note itself from the first step of training.
 """
 
 from __future__ import annotations
@@ -77,13 +87,13 @@ class DecoderState:
 class Attention(nn.Module):
     """Scores memory positions against a decoder state; softmax over the unpadded positions."""
 
-    def __init__(self, kind: str, hidden_size: int):
+    def __init__(self, kind: str, hidden_size: int, query_size: int | None = None):
         super().__init__()
         self.kind = kind
         if kind in ("additive", "general"):
             self.key = nn.Linear(hidden_size, hidden_size, bias=False)
-        if kind == "additive":
-            self.query = nn.Linear(hidden_size, hidden_size)
+        if kind == "additive":  # the query may hold more than the decoder state (query_size)
+            self.query = nn.Linear(query_size or hidden_size, hidden_size)
             self.score = nn.Linear(hidden_size, 1, bias=False)
 
     def keys(self, states: torch.Tensor) -> torch.Tensor:
@@ -129,13 +139,22 @@ class Seq2Seq(nn.Module):
         )
         # Both directions' states of a position (or of a layer's final step) → one vector.
         self.memory_proj = nn.Linear(directions * h, h) if directions > 1 else nn.Identity()
+        if config.encoder_residual:  # the token's own embedding, added to its state
+            self.residual = nn.Linear(e, h, bias=False)
         self.bridge = nn.Linear(directions * h, h)  # final states → decoder's first h (c = 0)
-        self.attention = Attention(config.attention, h) if config.attention != "none" else None
+        reads_state = bool(config.aligned_voices) and config.aligned_read == "encoder"
+        self.attention = None
+        if config.attention != "none":
+            query = 2 * h if reads_state and config.attention == "additive" else h
+            self.attention = Attention(config.attention, h, query)
         if config.attention_window and self.attention is not None:  # offsets -K..K
-            self.offset_bias = nn.Parameter(torch.zeros(2 * config.attention_window + 1))
-        aligned = e if config.aligned_voices else 0
+            window = config.attention_window
+            offsets = torch.arange(-window, window + 1, dtype=torch.float32)
+            self.offset_bias = nn.Parameter(-config.attention_prior * offsets.abs())
+        aligned = (h if reads_state else e) if config.aligned_voices else 0
+        summary = h if config.attention_summary and self.attention is not None else 0
         self.decoder = recurrent_layer(
-            config.cell, e + aligned + h, h, config.num_layers, config.dropout
+            config.cell, e + aligned + h + summary, h, config.num_layers, config.dropout
         )
         self.combine = nn.Linear(2 * h, h)
         self.head = nn.Linear(h, v)
@@ -156,10 +175,17 @@ class Seq2Seq(nn.Module):
         )
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=src)
         states = self.memory_proj(output)  # (batch, src, hidden)
+        if self.config.encoder_residual:
+            states = states + self.residual(x)
         mask = torch.arange(src, device=sources.device).unsqueeze(0) < lengths.unsqueeze(1)
         summary = torch.tanh(self.bridge(self._by_layer(final[0])))  # (layers, batch, hidden)
         keys = self.attention.keys(states) if self.attention is not None else states
-        aligned = self.source_embed(sources) if self.config.aligned_voices else states[:, :, :0]
+        if not self.config.aligned_voices:
+            aligned = states[:, :, :0]
+        elif self.config.aligned_read == "encoder":
+            aligned = states
+        else:
+            aligned = self.source_embed(sources)
         summary = summary.transpose(0, 1).reshape(batch, -1)
         return Memory(states, keys, mask, summary, aligned)
 
@@ -194,15 +220,22 @@ class Seq2Seq(nn.Module):
         if self.config.positions:
             where = min(state.position, self.config.positions - 1)
             x = x + self.target_positions.weight[where]
-        if self.config.aligned_voices:  # the source token of this target token's grid step
+        here = None
+        if self.config.aligned_voices:  # the source at this target token's grid step
             where = min(state.position // self.config.aligned_voices, memory.aligned.shape[1] - 1)
-            x = torch.cat([x, memory.aligned[:, where]], 1)  # (batch, 2 × embed)
+            here = memory.aligned[:, where]  # (batch, embed or hidden)
+            x = torch.cat([x, here], 1)
         x = self.drop(x)
+        if self.config.attention_summary and self.attention is not None:
+            x = torch.cat([x, self._top_summary(memory)], 1)  # what "none" reads, as well
         kind = self.config.attention
         weights = None
         bias = self._offset_bias(state.position, memory)
         if kind == "additive":  # Bahdanau: the previous state looks, the context goes in
-            context, weights = self.attention(rnn_state[0][-1], memory, bias)
+            query = rnn_state[0][-1]
+            if self.attention.query.in_features > query.shape[1]:  # the aligned state as well
+                query = torch.cat([query, here], 1)
+            context, weights = self.attention(query, memory, bias)
             output, rnn_state = run_recurrent(
                 self.decoder, torch.cat([x, context], 1).unsqueeze(1), rnn_state
             )

@@ -181,3 +181,79 @@ def test_attention_window_biases_scores_by_offset_from_the_own_step(tiny_config,
     assert torch.allclose(weights[0, torch.arange(8), own_step], torch.ones(8), atol=1e-4)
     with pytest.raises(ValueError, match="attention_window"):
         Seq2SeqConfig(vocab_size=5, attention_window=2)  # needs aligned_voices
+
+
+def test_attention_prior_starts_on_the_diagonal(tiny_config):
+    """attention_prior: the window's bias starts at −prior × |offset|, so an untrained model
+    already looks hardest at its own step's source position."""
+    torch.manual_seed(10)
+    config = tiny_config(
+        VOCAB, attention="additive", aligned_voices=2, attention_window=3, attention_prior=2.0
+    )
+    model = Seq2Seq(config).eval()
+    assert model.offset_bias.tolist() == [-6.0, -4.0, -2.0, 0.0, -2.0, -4.0, -6.0]
+    sources, lengths, targets = _batch([5], target_len=10)
+    _, weights = model(sources, lengths, targets, return_attention=True)
+    assert weights[0].argmax(dim=1).tolist() == (torch.arange(10) // 2).tolist()
+    with pytest.raises(ValueError, match="attention_prior"):
+        Seq2SeqConfig(vocab_size=5, aligned_voices=2, attention_prior=1.0)  # needs a window
+
+
+@pytest.mark.parametrize("attention", ["additive", "none", "general"])
+def test_aligned_read_encoder_reads_the_encoder_state_of_its_own_step(tiny_config, attention):
+    """aligned_read = encoder: the aligned input is the encoder's state at the token's step
+    (additive attention also queries with it); the model without attention reads the same."""
+    torch.manual_seed(11)
+    config = tiny_config(VOCAB, attention=attention, aligned_voices=2, aligned_read="encoder")
+    model = Seq2Seq(config).eval()
+    hidden, embed = config.hidden_size, config.embedding_size
+    assert model.decoder.input_size == embed + hidden + hidden
+    sources, lengths, targets = _batch([5], target_len=8)
+    memory = model.encode(sources, lengths)
+    torch.testing.assert_close(memory.aligned, memory.states)
+    logits, _ = model(sources, lengths, targets)
+    state, steps = model.start(memory), []
+    memory.aligned = memory.aligned.clone()
+    memory.aligned[:, 2] += 1.0  # read by target tokens 4 and 5 only
+    for t in range(targets.shape[1]):
+        step_logits, state, _ = model.step(targets[:, t], state, memory)
+        steps.append(step_logits)
+    moved = torch.stack(steps, 1)
+    torch.testing.assert_close(moved[:, :4], logits[:, :4])
+    assert not torch.allclose(moved[:, 4], logits[:, 4])
+    with pytest.raises(ValueError, match="aligned_read"):
+        Seq2SeqConfig(vocab_size=5, aligned_read="states")
+
+
+def test_attention_summary_reads_the_encoder_summary_beside_the_context(tiny_config):
+    """attention_summary: the attention decoder also reads what the model without attention
+    reads (the encoder's summary); changing the summary changes every step's output."""
+    torch.manual_seed(12)
+    config = tiny_config(VOCAB, attention="additive", attention_summary=True)
+    model = Seq2Seq(config).eval()
+    hidden, embed = config.hidden_size, config.embedding_size
+    assert model.decoder.input_size == embed + hidden + hidden
+    no_attention = Seq2Seq(tiny_config(VOCAB, attention="none", attention_summary=True))
+    assert no_attention.decoder.input_size == embed + hidden  # no attention: nothing to add
+    sources, lengths, targets = _batch([5], target_len=4)
+    memory = model.encode(sources, lengths)
+    state = model.start(memory)
+    first, _, _ = model.step(targets[:, 0], state, memory)
+    memory.summary = memory.summary + 1.0  # the same start state: only the input moves
+    moved, _, _ = model.step(targets[:, 0], state, memory)
+    assert not torch.allclose(first, moved)
+
+
+def test_encoder_residual_puts_each_token_in_its_own_state(tiny_config):
+    """encoder_residual: each encoder state also gets its own token's embedding (projected),
+    so changing one source token moves its own state by exactly that projection's change."""
+    torch.manual_seed(13)
+    model = Seq2Seq(tiny_config(VOCAB, attention="additive", encoder_residual=True)).eval()
+    plain = Seq2Seq(tiny_config(VOCAB, attention="additive")).eval()
+    assert hasattr(model, "residual") and not hasattr(plain, "residual")
+    sources, lengths, _ = _batch([5])
+    with torch.no_grad():
+        model.residual.weight.mul_(100.0)  # the residual dominates the state
+        memory = model.encode(sources, lengths)
+        expected = model.residual(model.source_embed(sources))
+    torch.testing.assert_close(memory.states / 100.0, expected / 100.0, atol=0.05, rtol=0.0)
