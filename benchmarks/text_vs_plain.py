@@ -16,6 +16,12 @@ Cases (``--cases``, in this order, one after the other in one process):
     streams    the trainer reading text as streams (generator/data/streams.py), io dropout
     streams-between   streams, dropout between layers only
     streams-between-nowarmup   the same with no warmup: the reference's exact recipe
+    streams-inorder   the same, training files in order and window boundaries unmoved (the
+               plain loop's batches, but for the lane's first input: the conditioning vector)
+
+``--same-init`` starts the project's model from the plain loop's initial weights and random
+state (the plain loop's model is built with the same seed and copied in), so what is left
+between the cases is the data order (and, with dropout, where the masks fall).
     gpt        nanoGPT's CPU recipe for characters (4 layers, 4 heads, 128 wide, context 64,
                batch 12, no dropout, lr 1e-3 with 100 warmup steps and cosine to 1e-4, AdamW
                betas 0.9/0.99, weight decay 0.1, GELU, pre-norm), built from torch.nn, trained
@@ -48,11 +54,20 @@ from generator.data.pieces import TokenCorpus
 from generator.data.streams import StreamPlan, token_stream
 from generator.data.text_corpus import load_text_corpus
 from generator.data.windows import EpochPlan
+from generator.models import RNNGenerator
 from generator.training import train
-from generator.training.tasks import TEXT_TASK, TOKEN_TASK
+from generator.training.tasks import TOKEN_TASK, TextTask
 from generator.training.trainer import evaluate
 
-CASES = ("plain", "segments", "streams", "streams-between", "streams-between-nowarmup", "gpt")
+CASES = (
+    "plain",
+    "segments",
+    "streams",
+    "streams-between",
+    "streams-between-nowarmup",
+    "streams-inorder",
+    "gpt",
+)
 
 
 def flags():
@@ -77,6 +92,9 @@ def flags():
         "--seeds",
         default="",
         help="comma-separated seeds, every case for each (default: --seed)",
+    )
+    p.add_argument(
+        "--same-init", action="store_true", help="the project starts from the plain loop's weights"
     )
     p.add_argument("--curves", type=Path, help="write every case's per-step losses as JSON")
     return p.parse_args()
@@ -163,8 +181,31 @@ def run_plain(corpus: TokenCorpus, args) -> dict:
 
 
 # -- the project's trainer ---------------------------------------------------------------------
+class SameStart(TextTask):
+    """TextTask whose model starts from PlainLSTM's initial weights (and leaves torch's random
+    state where building PlainLSTM leaves it); ``in_order``: training reads the files in order,
+    window boundaries unmoved, as the plain loop does."""
+
+    def __init__(self, args, same_init: bool, in_order: bool):
+        self.args, self.same_init, self.in_order = args, same_init, in_order
+
+    def build_model(self, config) -> nn.Module:
+        model = RNNGenerator(config)
+        if self.same_init:
+            torch.manual_seed(self.args.seed)
+            plain = PlainLSTM(config.vocab_size, self.args)
+            model.load_state_dict(plain.state_dict(), strict=False)  # all but the style tables
+        return model
+
+    def plan(self, *args, **options):
+        if self.in_order and options.get("shuffle", True):
+            options = {**options, "shuffle": False, "min_lane_windows": 0}
+        return super().plan(*args, **options)
+
+
 def run_project(corpus: TokenCorpus, args, case: str) -> dict:
     streams = case.startswith("streams")
+    in_order = "inorder" in case
     model_config = ModelConfig(
         vocab_size=corpus.tokenizer.vocab_size,
         cell="lstm",
@@ -172,13 +213,13 @@ def run_project(corpus: TokenCorpus, args, case: str) -> dict:
         hidden_size=args.hidden_size,
         num_layers=args.layers,
         dropout=args.dropout,
-        io_dropout="between" not in case,
+        io_dropout="between" not in case and not in_order,
     )
     train_config = TrainConfig(
         batch_size=args.batch_size,
         seq_len=args.seq_len,
         lr=args.lr,
-        warmup_steps=0 if "nowarmup" in case else 100,
+        warmup_steps=0 if "nowarmup" in case or in_order else 100,
         clip_norm=1.0,
         max_steps=args.steps,
         eval_every=args.steps,
@@ -201,7 +242,7 @@ def run_project(corpus: TokenCorpus, args, case: str) -> dict:
             Path(folder) / "model.pt",
             progress=False,
             log=lambda message: None,
-            task=TEXT_TASK if streams else TOKEN_TASK,
+            task=(SameStart(args, args.same_init, in_order) if streams else TOKEN_TASK),
             on_step=on_step,
         )
         from generator.checkpoint import load_checkpoint
