@@ -16,13 +16,23 @@ Cases (``--cases``, in this order, one after the other in one process):
     streams    the trainer reading text as streams (generator/data/streams.py), io dropout
     streams-between   streams, dropout between layers only
     streams-between-nowarmup   the same with no warmup: the reference's exact recipe
+    streams-inorder   the same, training files in order and window boundaries unmoved (the
+               plain loop's batches, but for the lane's first input: the conditioning vector)
+
+``--same-init`` starts the project's model from the plain loop's initial weights and random
+state (the plain loop's model is built with the same seed and copied in), so what is left
+between the cases is the data order (and, with dropout, where the masks fall).
     gpt        nanoGPT's CPU recipe for characters (4 layers, 4 heads, 128 wide, context 64,
-               batch 12, no dropout, lr 1e-3), built from torch.nn, trained for the wall time
-               the plain loop took (or ``--gpt-seconds``)
+               batch 12, no dropout, lr 1e-3 with 100 warmup steps and cosine to 1e-4, AdamW
+               betas 0.9/0.99, weight decay 0.1, GELU, pre-norm), built from torch.nn, trained
+               for the wall time the plain loop took (or ``--gpt-seconds``); scored with a
+               sliding context of 32 to 63 characters
 
     python benchmarks/text_vs_plain.py --data datasets/text --threads 2
     python benchmarks/text_vs_plain.py --data book.txt --steps 944 --threads 2 --curves curves.json
     python benchmarks/text_vs_plain.py --hidden-size 256 --steps 300 --cases plain,segments,streams
+    python benchmarks/text_vs_plain.py --hidden-size 256 --steps 400 --seeds 0,1,2,3 \
+        --cases plain,streams-between-nowarmup           # the seed spread: mean and sd per case
 """
 
 from __future__ import annotations
@@ -44,11 +54,20 @@ from generator.data.pieces import TokenCorpus
 from generator.data.streams import StreamPlan, token_stream
 from generator.data.text_corpus import load_text_corpus
 from generator.data.windows import EpochPlan
+from generator.models import RNNGenerator
 from generator.training import train
-from generator.training.tasks import TEXT_TASK, TOKEN_TASK
+from generator.training.tasks import TOKEN_TASK, TextTask
 from generator.training.trainer import evaluate
 
-CASES = ("plain", "segments", "streams", "streams-between", "streams-between-nowarmup", "gpt")
+CASES = (
+    "plain",
+    "segments",
+    "streams",
+    "streams-between",
+    "streams-between-nowarmup",
+    "streams-inorder",
+    "gpt",
+)
 
 
 def flags():
@@ -69,6 +88,14 @@ def flags():
     p.add_argument("--segment-len", type=int, default=0, help="0 = 16 windows of --seq-len")
     p.add_argument("--eval-lanes", type=int, default=32)
     p.add_argument("--gpt-seconds", type=float, default=0.0, help="0 = the plain loop's time")
+    p.add_argument(
+        "--seeds",
+        default="",
+        help="comma-separated seeds, every case for each (default: --seed)",
+    )
+    p.add_argument(
+        "--same-init", action="store_true", help="the project starts from the plain loop's weights"
+    )
     p.add_argument("--curves", type=Path, help="write every case's per-step losses as JSON")
     return p.parse_args()
 
@@ -154,8 +181,31 @@ def run_plain(corpus: TokenCorpus, args) -> dict:
 
 
 # -- the project's trainer ---------------------------------------------------------------------
+class SameStart(TextTask):
+    """TextTask whose model starts from PlainLSTM's initial weights (and leaves torch's random
+    state where building PlainLSTM leaves it); ``in_order``: training reads the files in order,
+    window boundaries unmoved, as the plain loop does."""
+
+    def __init__(self, args, same_init: bool, in_order: bool):
+        self.args, self.same_init, self.in_order = args, same_init, in_order
+
+    def build_model(self, config) -> nn.Module:
+        model = RNNGenerator(config)
+        if self.same_init:
+            torch.manual_seed(self.args.seed)
+            plain = PlainLSTM(config.vocab_size, self.args)
+            model.load_state_dict(plain.state_dict(), strict=False)  # all but the style tables
+        return model
+
+    def plan(self, *args, **options):
+        if self.in_order and options.get("shuffle", True):
+            options = {**options, "shuffle": False, "min_lane_windows": 0}
+        return super().plan(*args, **options)
+
+
 def run_project(corpus: TokenCorpus, args, case: str) -> dict:
     streams = case.startswith("streams")
+    in_order = "inorder" in case
     model_config = ModelConfig(
         vocab_size=corpus.tokenizer.vocab_size,
         cell="lstm",
@@ -163,13 +213,13 @@ def run_project(corpus: TokenCorpus, args, case: str) -> dict:
         hidden_size=args.hidden_size,
         num_layers=args.layers,
         dropout=args.dropout,
-        io_dropout="between" not in case,
+        io_dropout="between" not in case and not in_order,
     )
     train_config = TrainConfig(
         batch_size=args.batch_size,
         seq_len=args.seq_len,
         lr=args.lr,
-        warmup_steps=0 if "nowarmup" in case else 100,
+        warmup_steps=0 if "nowarmup" in case or in_order else 100,
         clip_norm=1.0,
         max_steps=args.steps,
         eval_every=args.steps,
@@ -192,7 +242,7 @@ def run_project(corpus: TokenCorpus, args, case: str) -> dict:
             Path(folder) / "model.pt",
             progress=False,
             log=lambda message: None,
-            task=TEXT_TASK if streams else TOKEN_TASK,
+            task=(SameStart(args, args.same_init, in_order) if streams else TOKEN_TASK),
             on_step=on_step,
         )
         from generator.checkpoint import load_checkpoint
@@ -227,7 +277,7 @@ class TinyGPT(nn.Module):
         self.embed = nn.Embedding(vocab, width)
         self.position = nn.Embedding(context, width)
         layer = nn.TransformerEncoderLayer(
-            width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True
+            width, heads, 4 * width, 0.0, "gelu", batch_first=True, norm_first=True
         )
         self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
@@ -244,11 +294,17 @@ def run_gpt(corpus: TokenCorpus, args, seconds: float) -> dict:
     torch.manual_seed(args.seed)
     vocab = corpus.tokenizer.vocab_size
     model = TinyGPT(vocab)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    # nanoGPT's shakespeare_char settings: AdamW betas (0.9, 0.99), weight decay 0.1, 100
+    # warmup steps, then cosine from 1e-3 to 1e-4, here over the wall-time budget
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     stream = torch.from_numpy(train_stream(corpus).astype(np.int64))
     rng = torch.Generator().manual_seed(args.seed)
     losses, started = [], time.perf_counter()
-    while time.perf_counter() - started < seconds:
+    while (elapsed := time.perf_counter() - started) < seconds:
+        progress = min(1.0, elapsed / seconds)
+        for group in optimizer.param_groups:
+            warm = min(1.0, (len(losses) + 1) / 100)
+            group["lr"] = 1e-3 * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         starts = torch.randint(len(stream) - 65, (12,), generator=rng)
         x = torch.stack([stream[s : s + 64] for s in starts])
         y = torch.stack([stream[s + 1 : s + 65] for s in starts])
@@ -259,25 +315,36 @@ def run_gpt(corpus: TokenCorpus, args, seconds: float) -> dict:
         losses.append(loss.item())
     seconds = time.perf_counter() - started
     model.eval()
-    # held-out NLL with a sliding context: each character predicted from up to 63 before it
     valid = torch.from_numpy(token_stream(corpus.valid, corpus.tokenizer).astype(np.int64))
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for begin in range(0, len(valid) - 1, 32):
-            lo = max(0, begin - 32)
-            x = valid[lo : begin + 32].unsqueeze(0)[:, :64]
-            y = valid[lo + 1 : begin + 33].unsqueeze(0)[:, :64]
-            n = y.shape[1]
-            logits = model(x[:, :n])
-            keep = slice(begin - lo, n)
-            total += float(F.cross_entropy(logits[0, keep], y[0, keep], reduction="sum"))
-            count += n - (begin - lo)
     return {
-        "valid_streams": total / count,
-        "seconds": time.perf_counter() - started,
+        "valid_streams": gpt_nll(model, valid),
+        "seconds": seconds,
         "losses": losses,
         "steps": len(losses),
     }
+
+
+def gpt_nll(model: TinyGPT, ids: torch.Tensor, context: int = 64) -> float:
+    """Held-out NLL with a sliding context: windows of ``context`` tokens every context / 2,
+    each scoring its second half (the first window all of it), so every character is predicted
+    from at least 32 characters before it (up to 63)."""
+    xs, ys, half = ids[:-1], ids[1:], context // 2
+    n = len(xs)
+    starts = list(range(0, max(1, n - context + 1), half))
+    if starts[-1] + context < n:
+        starts.append(n - context)
+    total, covered = 0.0, 0
+    with torch.no_grad():
+        for chunk in range(0, len(starts), 256):
+            group = starts[chunk : chunk + 256]
+            x = torch.stack([xs[s : s + context] for s in group])
+            y = torch.stack([ys[s : s + context] for s in group])
+            nll = F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")  # (rows, context)
+            for row, s in enumerate(group):
+                first = max(0, covered - s)  # score only what no earlier window scored
+                total += float(nll[row, first:].sum())
+                covered = s + context
+    return total / n
 
 
 def main() -> None:
@@ -296,28 +363,44 @@ def main() -> None:
         f"{args.steps} steps, lr {args.lr}, {args.threads} threads",
         flush=True,
     )
-    results: dict[str, dict] = {}
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
     for case in args.cases.split(","):
         if case not in CASES:
             raise SystemExit(f"unknown case {case!r}; choose from {', '.join(CASES)}")
-        if case == "plain":
-            results[case] = run_plain(corpus, args)
-        elif case == "gpt":
-            budget = args.gpt_seconds or results.get("plain", {}).get("seconds", 60.0)
-            results[case] = run_gpt(corpus, args, budget)
-        else:
-            results[case] = run_project(corpus, args, case)
-        r = results[case]
-        extra = f", per segment {r['valid_segments']:.4f}" if "valid_segments" in r else ""
-        tail = np.mean(r["losses"][-50:])
-        print(
-            f"{case:26s} held-out {r['valid_streams']:.4f} nats/char (streams{extra}); "
-            f"train loss last 50 steps {tail:.4f}; {r['seconds']:.0f} s"
-            + (f", {r['steps']} steps" if "steps" in r else ""),
-            flush=True,
-        )
+    runs: dict[str, dict[int, dict]] = {}
+    for seed in seeds:  # every case for one seed, then the next seed: load falls on all alike
+        args.seed = seed
+        for case in args.cases.split(","):
+            if case == "plain":
+                r = run_plain(corpus, args)
+            elif case == "gpt":
+                budget = args.gpt_seconds or runs.get("plain", {}).get(seed, {}).get("seconds", 60)
+                r = run_gpt(corpus, args, budget)
+            else:
+                r = run_project(corpus, args, case)
+            runs.setdefault(case, {})[seed] = r
+            extra = f", per segment {r['valid_segments']:.4f}" if "valid_segments" in r else ""
+            tail = np.mean(r["losses"][-50:])
+            print(
+                f"{case:26s} seed {seed}: held-out {r['valid_streams']:.4f} nats/char "
+                f"(streams{extra}); train loss last 50 steps {tail:.4f}; {r['seconds']:.0f} s"
+                + (f", {r['steps']} steps" if "steps" in r else "")
+                + f"; load {common.load_average()}",
+                flush=True,
+            )
+    if len(seeds) > 1:
+        for case, by_seed in runs.items():
+            values = [r["valid_streams"] for r in by_seed.values()]
+            print(
+                f"{case:26s} over seeds {','.join(map(str, by_seed))}: mean "
+                f"{np.mean(values):.4f}, sd {np.std(values, ddof=1):.4f} nats/char",
+                flush=True,
+            )
     if args.curves:
-        args.curves.write_text(json.dumps({k: v["losses"] for k, v in results.items()}))
+        curves = {
+            f"{case}/{seed}": r["losses"] for case, by in runs.items() for seed, r in by.items()
+        }
+        args.curves.write_text(json.dumps(curves))
 
 
 if __name__ == "__main__":
