@@ -25,6 +25,7 @@ import torch
 
 from generator.checkpoint import CheckpointError, Loaded, load_checkpoint, read_checkpoint
 from generator.config import TrainConfig
+from generator.device import resolve_device
 from generator.families import Recipe, get_family, get_recipe
 from generator.families.encoder_decoder import HarmonizeRequest, TranslateRequest
 from generator.families.token_rnn import TextRequest
@@ -32,7 +33,7 @@ from generator.sampling.music import MusicRequest
 from generator.sampling.pianoroll import PianoRollRequest
 from generator.tokenizers import tokenizer_from_dict
 from generator.training.distributed import is_main_process
-from generator.training.trainer import TrainResult, last_path_for, resolve_device
+from generator.training.trainer import TrainResult, last_path_for
 from generator.training.trainer import train as run_trainer
 
 Log = Callable[[str], None]

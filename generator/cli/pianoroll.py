@@ -126,7 +126,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.checkpoint}: a {loaded.family!r} model, not a piano-roll model")
     options = PianoRollData(valid_fraction=0.0, splits=(args.split, ""))
     corpus = api.read_data(PIANOROLL, args.data, options, tokenizer=loaded.tokenizer)
-    print(corpus.report.summary(with_split=False), file=sys.stderr)
+    print(corpus.report.summary(split=False), file=sys.stderr)
     nll = api.evaluate(loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len)
     where = f"split {args.split!r} of " if args.data.suffix.lower() == ".json" else ""
     print(

@@ -231,7 +231,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from generator import api
-    from generator.training.seq2seq_task import pitch_agreement
+    from generator.evaluation.harmony import pitch_agreement
 
     loaded = load_model(args)
     if not isinstance(loaded.model, FAMILY.model_class):

@@ -21,13 +21,13 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from generator.data.midi_corpus import find_midi_files
 from generator.data.pairs import Pair, PairCorpus
 from generator.data.pieces import is_valid_split
+from generator.data.report import ReadReport
 from generator.midi.notes import Note
 from generator.midi.parts import Part, read_parts, split_melody
 from generator.tokenizers.voice_grid import VoiceGridTokenizer
@@ -37,46 +37,30 @@ SPLIT_INTERVALS = 16
 
 
 @dataclass
-class HarmonyReport:
-    """What was read, skipped and split."""
+class HarmonyReport(ReadReport):
+    """What was read, skipped (relative path, reason) and split."""
 
     folder: str
     voices: list[str] = field(default_factory=list)
     files_found: int = 0
     files_read: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     train_files: int = 0
     valid_files: int = 0
     train_pairs: int = 0
     valid_pairs: int = 0
-    read_seconds: float = 0.0
 
-    def summary(self) -> str:
+    def describe(self, split: bool) -> list[str]:
         lines = [
             f"harmony pairs {self.folder}: melody → {' + '.join(self.voices)}; "
             f"{self.files_found} MIDI files found, {self.files_read} read, "
             f"{len(self.skipped)} skipped ({self.read_seconds:.1f} s)",
-            f"  split by melody: {self.train_files} train files ({self.train_pairs} windows), "
-            f"{self.valid_files} valid files ({self.valid_pairs} windows)",
         ]
-        for name, reason in self.skipped[:10]:
-            lines.append(f"  skipped {name}: {reason}")
-        if len(self.skipped) > 10:
-            lines.append(f"  ... and {len(self.skipped) - 10} more skipped")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "folder": self.folder,
-            "voices": list(self.voices),
-            "files_found": self.files_found,
-            "files_read": self.files_read,
-            "skipped": [list(s) for s in self.skipped],
-            "train_files": self.train_files,
-            "valid_files": self.valid_files,
-            "train_pairs": self.train_pairs,
-            "valid_pairs": self.valid_pairs,
-        }
+        if split:
+            lines.append(
+                f"  split by melody: {self.train_files} train files ({self.train_pairs} "
+                f"windows), {self.valid_files} valid files ({self.valid_pairs} windows)"
+            )
+        return lines
 
 
 def choose_voices(others: list[Part], voices: list[str]) -> list[Part]:

@@ -54,7 +54,8 @@ import pretty_midi
 from tqdm import tqdm
 
 from generator.atomic import atomic_write
-from generator.data.pieces import Piece, TokenCorpus, is_valid_split, skipped_lines
+from generator.data.pieces import Piece, TokenCorpus, is_valid_split
+from generator.data.report import ReadReport
 from generator.midi.notes import MidiReadError, notes_from_bytes
 from generator.tokenizers import MidiEventTokenizer
 from generator.validation import read_bounded
@@ -82,13 +83,12 @@ class ReadLimits:
 
 
 @dataclass
-class CorpusReport:
-    """What was read and what was skipped, and why."""
+class CorpusReport(ReadReport):
+    """What was read and what was skipped (``skipped``: relative path, reason), and why."""
 
     folder: str
     files_found: int = 0
     files_read: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, same bytes as)
     excluded: int = 0  # files matching an exclude pattern
     notes: int = 0
@@ -109,10 +109,10 @@ class CorpusReport:
     train_pieces: int = 0
     valid_pieces: int = 0
     cached_files: int = 0  # files whose tokens came from the cache
-    read_seconds: float = 0.0
 
-    def summary(self, *, split: bool = True) -> str:
-        """The report in lines; ``split`` adds the train/valid line (training, not evaluation)."""
+    NOT_SAVED = ("min_pitch", "max_pitch", "cached_files")
+
+    def describe(self, split: bool) -> list[str]:
         lines = [
             f"corpus {self.folder}: {_count(self.files_found, 'MIDI file')} found, "
             f"{self.files_read} read, {len(self.skipped)} skipped, "
@@ -157,37 +157,16 @@ class CorpusReport:
                 )
         for message, count in self.warnings.most_common(5):
             lines.append(f"  parser warning ×{count}: {message}")
-        lines += skipped_lines(self.skipped)
         for name, original in self.duplicates[:5]:
             lines.append(f"  duplicate: {name} has the same bytes as {original} (read once)")
         if len(self.duplicates) > 5:
             lines.append(f"    ... and {len(self.duplicates) - 5} more duplicates")
-        return "\n".join(lines)
+        return lines
 
-    def to_dict(self) -> dict[str, Any]:
+    def derived(self) -> dict[str, Any]:
         return {
-            "folder": self.folder,
-            "files_found": self.files_found,
-            "files_read": self.files_read,
-            "skipped": [list(s) for s in self.skipped],
-            "duplicates": [list(d) for d in self.duplicates],
-            "excluded": self.excluded,
-            "notes": self.notes,
             "seconds": round(self.seconds, 1),
-            "tokens": self.tokens,
             "pitch_range": [self.min_pitch, self.max_pitch] if self.files_read else None,
-            "styles": dict(self.styles),
-            "meters": dict(self.meters),
-            "style_ranges": dict(self.style_ranges),
-            "style_voices": dict(self.style_voices),
-            "style_rule": self.style_rule,
-            "unstyled": self.unstyled,
-            "group_rule": self.group_rule,
-            "groups": self.groups,
-            "grouped_files": self.grouped_files,
-            "warnings": dict(self.warnings),
-            "train_pieces": self.train_pieces,
-            "valid_pieces": self.valid_pieces,
         }
 
 

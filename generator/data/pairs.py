@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from generator.data.pieces import is_valid_split
+from generator.data.report import ReadReport
 from generator.data.text_corpus import build_tokenizer, decode_text
 from generator.tokenizers import TextTokenizer, Tokenizer
 
@@ -153,8 +154,8 @@ class PairPlan:
 
 # -- TSV files ----------------------------------------------------------------------------------
 @dataclass
-class PairReport:
-    """What a TSV file held and what was skipped."""
+class PairReport(ReadReport):
+    """What a TSV file held and what was skipped (by line: ``no_tab``, ``too_long``)."""
 
     path: str
     tokenizer: str = ""
@@ -165,33 +166,25 @@ class PairReport:
     too_long: int = 0
     train_pairs: int = 0
     valid_pairs: int = 0
-    read_seconds: float = 0.0
 
-    def summary(self) -> str:
+    NOT_SAVED = ("skipped", "no_tab", "too_long")
+
+    def describe(self, split: bool) -> list[str]:
         lines = [
             f"pairs {self.path}: {self.lines} lines, {self.pairs} pairs used "
             f"({self.read_seconds:.1f} s); vocabulary {self.vocab_size} ids ({self.tokenizer})",
-            f"  split: {self.train_pairs} train, {self.valid_pairs} valid pairs",
         ]
+        if split:
+            lines.append(f"  split: {self.train_pairs} train, {self.valid_pairs} valid pairs")
         if self.no_tab:
             shown = ", ".join(map(str, self.no_tab[:10]))
             lines.append(f"  skipped {len(self.no_tab)} lines without a tab (lines {shown} ...)")
         if self.too_long:
             lines.append(f"  skipped {self.too_long} pairs longer than the length cap")
-        return "\n".join(lines)
+        return lines
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "tokenizer": self.tokenizer,
-            "vocab_size": self.vocab_size,
-            "lines": self.lines,
-            "pairs": self.pairs,
-            "skipped_no_tab": len(self.no_tab),
-            "skipped_too_long": self.too_long,
-            "train_pairs": self.train_pairs,
-            "valid_pairs": self.valid_pairs,
-        }
+    def derived(self) -> dict[str, Any]:
+        return {"skipped_no_tab": len(self.no_tab), "skipped_too_long": self.too_long}
 
 
 def read_tsv(path: str | Path, encoding: str = "utf-8") -> tuple[list[tuple[str, str]], list[int]]:

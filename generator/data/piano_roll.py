@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from generator.data.midi_corpus import ReadLimits, find_midi_files
-from generator.data.pieces import skipped_lines, split_pieces
+from generator.data.pieces import split_pieces
+from generator.data.report import ReadReport
 from generator.midi.notes import MidiReadError, read_notes
 from generator.tokenizers.piano_roll import PianoRollTokenizer
 
@@ -37,12 +38,11 @@ class RollPiece:
 
 
 @dataclass
-class RollReport:
-    """What was read, what was skipped and why, and what the frames look like."""
+class RollReport(ReadReport):
+    """What was read, what was skipped (name, reason) and why, and what the frames look like."""
 
     source: str
     pieces_found: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     dropped_notes: int = 0  # notes outside the keyboard (MIDI folders only)
     frames: int = 0
     notes_per_frame: float = 0.0
@@ -50,33 +50,23 @@ class RollReport:
     max_pitch: int | None = None
     train_pieces: int = 0
     valid_pieces: int = 0
-    read_seconds: float = 0.0
 
-    def summary(self, with_split: bool = True) -> str:
-        """What was read; ``with_split=False`` leaves out the train/valid split (evaluation)."""
-        split = f"; split: {self.train_pieces} train, {self.valid_pieces} valid pieces"
+    NOT_SAVED = ("notes_per_frame", "min_pitch", "max_pitch")
+
+    def describe(self, split: bool) -> list[str]:
+        split_line = f"; split: {self.train_pieces} train, {self.valid_pieces} valid pieces"
         lines = [
             f"piano roll {self.source}: {self.pieces_found} pieces found, "
             f"{len(self.skipped)} skipped ({self.read_seconds:.1f} s)",
             f"  {self.frames:,} frames, {self.notes_per_frame:.2f} notes per frame, pitches "
-            f"{self.min_pitch}-{self.max_pitch}" + (split if with_split else ""),
+            f"{self.min_pitch}-{self.max_pitch}" + (split_line if split else ""),
         ]
         if self.dropped_notes:
             lines.append(f"  dropped {self.dropped_notes:,} notes outside the keyboard")
-        lines += skipped_lines(self.skipped)
-        return "\n".join(lines)
+        return lines
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "pieces_found": self.pieces_found,
-            "skipped": [list(s) for s in self.skipped],
-            "dropped_notes": self.dropped_notes,
-            "frames": self.frames,
-            "pitch_range": [self.min_pitch, self.max_pitch],
-            "train_pieces": self.train_pieces,
-            "valid_pieces": self.valid_pieces,
-        }
+    def derived(self) -> dict[str, Any]:
+        return {"pitch_range": [self.min_pitch, self.max_pitch]}
 
 
 @dataclass

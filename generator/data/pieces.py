@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,16 +37,6 @@ class TokenCorpus:
     @property
     def num_valid_tokens(self) -> int:
         return int(sum(len(p.tokens) + p.ends for p in self.valid))
-
-
-def skipped_lines(skipped: list[tuple[str, str]], show: int = 10) -> list[str]:
-    """Report lines for skipped inputs: a count per reason, then the first few by name."""
-    reasons = Counter(reason.split(":")[0] for _, reason in skipped)
-    lines = [f"  skipped {count}: {reason}" for reason, count in reasons.most_common()]
-    lines += [f"    {name}: {reason}" for name, reason in skipped[:show]]
-    if len(skipped) > show:
-        lines.append(f"    ... and {len(skipped) - show} more")
-    return lines
 
 
 def is_valid_split(name: str, valid_fraction: float) -> bool:

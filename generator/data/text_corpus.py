@@ -32,14 +32,14 @@ import codecs
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from generator.data.pieces import Piece, TokenCorpus, split_pieces
+from generator.data.report import ReadReport
 from generator.tokenizers import CharTokenizer, SentencePieceTokenizer, TextTokenizer
 from generator.validation import read_bounded
 
@@ -66,15 +66,15 @@ class TextDecodeError(TextCorpusError):
 
 
 @dataclass
-class TextCorpusReport:
-    """What was read, what was skipped and why, and what the data determined."""
+class TextCorpusReport(ReadReport):
+    """What was read, what was skipped (relative path, reason) and why, and what the data
+    determined."""
 
     path: str
     tokenizer: str = ""
     vocab_size: int = 0
     files_found: int = 0
     files_read: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     characters: int = 0
     tokens: int = 0
     unknown_tokens: int = 0  # UNK ids in the encoded text (characters the vocabulary lacks)
@@ -85,20 +85,22 @@ class TextCorpusReport:
     valid_characters: int = 0
     held_out_tokens: int = 0  # tokens of the held-out part before MAX_VALID_TOKENS cut it
     valid_tokens: int = 0  # of those, the tokens kept to validate on
-    read_seconds: float = 0.0
 
-    def summary(self) -> str:
+    def describe(self, split: bool) -> list[str]:
         lines = [
             f"corpus {self.path}: {self.files_found} text files found, {self.files_read} read, "
             f"{len(self.skipped)} skipped ({self.read_seconds:.1f} s)",
             f"  {self.characters:,} characters, {self.tokens:,} tokens "
             f"({self.characters / max(self.tokens, 1):.2f} characters/token), "
             f"vocabulary {self.vocab_size:,} ids ({self.tokenizer})",
-            f"  split {self.split}: train {self.train_segments} segments "
-            f"({self.train_characters:,} characters), valid {self.valid_segments} segments "
-            f"({self.valid_characters:,} characters)",
         ]
-        if self.valid_tokens < self.held_out_tokens:
+        if split:
+            lines.append(
+                f"  split {self.split}: train {self.train_segments} segments "
+                f"({self.train_characters:,} characters), valid {self.valid_segments} segments "
+                f"({self.valid_characters:,} characters)"
+            )
+        if split and self.valid_tokens < self.held_out_tokens:
             lines.append(
                 f"  validating on {self.valid_tokens:,} of {self.held_out_tokens:,} held-out "
                 f"tokens ({100 * self.valid_tokens / self.held_out_tokens:.1f}%, the first part "
@@ -106,31 +108,7 @@ class TextCorpusReport:
             )
         if self.unknown_tokens:
             lines.append(f"  {self.unknown_tokens:,} characters outside the vocabulary (UNK)")
-        for name, reason in self.skipped[:10]:
-            lines.append(f"  skipped {name}: {reason}")
-        if len(self.skipped) > 10:
-            lines.append(f"  ... and {len(self.skipped) - 10} more skipped")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "tokenizer": self.tokenizer,
-            "vocab_size": self.vocab_size,
-            "files_found": self.files_found,
-            "files_read": self.files_read,
-            "skipped": [list(s) for s in self.skipped],
-            "characters": self.characters,
-            "tokens": self.tokens,
-            "unknown_tokens": self.unknown_tokens,
-            "split": self.split,
-            "train_segments": self.train_segments,
-            "valid_segments": self.valid_segments,
-            "train_characters": self.train_characters,
-            "valid_characters": self.valid_characters,
-            "held_out_tokens": self.held_out_tokens,
-            "valid_tokens": self.valid_tokens,
-        }
+        return lines
 
 
 def find_text_files(path: Path) -> list[Path]:

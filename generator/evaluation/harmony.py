@@ -17,6 +17,9 @@ start ≤ t < end; where a part holds several, the one that started last, then t
 - **melody doubled / crossed**: beats where a voice sounds the melody's pitch / above it;
 - **out of range**: notes outside the voice's SATB range (generator.midi.voicing).
 
+``pitch_agreement`` compares a harmonizer's free-running voices with reference pairs, grid step
+by grid step.
+
 Beats: quarter notes from 0, or dotted quarters in a compound meter (6/8, 9/8, 12/8), or
 1/denominator whole notes in other meters (``beat_length``). Voices are given highest first;
 ranges and consonance as in generator.midi.voicing.
@@ -28,7 +31,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +44,11 @@ from generator.midi.voicing import (
     consonant_intervals,
     range_names,
 )
+
+if TYPE_CHECKING:
+    from generator.data.pairs import Pair
+    from generator.models.seq2seq import Seq2Seq
+    from generator.tokenizers.voice_grid import VoiceGridTokenizer
 
 
 @dataclass
@@ -293,6 +301,41 @@ class HarmonizerReport:
             "model": self.model.to_dict(),
             "reference": self.reference.to_dict() if self.reference else None,
         }
+
+
+def pitch_agreement(
+    model: Seq2Seq,
+    pairs: list[Pair],
+    tokenizer: VoiceGridTokenizer,
+    *,
+    beam: int = 1,
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """Free-running check for voice grids: decode each source (greedy, or beam search) to its
+    reference length; per voice, the share of grid steps where the reference sounds a note and
+    the generated voice sounds the same pitch."""
+    from generator.sampling.harmonize import window_start_rule
+    from generator.sampling.seq2seq import decode
+
+    voices = list(tokenizer.voices)
+    hits, counts = np.zeros(len(voices)), np.zeros(len(voices))
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start : start + batch_size]
+        results = decode(
+            model,
+            [p.source for p in chunk],
+            tokenizer,
+            beam=beam,
+            lengths=[len(p.target) for p in chunk],
+            processors=[window_start_rule(tokenizer)],
+        )
+        for pair, result in zip(chunk, results, strict=True):
+            reference = tokenizer.sounding(pair.target, len(voices))
+            generated = tokenizer.sounding(result.tokens, len(voices))
+            sounding = reference >= 0
+            hits += ((generated == reference) & sounding).sum(0)
+            counts += sounding.sum(0)
+    return {name: float(hits[k] / max(counts[k], 1)) for k, name in enumerate(voices)}
 
 
 def evaluate_harmonizer(

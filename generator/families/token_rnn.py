@@ -17,16 +17,12 @@ from generator.data.midi_corpus import load_midi_corpus
 from generator.data.pieces import TokenCorpus
 from generator.data.text_corpus import MAX_VALID_TOKENS, load_text_corpus
 from generator.data.windows import EpochPlan
+from generator.evaluation.text import bits_per_character, evaluate_text, prediction_count
 from generator.families import Family, Recipe
 from generator.models import RNNGenerator
 from generator.sampling import SamplingOptions
 from generator.sampling.music import MusicRequest, generate_music
-from generator.sampling.text import (
-    bits_per_character,
-    evaluate_text,
-    generate_text,
-    prediction_count,
-)
+from generator.sampling.text import generate_text
 from generator.tokenizers import (
     CharTokenizer,
     MidiEventTokenizer,

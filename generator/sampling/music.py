@@ -49,7 +49,8 @@ from generator.midi.notes import (
     read_midi,
     to_pretty_midi,
 )
-from generator.sampling.sampler import SamplingOptions, allow_only, sample_tokens
+from generator.sampling.processors import allow_only
+from generator.sampling.sampler import SamplingOptions, sample_tokens
 from generator.tokenizers import MidiEventTokenizer
 from generator.validation import (
     check_bars,

@@ -21,7 +21,7 @@ import torch
 from generator.checkpoint import Loaded
 from generator.midi.notes import note_number, read_notes, write_midi
 from generator.models.pianoroll import PianoRollRNN
-from generator.sampling.sampler import SamplingOptions, seeded_generator
+from generator.sampling.sampler import SamplingOptions, sample_loop, seeded_generator
 from generator.tokenizers.piano_roll import PianoRollTokenizer
 from generator.validation import check_bpm, check_program, check_range, check_variations
 
@@ -50,6 +50,20 @@ class PianoRollRequest:
         self.first_frame = tuple(note_number(n) for n in self.first_frame)
 
 
+class FrameChoice:
+    """The piano roll's choice: the model's frame head draws the next frame (keys on at the
+    temperature, or greedy: every key whose probability is > 0.5)."""
+
+    def __init__(self, model: PianoRollRNN, options: SamplingOptions, generator: torch.Generator):
+        self.model, self.options, self.generator = model, options, generator
+
+    def __call__(self, features: torch.Tensor, out: torch.Tensor) -> None:
+        options = self.options
+        out.copy_(
+            self.model.sample_frame(features, options.temperature, options.greedy, self.generator)
+        )
+
+
 @torch.inference_mode()
 def sample_frames(
     model: PianoRollRNN,
@@ -57,20 +71,24 @@ def sample_frames(
     num_frames: int,
     options: SamplingOptions,
 ) -> torch.Tensor:
-    """Continue ``start`` (batch, p ≥ 1, keys) by ``num_frames`` sampled frames.
+    """Continue ``start`` (batch, p ≥ 1, keys) by ``num_frames`` sampled frames, by the one
+    sampling loop.
 
     Returns (batch, p + num_frames, keys) 0/1 frames, the starting frames included."""
     model.eval()
     generator = seeded_generator(options.seed, start.device)
     features, state = model(start.float())  # read the starting frames from a zero state
-    features = features[:, -1]  # (batch, hidden): predicts the next frame
-    frames = [start.float()]
-    for index in range(num_frames):
-        frame = model.sample_frame(features, options.temperature, options.greedy, generator)
-        frames.append(frame.unsqueeze(1))
-        if index + 1 < num_frames:
-            features, state = model.step(frame, state)
-    return torch.cat(frames, dim=1)
+
+    def step(frame: torch.Tensor) -> torch.Tensor:
+        nonlocal state
+        next_features, state = model.step(frame, state)
+        return next_features
+
+    batch, _, keys = start.shape
+    frames = torch.zeros(num_frames, batch, keys, device=start.device)  # (time, batch, keys)
+    # features[:, -1] (batch, hidden) predicts the first new frame
+    sample_loop(features[:, -1], step, FrameChoice(model, options, generator), frames)
+    return torch.cat([start.float(), frames.transpose(0, 1)], dim=1)
 
 
 @dataclass

@@ -1,38 +1,38 @@
-"""Incremental sampling: the conditioning vector once, then one token at a time.
+"""The one sampling core: a loop that draws one step at a time, and the choices it makes.
 
-The model's ``step`` carries the hidden state, so each new token costs one step of the network
-whatever has come before (no re-running of the prefix). All variations run as one batch.
-Length is measured by summing a per-token cost (grid steps for music, characters or tokens for
-text) so that one loop serves "16 bars", "30 seconds" and "500 characters".
+Every family generates the same way (``sample_loop``): the model gives scores for the next
+step, the logits processors (``generator.sampling.processors``: constraints, then the sampling
+shape) rework them, a choice fills the step, the model takes that step. The model's ``step``
+carries its hidden state, so each step costs one step of the network whatever came before (no
+re-running of the prefix), and all variations run as one batch.
+
+    logits ───────► ban, constraints ─► [log-prob] ─► choice ─────────► history[t]
+          ▲          (masks, in order)    (scores)    greedy: argmax           │
+          │                                           draw: temperature,       │
+          │                                           top-k, top-p, sample     │
+          └── next logits ◄── step(history[t]) ◄── all ended? stop ◄──────────┘
+
+What differs by family is only what is fed and drawn:
+- token RNN (music, text): ``sample_tokens`` here; a sequence ends at EOS or once the summed
+  cost of its tokens (grid steps, characters, tokens) reaches its limit (``Ends``), so one loop
+  serves "16 bars", "30 seconds" and "500 characters";
+- encoder-decoder: ``generator.sampling.seq2seq`` (free decoding; beam search keeps its own
+  loop over beams but uses the same processors);
+- piano roll: ``generator.sampling.pianoroll``, where the choice is the model's frame head
+  (independent keys or NADE: a draw over 2^keys frames, so temperature is the head's own and
+  top-k / top-p do not apply).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
+from generator.sampling.processors import NEG_INF, LogitsProcessor, sampling_processors
 from generator.validation import check_sampling
-
-# (logits (batch, vocab), tokens so far (batch, t)) → logits, applied before sampling. A
-# processor that masks (sets -inf) makes sampling exact under its constraint: the softmax of
-# the masked logits is the model's distribution restricted to the allowed ids, renormalised.
-# A processor is called at every step, in order, so it may keep state from the newest token.
-LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def allow_only(allowed: torch.Tensor) -> LogitsProcessor:
-    """Logits processor: ids where ``allowed`` (vocab,) bool is False are never sampled."""
-    banned: dict[torch.device, torch.Tensor] = {}
-
-    def process(logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        mask = banned.get(logits.device)
-        if mask is None:
-            mask = banned[logits.device] = ~allowed.to(logits.device)
-        return logits.masked_fill(mask, float("-inf"))
-
-    return process
 
 
 @dataclass
@@ -57,26 +57,6 @@ def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> to
     else:
         generator.seed()
     return generator
-
-
-def filter_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
-    """Temperature, then top-k, then top-p (nucleus) on (batch, vocab) logits."""
-    return truncate_logits(logits / options.temperature, options)
-
-
-def truncate_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
-    """Top-k, then top-p (nucleus): the tokens left out get -inf. Without either, ``logits``."""
-    if options.top_k and options.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, options.top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if options.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        probs = torch.softmax(sorted_logits, dim=-1)
-        # drop a token when the tokens ranked above it already reach top_p
-        drop_sorted = probs.cumsum(dim=-1) - probs >= options.top_p
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
-    return logits
 
 
 class GumbelNoise:
@@ -112,6 +92,148 @@ class GumbelNoise:
         return self.rows.pop()
 
 
+class Choice(Protocol):
+    """Fills ``out`` (batch, ...) with the next step, chosen from the processed ``logits``."""
+
+    def __call__(self, logits: torch.Tensor, out: torch.Tensor) -> None: ...
+
+
+def greedy_choice(logits: torch.Tensor, out: torch.Tensor) -> None:
+    """The most likely id of each row."""
+    torch.argmax(logits, dim=-1, out=out)
+
+
+def gumbel_choice(
+    options: SamplingOptions,
+    generator: torch.Generator,
+    shape: tuple[int, int],
+    steps: int,
+    banned: torch.Tensor | None = None,
+) -> Choice:
+    """A draw from the softmax of the shaped logits, as argmax(logits + Gumbel noise): the
+    token sampler's choice (no per-token checks or random streams; see GumbelNoise)."""
+    shaping = sampling_processors(options)
+    noise = GumbelNoise(shape, generator, steps, banned)
+    scores = torch.empty(shape, device=generator.device)
+
+    def choose(logits: torch.Tensor, out: torch.Tensor) -> None:
+        for process in shaping:
+            logits = process(logits, None)
+        torch.argmax(torch.add(logits, noise.next(), out=scores), dim=-1, out=out)
+
+    def choose_plain(logits: torch.Tensor, out: torch.Tensor) -> None:  # temperature 1, all ids
+        torch.argmax(torch.add(logits, noise.next(), out=scores), dim=-1, out=out)
+
+    return choose if shaping else choose_plain
+
+
+def multinomial_choice(options: SamplingOptions, generator: torch.Generator) -> Choice:
+    """A draw from the softmax of the shaped logits by torch.multinomial: the encoder-decoder's
+    choice (the same distribution as gumbel_choice; kept so that its seeded outputs, such as
+    the published harmonies, stay what they were)."""
+    shaping = sampling_processors(options)
+
+    def choose(logits: torch.Tensor, out: torch.Tensor) -> None:
+        for process in shaping:
+            logits = process(logits, None)
+        probs = torch.softmax(logits, dim=-1)
+        out.copy_(torch.multinomial(probs, 1, generator=generator).squeeze(1))
+
+    return choose
+
+
+class Ends:
+    """Which sequences have ended: at EOS, or (with ``cost`` and ``limits``) once the summed
+    cost of their tokens reaches their limit. Kept as Python numbers, which costs less per
+    token than a handful of tensor operations; ``done`` holds the same as a (batch,) mask."""
+
+    def __init__(
+        self,
+        batch: int,
+        device: torch.device,
+        eos_id: int,
+        cost: list[float] | None = None,
+        limits: list[float] | None = None,
+    ):
+        self.eos_id, self.cost, self.limits = eos_id, cost, limits
+        self.length = [0.0] * batch  # summed cost per sequence
+        self.finished = [False] * batch
+        self.done = torch.zeros(batch, dtype=torch.bool, device=device)
+        self.left = batch
+
+    def update(self, ids: list[int]) -> None:
+        """Account for the newest token of each sequence."""
+        finished, cost, length = self.finished, self.cost, self.length
+        for i, token_id in enumerate(ids):
+            if finished[i]:
+                continue
+            if cost is not None:
+                length[i] += cost[token_id]
+                end = length[i] >= self.limits[i]
+            else:
+                end = token_id == self.eos_id
+            if end:
+                finished[i], self.left = True, self.left - 1
+                self.done[i] = True
+
+
+@torch.inference_mode()
+def sample_loop(
+    logits: torch.Tensor,
+    step: Callable[[torch.Tensor], torch.Tensor],
+    choose: Choice,
+    history: torch.Tensor,
+    *,
+    banned: torch.Tensor | None = None,
+    processors: Sequence[LogitsProcessor] = (),
+    ends: Ends | None = None,
+    fill: int = 0,
+    scores: torch.Tensor | None = None,
+    on_step: Callable[[torch.Tensor], None] | None = None,
+) -> int:
+    """Generate up to ``len(history)`` steps into ``history`` (steps, batch, ...) in place;
+    returns the number of steps taken.
+
+    logits: scores of the first step (batch, vocab); step: feeds a chosen step, returns the
+    next scores; choose: fills a step from the processed scores.
+    banned: ids never chosen (the ``ban`` constraint, applied first, inline: the token
+    sampler's hot path); processors: constraints applied in order to every step's logits,
+    with the ids so far (batch, t).
+    ends: the loop stops once every sequence has ended; an ended sequence gets ``fill``.
+    scores: (batch,), to which each sequence's log-probabilities are added (after the
+    constraints, before the choice's temperature and truncation), up to its last token.
+    on_step: called with each new step (streaming)."""
+    batch, steps = history.shape[1], history.shape[0]
+    by_row = history.transpose(0, 1)  # (batch, steps): the ids so far are by_row[:, :t]
+    t = -1
+    for t in range(steps):
+        if banned is not None:
+            logits.index_fill_(1, banned, NEG_INF)
+        if processors:
+            past = by_row[:, :t]
+            for process in processors:
+                logits = process(logits, past)
+        if scores is not None:
+            log_probs = torch.log_softmax(logits, dim=-1)
+        token = history[t]  # a view: the choice is written straight into the history
+        choose(logits, token)
+        if ends is not None and ends.left < batch:
+            token.masked_fill_(ends.done, fill)
+        if scores is not None:
+            picked = log_probs.gather(1, token[:, None]).squeeze(1)
+            scores += picked if ends is None else torch.where(ends.done, 0.0, picked)
+        if on_step is not None:
+            on_step(token)
+        if ends is not None:
+            ends.update(token.tolist())
+            if ends.left == 0:
+                break
+        if t == steps - 1:
+            break
+        logits = step(token)
+    return t + 1
+
+
 @torch.inference_mode()
 def sample_tokens(
     model,
@@ -127,88 +249,78 @@ def sample_tokens(
     processors: list[LogitsProcessor] | None = None,
     on_tokens: Callable[[torch.Tensor], None] | None = None,
 ) -> list[list[int]]:
-    """Generate one sequence per row of ``cond`` (batch, embed).
+    """Generate one sequence per row of ``cond`` (batch, embed) with a token RNN.
 
     prefix: (batch, p) ids fed after the conditioning step (a primer), not returned.
     length_cost / length_limit: a sequence ends once the summed cost of its tokens reaches the
     limit (one for all, or one per sequence); until then EOS is not allowed. Without a limit a
     sequence ends at EOS.
     never: ids that are never sampled (PAD and BOS).
+    processors: constraints (see generator.sampling.processors), applied after ``never``.
     on_tokens: called with each new (batch,) token tensor (for streaming).
     Returns the generated ids of each sequence, without the prefix and without EOS/PAD.
 
-    The loop does little per token besides the network's step: tokens are drawn straight
-    into the history, noise comes in blocks, the model's ``decoder`` (when it has one) keeps
-    its state between steps, and lengths and ends are kept as Python numbers.
+    Little happens per token besides the network's step: tokens are drawn straight into the
+    history, noise comes in blocks, the model's ``decoder`` (when it has one) keeps its state
+    between steps, and lengths and ends are kept as Python numbers.
     """
     model.eval()
     pad_id = never[0]
     device = cond.device
     batch = cond.shape[0]
-    generator = seeded_generator(options.seed, device)
 
     logits, state = model.start(cond)
     if prefix is not None and prefix.shape[1] > 0:
         window_logits, state = model(prefix.to(device), state)
         logits = window_logits[:, -1]
-    decoder = model.decoder(state) if hasattr(model, "decoder") else None
+    if hasattr(model, "decoder"):
+        decoder = model.decoder(state)
+
+        def step(token: torch.Tensor) -> torch.Tensor:
+            return decoder.step(token).float()
+    else:
+
+        def step(token: torch.Tensor) -> torch.Tensor:
+            nonlocal state
+            next_logits, state = model.step(token, state)
+            return next_logits.float()
 
     limited = length_cost is not None and length_limit is not None
-    cost = length_cost.tolist() if limited else None
     if limited and isinstance(length_limit, (int, float)):
         length_limit = [float(length_limit)] * batch
-    length = [0.0] * batch  # summed cost per sequence
-    finished = [False] * batch
-    done = torch.zeros(batch, dtype=torch.bool, device=device)  # the same, as a mask
-    left = batch
-    # (time, batch): row t is the tokens of step t, contiguous, sampled into in place
-    history = torch.full((max_tokens, batch), pad_id, dtype=torch.long, device=device)
+    ends = Ends(
+        batch,
+        device,
+        eos_id,
+        length_cost.tolist() if limited else None,
+        length_limit if limited else None,
+    )
     # music ends when the length is reached, not before: EOS is banned until then
     banned = torch.tensor(list(never) + ([eos_id] if length_limit is not None else []))
     banned = banned.to(device)
-    truncate = bool(options.top_k) or options.top_p < 1.0
-    plain = not (options.greedy or truncate or processors)  # then the ban rides on the noise
-    if not options.greedy:
-        noise = GumbelNoise(logits.shape, generator, max_tokens, banned if plain else None)
-        scores = torch.empty(logits.shape, device=device)
-    for t in range(max_tokens):
-        token = history[t]
-        logits = logits.float()
-        if not plain:
-            logits.index_fill_(1, banned, float("-inf"))
-        if processors:
-            past = history[:t].t()  # (batch, t)
-            for process in processors:
-                logits = process(logits, past)
-        if options.greedy:
-            torch.argmax(logits, dim=-1, out=token)
-        else:
-            if options.temperature != 1.0:
-                logits = logits.div_(options.temperature)
-            if truncate:
-                logits = truncate_logits(logits, options)
-            torch.argmax(torch.add(logits, noise.next(), out=scores), dim=-1, out=token)
-        if left < batch:
-            token.masked_fill_(done, pad_id)
-        if on_tokens is not None:
-            on_tokens(token)
-        for i, token_id in enumerate(token.tolist()):  # lengths and ends, in Python: cheaper
-            if finished[i]:  # than a handful of tensor operations per token
-                continue
-            if limited:
-                length[i] += cost[token_id]
-                end = length[i] >= length_limit[i]
-            else:
-                end = token_id == eos_id
-            if end:
-                finished[i], left = True, left - 1
-                done[i] = True
-        if left == 0 or t == max_tokens - 1:
-            break
-        if decoder is not None:
-            logits = decoder.step(token)
-        else:
-            logits, state = model.step(token, state)
-
-    rows = history[: t + 1].t().tolist()
+    if options.greedy:
+        choose = greedy_choice
+    else:
+        generator = seeded_generator(options.seed, device)
+        # with nothing else to apply, the ban rides on the noise (-inf noise is never drawn)
+        plain = not (processors or options.top_k or options.top_p < 1.0)
+        choose = gumbel_choice(
+            options, generator, tuple(logits.shape), max_tokens, banned if plain else None
+        )
+        if plain:
+            banned = None
+    # (time, batch): row t is the tokens of step t, contiguous, chosen into in place
+    history = torch.full((max_tokens, batch), pad_id, dtype=torch.long, device=device)
+    taken = sample_loop(
+        logits.float(),
+        step,
+        choose,
+        history,
+        banned=banned,
+        processors=processors or (),
+        ends=ends,
+        fill=pad_id,
+        on_step=on_tokens,
+    )
+    rows = history[:taken].t().tolist()
     return [[i for i in row if i not in (pad_id, eos_id)] for row in rows]

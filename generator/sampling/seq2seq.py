@@ -5,8 +5,8 @@ incremental ``step``; nothing is re-run). Every result carries the attention wei
 output step over the source positions (its EOS included), or None for a model without
 attention.
 
-- greedy (``SamplingOptions.greedy``) and sampling (temperature / top-k / top-p through the
-  one ``filter_logits``) choose one token per step;
+- greedy (``SamplingOptions.greedy``) and sampling (temperature / top-k / top-p, then a draw)
+  run the one sampling loop (``generator.sampling.sampler.sample_loop``);
 - beam search (``beam > 1``; the sampling options are then ignored) keeps the ``beam`` best
   partial targets per source by summed log-probability; a target ends when EOS is among the
   ``beam`` best candidates, and a source is done when it has ``beam`` ended targets (or at the
@@ -16,10 +16,11 @@ attention.
 
 Lengths: ``lengths`` fixes each target's length (EOS impossible before it, forced at it), as
 the harmonizer needs for a time grid; otherwise a target ends at EOS or after ``max_length``
-tokens.
+tokens (the ``fixed_lengths`` processor).
 
-Constraints: ``processors`` (the sampler's LogitsProcessor: (logits (rows, vocab), tokens so far
-(rows, t)) → logits) run on every step before the choice, in beam search on every beam.
+Constraints: ``processors`` (LogitsProcessor, see generator.sampling.processors) run on every
+step before the choice, in beam search on every beam, after ``never`` and before the lengths.
+A result's log-probability is measured after the constraints, before temperature and truncation.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ import torch
 
 from generator.data.pairs import collate
 from generator.models.seq2seq import Memory, Seq2Seq
+from generator.sampling.processors import LogitsProcessor, ban, fixed_lengths
 from generator.sampling.sampler import (
-    LogitsProcessor,
+    Ends,
     SamplingOptions,
-    filter_logits,
+    greedy_choice,
+    multinomial_choice,
+    sample_loop,
     seeded_generator,
 )
 from generator.tokenizers import TextTokenizer, Tokenizer
@@ -47,24 +51,6 @@ class Decoded:
     tokens: list[int]  # target ids, without BOS/EOS
     log_prob: float  # summed log-probability of the tokens and EOS under the model
     attention: np.ndarray | None  # (len(tokens) + 1, source length incl. EOS); None: no attention
-
-
-def _forbid(logits: torch.Tensor, never: tuple[int, ...]) -> torch.Tensor:
-    logits = logits.float()
-    logits[:, list(never)] = float("-inf")
-    return logits
-
-
-def _length_rules(
-    logits: torch.Tensor, t: int, limits: torch.Tensor, exact: bool, eos: int
-) -> torch.Tensor:
-    """Step t (0-based): forbid EOS before an exact length; force it at the limit."""
-    if exact:
-        logits[t < limits, eos] = float("-inf")
-    at_limit = t >= limits
-    logits[at_limit] = float("-inf")
-    logits[at_limit, eos] = 0.0
-    return logits
 
 
 @torch.inference_mode()
@@ -97,11 +83,16 @@ def decode(
         default = [2 * len(s) + 10 for s in sources]
         limits = torch.tensor([cap or d for d in default], device=device)
     never = tuple(dict.fromkeys((tokenizer.pad_id, tokenizer.bos_id, *never)))
+    # the same constraints for every way of decoding: never, the caller's, then the lengths
+    rows = beam if beam > 1 else 1
+    constraints = [
+        ban(never),
+        *(processors or []),
+        fixed_lengths(limits.repeat_interleave(rows), tokenizer.eos_id, exact=exact),
+    ]
     if beam > 1:
-        return _beam_search(
-            model, memory, tokenizer, limits, exact, beam, length_penalty, never, processors or []
-        )
-    return _one_at_a_time(model, memory, tokenizer, limits, exact, options, never, processors or [])
+        return _beam_search(model, memory, tokenizer, limits, beam, length_penalty, constraints)
+    return _one_at_a_time(model, memory, tokenizer, limits, options, constraints)
 
 
 @torch.inference_mode()
@@ -137,42 +128,40 @@ def _one_at_a_time(
     memory: Memory,
     tokenizer: Tokenizer,
     limits: torch.Tensor,
-    exact: bool,
     options: SamplingOptions,
-    never: tuple[int, ...],
-    processors: list[LogitsProcessor],
+    constraints: list[LogitsProcessor],
 ) -> list[Decoded]:
-    """Greedy or sampled decoding, all sources side by side."""
+    """Greedy or sampled decoding, all sources side by side, by the one sampling loop."""
     batch, device = memory.mask.shape[0], memory.mask.device
-    generator = seeded_generator(options.seed, device)
     eos = tokenizer.eos_id
     state = model.start(memory)
-    tokens = torch.full((batch,), tokenizer.bos_id, dtype=torch.long, device=device)
-    done = torch.zeros(batch, dtype=torch.bool, device=device)
-    chosen, scores, weights_per_step = [], torch.zeros(batch, device=device), []
-    for t in range(int(limits.max()) + 1):
+    weights_per_step = []
+
+    def step(tokens: torch.Tensor) -> torch.Tensor:
+        nonlocal state
         logits, state, weights = model.step(tokens, state, memory)
-        logits = _forbid(logits, never)
-        if processors:  # the history is built only for those that read it
-            history = torch.stack(chosen, 1) if chosen else tokens.new_zeros(batch, 0)
-            for process in processors:
-                logits = process(logits, history)
-        logits = _length_rules(logits, t, limits, exact, eos)
-        log_probs = torch.log_softmax(logits, dim=-1)
-        if options.greedy:
-            tokens = logits.argmax(dim=-1)
-        else:
-            probs = torch.softmax(filter_logits(logits, options), dim=-1)
-            tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        scores += torch.where(done, 0.0, log_probs.gather(1, tokens[:, None]).squeeze(1))
-        tokens = torch.where(done, torch.full_like(tokens, eos), tokens)
-        chosen.append(tokens)
         if weights is not None:
             weights_per_step.append(weights)
-        done |= tokens == eos
-        if bool(done.all()):
-            break
-    ids = torch.stack(chosen, 1).tolist()  # (batch, steps)
+        return logits.float()
+
+    if options.greedy:
+        choose = greedy_choice
+    else:
+        choose = multinomial_choice(options, seeded_generator(options.seed, device))
+    history = torch.full((int(limits.max()) + 1, batch), eos, dtype=torch.long, device=device)
+    scores = torch.zeros(batch, device=device)
+    bos = torch.full((batch,), tokenizer.bos_id, dtype=torch.long, device=device)
+    taken = sample_loop(
+        step(bos),
+        step,
+        choose,
+        history,
+        processors=constraints,
+        ends=Ends(batch, device, eos),
+        fill=eos,
+        scores=scores,
+    )
+    ids = history[:taken].t().tolist()  # (batch, steps)
     attention = torch.stack(weights_per_step, 1).float().cpu() if weights_per_step else None
     results = []
     for row in range(batch):
@@ -190,11 +179,9 @@ def _beam_search(
     memory: Memory,
     tokenizer: Tokenizer,
     limits: torch.Tensor,
-    exact: bool,
     width: int,
     length_penalty: float,
-    never: tuple[int, ...],
-    processors: list[LogitsProcessor],
+    constraints: list[LogitsProcessor],
 ) -> list[Decoded]:
     """Beam search, every source's beams in one batch of batch × width rows.
 
@@ -216,13 +203,11 @@ def _beam_search(
     ]
     done = [False] * batch
     source_lengths = memory.mask.sum(1)[::width].tolist()
-    row_limits = limits.repeat_interleave(width)  # the limit of each beam's row
-    for t in range(int(limits.max()) + 1):
+    for _ in range(int(limits.max()) + 1):
         logits, state, weights = model.step(tokens, state, memory)
-        logits = _forbid(logits, never)
-        for process in processors:
+        logits = logits.float()
+        for process in constraints:  # the sampling loop's constraints, on every beam's row
             logits = process(logits, history)
-        logits = _length_rules(logits, t, row_limits, exact, eos)
         log_probs = torch.log_softmax(logits, dim=-1).view(batch, width, -1)
         candidates = (scores.unsqueeze(2) + log_probs).view(batch, -1)  # (batch, width·vocab)
         top_scores, top_index = (x.tolist() for x in candidates.topk(2 * width, dim=1))

@@ -124,36 +124,6 @@ class PairScore:
         }
 
 
-def pitch_agreement(
-    model: Seq2Seq, pairs: list[Pair], tokenizer, *, beam: int = 1, batch_size: int = 64
-) -> dict[str, float]:
-    """Free-running check for voice grids: decode each source (greedy, or beam search) to its
-    reference length; per voice, the share of grid steps where the reference sounds a note and
-    the generated voice sounds the same pitch."""
-    from generator.sampling.harmonize import window_start_rule
-    from generator.sampling.seq2seq import decode
-
-    voices = list(tokenizer.voices)
-    hits, counts = np.zeros(len(voices)), np.zeros(len(voices))
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start : start + batch_size]
-        results = decode(
-            model,
-            [p.source for p in chunk],
-            tokenizer,
-            beam=beam,
-            lengths=[len(p.target) for p in chunk],
-            processors=[window_start_rule(tokenizer)],
-        )
-        for pair, result in zip(chunk, results, strict=True):
-            reference = tokenizer.sounding(pair.target, len(voices))
-            generated = tokenizer.sounding(result.tokens, len(voices))
-            sounding = reference >= 0
-            hits += ((generated == reference) & sounding).sum(0)
-            counts += sounding.sum(0)
-    return {name: float(hits[k] / max(counts[k], 1)) for k, name in enumerate(voices)}
-
-
 @torch.no_grad()
 def score_pairs(
     model: Seq2Seq, pairs: list[Pair], tokenizer: Tokenizer, *, batch_size: int = 64

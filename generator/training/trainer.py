@@ -29,6 +29,7 @@ from torch import nn
 
 from generator.checkpoint import build_model, read_checkpoint
 from generator.config import TrainConfig
+from generator.device import resolve_device
 from generator.training import distributed
 from generator.training.progress import Progress, figure, probe_step_seconds, projection
 from generator.training.run_state import RunFiles, RunState
@@ -66,17 +67,6 @@ def last_path_for(out: Path) -> Path:
     return (
         out.with_name(out.name + ".last.pt") if out.suffix != ".pt" else out.with_suffix(".last.pt")
     )
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → cuda, then mps, then cpu; anything else is passed to torch.device."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def train(

@@ -23,7 +23,7 @@ from generator.sampling.music import (
     temper_pitches,
     write_pieces,
 )
-from generator.sampling.sampler import allow_only
+from generator.sampling.processors import allow_only
 from generator.tokenizers import MidiEventTokenizer
 from tests.conftest import tiny_model_config
 

@@ -10,7 +10,7 @@ import torch
 from generator.models import RNNGenerator
 from generator.sampling import SamplingOptions, sample_tokens
 from generator.sampling.music import force_first_note
-from generator.sampling.sampler import filter_logits
+from generator.sampling.processors import sampling_processors
 from generator.tokenizers import MidiEventTokenizer
 from tests.conftest import tiny_model_config
 
@@ -41,6 +41,14 @@ class TableModel:
     def __call__(self, tokens, state):
         self.window_calls += 1
         return self.row.expand(*tokens.shape, -1).clone(), state
+
+
+def filter_logits(logits: torch.Tensor, options: SamplingOptions) -> torch.Tensor:
+    """The logits after the options' temperature, top-k and top-p processors."""
+    logits = logits.clone()
+    for process in sampling_processors(options):
+        logits = process(logits, None)
+    return logits
 
 
 def cond(batch: int, size: int = 16) -> torch.Tensor:

@@ -11,9 +11,10 @@ from generator.checkpoint import Loaded
 from generator.config import ModelConfig
 from generator.data.text_corpus import load_text_corpus
 from generator.data.windows import EpochPlan
+from generator.evaluation.text import evaluate_text
 from generator.models import RNNGenerator
 from generator.sampling import SamplingOptions
-from generator.sampling.text import SequentialPrinter, evaluate_text, generate_text
+from generator.sampling.text import SequentialPrinter, generate_text
 from generator.tokenizers import MidiEventTokenizer
 from generator.training import evaluate
 

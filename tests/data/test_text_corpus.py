@@ -98,7 +98,7 @@ def test_bad_files_can_be_skipped_and_are_reported(tmp_path: Path) -> None:
     assert report.files_read == 1
     assert report.skipped == [("bad.txt", report.skipped[0][1])]
     assert "byte 3 (line 2" in report.skipped[0][1]
-    assert "skipped bad.txt" in report.summary()
+    assert "    bad.txt: " in report.summary()  # the skipped files, by name
 
 
 def test_encoding_flag_reads_other_encodings(tmp_path: Path) -> None:

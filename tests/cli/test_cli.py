@@ -15,7 +15,7 @@ from generator.checkpoint import load_checkpoint, read_checkpoint
 from generator.cli import main
 from generator.midi import Note, write_midi
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = [
     "--embed",
     "8",
