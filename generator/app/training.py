@@ -386,13 +386,14 @@ def start_training(
         raise AppError(f"Pick a tokenizer from the list, not {tokenizer!r}.")
     if styles not in STYLE_CHOICES:
         raise AppError(f"Pick where styles come from in the list, not {styles!r}.")
-    patterns = exclude_patterns(exclude)
     with UserErrors("Invalid setting"):
         steps = check_range("training steps", steps, 10, MAX_TRAIN_STEPS, integer=True)
         vocab_size = check_range(
             "subword vocabulary", vocab_size, MIN_SUBWORDS, MAX_SUBWORDS, integer=True
         )
     chosen = get_recipe(training_recipe(files, recipe))
+    fields = {f.name for f in dataclasses.fields(chosen.options)}
+    patterns = exclude_patterns(exclude) if "exclude" in fields else ()  # music only
     owner = visitor_folder(visitor) if visitor else ""
     jobs.refuse_if_busy(owner)
     _check_disk(settings)
@@ -405,7 +406,6 @@ def start_training(
         raise AppError(
             f"None of the uploads is a {WHAT[uploads]} or a zip holding some.\n" + staged.summary()
         )
-    fields = {f.name for f in dataclasses.fields(chosen.options)}
     rules = dict(  # how files become pieces (music): the CLI's --styles, --exclude, --group-by
         styles=STYLE_CHOICES[styles],
         exclude=patterns,
@@ -529,6 +529,8 @@ def _unstyled(active: ActiveJob) -> str | None:
         return None
     gone = {entry[0] for entry in report.get("skipped", []) + report.get("duplicates", [])}
     names = [name for name in active.loose if name not in gone]
+    if not names:
+        return None
     return (
         f"without a style ({len(names)}: loose uploads without a style typed in 'Style of the "
         f"loose files', and files at a zip's top level): {_names(names)}"

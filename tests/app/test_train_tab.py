@@ -223,6 +223,19 @@ def test_style_exclude_and_group_controls_reach_the_recipe_options(settings, tmp
     assert not {"styles", "exclude", "group_by"} & set(options)  # a piano roll has none
 
 
+def test_music_rules_left_in_hidden_fields_do_not_stop_a_text_model(
+    settings, tmp_path, monkeypatch
+):
+    text = tmp_path / "story.txt"
+    text.write_text("once upon a time " * 20, encoding="utf-8")
+    jobs = h.TrainingJobs()
+    seen = _captured(monkeypatch, jobs)
+    with pytest.raises(h.AppError, match="not started"):  # not "not absolute paths"
+        next(h.start_training(settings, jobs, [str(text)], exclude="/etc/*", styles="None"))
+    assert seen["active"].job.spec.recipe == "text"
+    assert not {"styles", "exclude", "group_by"} & set(seen["active"].job.spec.data_options)
+
+
 def test_an_exclude_pattern_that_leaves_nothing_is_refused_before_training(settings, tmp_path):
     upload = _zip(collection(tmp_path / "tunes", tunes=2), tmp_path / "tunes.zip")
     jobs = h.TrainingJobs()
