@@ -8,8 +8,8 @@ chorales the shipped harmonizer never saw in training (held out by its melody sp
 
 from __future__ import annotations
 
+import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from generator.app.settings import (
     safe_name,
     user_error,
 )
+from generator.atomic import write_bytes_atomic
 from generator.data.midi_corpus import MIDI_SUFFIXES
 from generator.families.encoder_decoder import HarmonizeRequest
 from generator.loader import load_cached
@@ -121,10 +122,9 @@ def example_path(settings: AppSettings, name: str) -> Path:
             raise AppError(f"Unknown example {name!r}; pick one from the list.")
         melody, _ = read_melody(_chorale_file(settings, chorale))
         parts = {melody.name or "Soprano": melody.notes}
-    tmp = out.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
-    write_parts(parts, tmp, bpm=90)
-    tmp.replace(out)  # atomic: two first requests never read a half-written file
-    return out
+    with tempfile.TemporaryDirectory() as scratch:  # pretty_midi writes to a path
+        data = write_parts(parts, Path(scratch) / out.name, bpm=90).read_bytes()
+    return write_bytes_atomic(out, data)  # two first requests never read a half-written file
 
 
 def _chorale_file(settings: AppSettings, file_name: str) -> Path:

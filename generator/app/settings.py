@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.atomic import atomic_write
 from generator.checkpoint import CheckpointError
 from generator.config import APP_DIR_ENV, CHECKPOINTS_ENV, PROJECT_DIR, SHIPPED_DIR
 from generator.validation import check_range
@@ -100,11 +101,8 @@ def browser_secret(settings: AppSettings) -> str:
         secret = ""
     if not re.fullmatch(r"[0-9a-f]{32}", secret):
         secret = uuid.uuid4().hex
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".browser-secret.{uuid.uuid4().hex}")
-        tmp.write_text(secret)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        with atomic_write(path, "w", permissions=0o600) as handle:  # readable by the app alone
+            handle.write(secret)
     return secret
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
+import re
 import shutil
 import threading
 import time
@@ -25,12 +25,15 @@ from generator.app.settings import (
     AppSettings,
     Notice,
     UserErrors,
+    hide_paths,
     safe_name,
     user_error,
     visitor_folder,
 )
 from generator.app.uploads import MIDI, NOUN, TEXT, WHAT, StagedUpload, stage_uploads, upload_format
-from generator.config import TrainConfig
+from generator.atomic import atomic_write
+from generator.config import MODEL_SIZE_SPEEDS, MODEL_SIZES, ModelConfig, TrainConfig
+from generator.data.midi_corpus import find_midi_files
 from generator.families import Recipe, get_recipe
 from generator.training.background import TrainingJob, TrainingSpec
 from generator.validation import check_range
@@ -56,18 +59,34 @@ DEFAULT_SUBWORDS = 1_000  # SentencePiece vocabulary (an upper bound: small text
 MIN_SUBWORDS = 500  # its 256 byte pieces, the specials and the characters must fit
 MAX_SUBWORDS = 16_000
 
-# Model sizes a user can train on a CPU in minutes; fields of generator.config.ModelConfig.
-PRESETS: dict[str, dict] = {
-    "Tiny — GRU, 128 units (fastest)": dict(
-        cell="gru", embedding_size=64, hidden_size=128, num_layers=1, dropout=0.0
-    ),
-    "Small — LSTM, 256 units": dict(
-        cell="lstm", embedding_size=96, hidden_size=256, num_layers=1, dropout=0.1
-    ),
-    "Medium — LSTM, 2 × 384 units (slow on a CPU)": dict(
-        cell="lstm", embedding_size=128, hidden_size=384, num_layers=2, dropout=0.1
-    ),
-}
+# Model sizes: generator.config's MODEL_SIZES (train music --size), named with their measured
+# speed; each family makes its own config of one (Family.from_preset).
+SIZE_SPEEDS_WHERE = "one thread of a shared 2-core CPU"  # where MODEL_SIZE_SPEEDS was measured
+
+
+def _size_label(size: str) -> str:
+    config = ModelConfig(**MODEL_SIZES[size])
+    return (
+        f"{size.title()} — {config.cell.upper()} {config.num_layers} × {config.hidden_size}, "
+        f"~{MODEL_SIZE_SPEEDS[size]:,} tokens/s"
+    )
+
+
+def _size_fields(size: str) -> dict:
+    """A size as the fields Family.from_preset takes (the model's other defaults kept)."""
+    config = ModelConfig(**MODEL_SIZES[size])
+    names = ("cell", "embedding_size", "hidden_size", "num_layers", "dropout")
+    return {name: getattr(config, name) for name in names}
+
+
+PRESETS: dict[str, dict] = {_size_label(size): _size_fields(size) for size in MODEL_SIZES}
+PRESET_SIZES = {_size_label(size): size for size in MODEL_SIZES}  # label → --size name
+
+# How a music upload becomes a corpus: the fields styles, exclude and group_by of the music
+# recipe's options (generator/families/token_rnn.py, MusicData), as the CLI's flags set them.
+STYLE_CHOICES = {"From the zip's folders": "folders", "None": "none"}  # label → --styles
+MAX_EXCLUDE_PATTERNS = 20
+MAX_EXCLUDE_CHARS = 100  # one pattern
 
 
 def _uploads(recipe: Recipe) -> str:
@@ -97,6 +116,8 @@ class ActiveJob:
     model_name: str
     tab: str  # the tab whose picker the model goes to: models.COMPOSE or models.WRITE
     unit: str  # "token" or "frame"
+    notes: list[str] = field(default_factory=list)  # the app's lines about the data
+    loose: list[str] = field(default_factory=list)  # staged files outside style folders
     final: TrainProgress | None = None  # how it ended, once saved (or failed)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -214,19 +235,53 @@ def _clock(seconds: float | None) -> str:
 
 
 def _job_status(job: TrainingJob) -> str:
+    """The status line of a running job, and below it what the trainer measured and projects.
+    When the time limit will end the run before its last step, the line counts the clock
+    (elapsed of the limit) and the ETA is the time left, as the CLI's progress bar does."""
+    sizing = "".join(f"\n\n{line}" for line in _projection(job))
     if not job.steps:
-        return "Reading the uploaded files…" if job.corpus_summary is None else "Starting…"
+        if job.corpus_summary is None:
+            return "Reading the uploaded files…"
+        return "Starting…" + sizing
     last = job.steps[-1]
     speed, left = job.rates()
     valid = next((s["valid_nll"] for s in reversed(job.steps) if "valid_nll" in s), None)
+    limit = job.spec.train.max_minutes
+    if job.by_clock():
+        where = (
+            f"step {last['step']} (the {limit:g}-minute limit ends the run before step "
+            f"{last['max_steps']:,})"
+        )
+        elapsed = f"elapsed {_clock(last['seconds'])} of {_clock(limit * 60)}"
+    else:
+        where = f"step {last['step']} / {last['max_steps']}"
+        elapsed = f"elapsed {_clock(last['seconds'])}"
     parts = [
-        f"step {last['step']} / {last['max_steps']}",
+        where,
         f"loss {last['loss']:.3f}" + (f" (valid {valid:.3f})" if valid is not None else ""),
         f"{speed:,.0f} tokens/s" if speed else "– tokens/s",
         f"ETA {_clock(left)}",
-        f"elapsed {_clock(last['seconds'])}",
+        elapsed,
     ]
-    return ("Stopping… " if job.stopping else "Training… ") + " · ".join(parts)
+    return ("Stopping… " if job.stopping else "Training… ") + " · ".join(parts) + sizing
+
+
+def _projection(job: TrainingJob) -> list[str]:
+    """The trainer's sizing lines in the app's words (it has a time limit, not a flag); the
+    latest measure only (a recheck after a few steps replaces the first)."""
+    lines = job.projection
+    rechecks = [i for i, line in enumerate(lines) if line.startswith("after ")]
+    if rechecks:
+        lines = lines[rechecks[-1] :]
+    limit = job.spec.train.max_minutes
+    return [_app_words(line, limit) for line in lines]
+
+
+def _app_words(line: str, limit: float) -> str:
+    """A trainer's line as the app says it: a time limit, not a flag; a status, not a bar."""
+    line = line.replace(f"--max-minutes {limit:g}", f"the app's {limit:g}-minute limit")
+    line = line.replace("the progress bar, its ETA", "the ETA")
+    return line[:1].upper() + line[1:]
 
 
 def _names(names: list[str], limit: int = 5) -> str:
@@ -303,13 +358,20 @@ def start_training(
     recipe: str = RECIPE_AUTO,
     tokenizer: str = next(iter(TOKENIZERS)),
     vocab_size: int = DEFAULT_SUBWORDS,
+    styles: str = next(iter(STYLE_CHOICES)),
+    exclude: str = "",
+    group_versions: bool = True,
     poll_seconds: float = 1.0,
     visitor: str | None = None,
 ) -> Iterator[TrainProgress]:
     """Stage the uploads, train in a worker process, and yield progress until it ends.
 
-    ``recipe`` is a RECIPE_CHOICES label: what to train, or "From the files". Music models take
-    ``style``; text models take ``tokenizer`` (a TOKENIZERS label) and, for SentencePiece,
+    ``recipe`` is a RECIPE_CHOICES label: what to train, or "From the files". ``preset`` is a
+    PRESETS label (a size of generator.config.MODEL_SIZES). Music models take ``style`` (of
+    loose files), ``styles`` (a STYLE_CHOICES label: a zip's folders name styles, or nothing
+    does), ``exclude`` (globs of staged paths to leave out, separated by commas or lines) and
+    ``group_versions`` (the same file name in several folders is one tune, kept on one side of
+    the split); text models take ``tokenizer`` (a TOKENIZERS label) and, for SentencePiece,
     ``vocab_size``. One job runs at a time. The finished (or stopped) model is saved in the
     ``visitor``'s models (``AppSettings.visitor_models_dir``) and listed in that visitor's
     pickers. Closing or reloading the page leaves the job running; ``watch_training`` shows it
@@ -322,12 +384,16 @@ def start_training(
         raise AppError(f"Pick a model size from the list, not {preset!r}.")
     if tokenizer not in TOKENIZERS:
         raise AppError(f"Pick a tokenizer from the list, not {tokenizer!r}.")
+    if styles not in STYLE_CHOICES:
+        raise AppError(f"Pick where styles come from in the list, not {styles!r}.")
     with UserErrors("Invalid setting"):
         steps = check_range("training steps", steps, 10, MAX_TRAIN_STEPS, integer=True)
         vocab_size = check_range(
             "subword vocabulary", vocab_size, MIN_SUBWORDS, MAX_SUBWORDS, integer=True
         )
     chosen = get_recipe(training_recipe(files, recipe))
+    fields = {f.name for f in dataclasses.fields(chosen.options)}
+    patterns = exclude_patterns(exclude) if "exclude" in fields else ()  # music only
     owner = visitor_folder(visitor) if visitor else ""
     jobs.refuse_if_busy(owner)
     _check_disk(settings)
@@ -340,6 +406,17 @@ def start_training(
         raise AppError(
             f"None of the uploads is a {WHAT[uploads]} or a zip holding some.\n" + staged.summary()
         )
+    rules = dict(  # how files become pieces (music): the CLI's --styles, --exclude, --group-by
+        styles=STYLE_CHOICES[styles],
+        exclude=patterns,
+        group_by="name" if group_versions else "none",
+    )
+    rules = {k: v for k, v in rules.items() if k in fields}
+    try:
+        notes, loose = _data_notes(job_dir / "data", rules)
+    except AppError:
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise
     settings_here = dict(  # what the app decides; each recipe takes the fields it has
         # one file is enough where the end of each file is held out (text)
         valid_fraction=0.1 if staged.files >= 2 or chosen.holds_out_within_files else 0.0,
@@ -348,8 +425,8 @@ def start_training(
         tokenizer=TOKENIZERS[tokenizer],
         vocab_size=vocab_size,
         frames_per_beat=FRAMES_PER_BEAT,
+        **rules,
     )
-    fields = {f.name for f in dataclasses.fields(chosen.options)}
     spec = TrainingSpec(
         data=job_dir / "data",
         out=job_dir / "model.pt",
@@ -357,11 +434,11 @@ def start_training(
         train=train_config_for(steps),
         recipe=chosen.name,
         data_options={k: v for k, v in settings_here.items() if k in fields},
-        info={"trained_in": "app", "preset": preset, "name": model_name},
+        info={"trained_in": "app", "size": PRESET_SIZES[preset], "name": model_name},
     )
     active = ActiveJob(
         uuid.uuid4().hex, TrainingJob(spec), owner, settings, visitor, staged, job_dir,
-        model_name, chosen.tab, chosen.family.unit,
+        model_name, chosen.tab, chosen.family.unit, notes, loose,
     )  # fmt: skip
     try:
         jobs.begin(active)
@@ -369,7 +446,7 @@ def start_training(
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     yield TrainProgress(
-        active.job_id, "Reading the uploaded files…", staged.summary(), [], True, tab=active.tab
+        active.job_id, "Reading the uploaded files…", _report(active), [], True, tab=active.tab
     )
     yield from _watch(active, poll_seconds, announce=True)
 
@@ -392,13 +469,81 @@ def watch_training(
     yield from _watch(active, poll_seconds, announce=not active.done.is_set())
 
 
+def exclude_patterns(text: str | None) -> tuple[str, ...]:
+    """The exclude globs a user typed (separated by commas or lines), in the names the staged
+    files have (spaces and other signs become ``-``, ``.midi`` becomes ``.mid``); an AppError
+    naming a pattern that cannot match a staged path (absolute, ``..``, control characters)."""
+    patterns = []
+    for raw in re.split(r"[,\n]", text or ""):
+        pattern = raw.strip()
+        if not pattern:
+            continue
+        shown = pattern[:MAX_EXCLUDE_CHARS]
+        if len(pattern) > MAX_EXCLUDE_CHARS:
+            raise AppError(f"Exclude pattern {shown!r}…: at most {MAX_EXCLUDE_CHARS} characters.")
+        if not pattern.isprintable():
+            raise AppError(f"Exclude pattern {shown!r}: it holds control characters.")
+        if pattern.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", pattern):
+            raise AppError(
+                f"Exclude pattern {shown!r}: patterns match paths inside your uploads, such as "
+                "'melody' or 'melody/*' (a folder) or '*-draft.mid', not absolute paths."
+            )
+        parts = [part for part in pattern.replace("\\", "/").split("/") if part]
+        if ".." in parts:
+            raise AppError(f"Exclude pattern {shown!r}: '..' leads out of your uploads.")
+        staged = "/".join(re.sub(r"[^A-Za-z0-9_*?\[\]!.-]+", "-", part) for part in parts)
+        patterns.append(re.sub(r"\.midi$", ".mid", staged, flags=re.IGNORECASE))
+    if len(patterns) > MAX_EXCLUDE_PATTERNS:
+        raise AppError(f"At most {MAX_EXCLUDE_PATTERNS} exclude patterns, not {len(patterns)}.")
+    return tuple(dict.fromkeys(patterns))
+
+
+def _data_notes(data: Path, rules: dict) -> tuple[list[str], list[str]]:
+    """Before a music upload trains: a line per exclude pattern saying what it leaves out, and
+    the staged files outside style folders (styles from folders). An AppError when the
+    patterns leave no file."""
+    if "styles" not in rules:  # not music: no styles, no patterns
+        return [], []
+    patterns = rules["exclude"]
+    every = find_midi_files(data)
+    kept = find_midi_files(data, patterns) if patterns else every
+    notes = []
+    for pattern in patterns:
+        left_out = len(every) - len(find_midi_files(data, (pattern,)))
+        what = f"{left_out} file{'s' if left_out != 1 else ''}" if left_out else "no file"
+        notes.append(f"exclude {pattern}: leaves out {what}")
+    if every and not kept:
+        raise AppError(
+            f"The files to leave out ({', '.join(patterns)}) are every uploaded MIDI file "
+            f"({len(every)}): nothing is left to train on."
+        )
+    loose = [path.name for path in kept if path.parent == data]
+    return notes, loose if rules["styles"] == "folders" else []
+
+
+def _unstyled(active: ActiveJob) -> str | None:
+    """The files read without a style while others have one, by name (the corpus report
+    counts them): the loose uploads without a style typed, and a zip's top-level files."""
+    report = active.job.corpus_report or {}
+    if not report.get("unstyled") or not report.get("styles") or not active.loose:
+        return None
+    gone = {entry[0] for entry in report.get("skipped", []) + report.get("duplicates", [])}
+    names = [name for name in active.loose if name not in gone]
+    if not names:
+        return None
+    return (
+        f"without a style ({len(names)}: loose uploads without a style typed in 'Style of the "
+        f"loose files', and files at a zip's top level): {_names(names)}"
+    )
+
+
 def _watch(active: ActiveJob, poll_seconds: float, announce: bool) -> Iterator[TrainProgress]:
     """Progress of a job until it ends, then how it ended. ``announce``: this page saw it run,
     so a saved model is selected in its picker and a failure is raised as an error too."""
     job = active.job
     while not active.done.wait(poll_seconds):
         yield TrainProgress(
-            active.job_id, _job_status(job), _report(active.staged, job), _curve(job), True,
+            active.job_id, _job_status(job), _report(active), _curve(job), True,
             tab=active.tab,
         )  # fmt: skip
     final = active.final or TrainProgress(
@@ -418,7 +563,7 @@ def _finish(active: ActiveJob) -> None:
     try:
         while not job.finished:
             job.poll(timeout=1.0)
-        report = _report(active.staged, job)
+        report = _report(active)
         target = _save_trained(active)
         if target is None:
             message = f"Training failed: {_hide_paths(job, job.error)}"
@@ -474,13 +619,27 @@ def _check_disk(settings: AppSettings) -> None:
 
 def _hide_paths(job: TrainingJob, text: str | None) -> str:
     """The job's messages without the server's folders in them."""
-    return (text or "").replace(str(job.spec.data), "your uploads")
+    return hide_paths((text or "").replace(str(job.spec.data), "your uploads"))
 
 
-def _report(staged: StagedUpload, job: TrainingJob) -> str:
-    if not job.corpus_summary:
-        return staged.summary()
-    return f"{staged.summary()}\n\n{_hide_paths(job, job.corpus_summary)}"
+def _report(active: ActiveJob) -> str:
+    """The staged uploads, the app's notes on them, the corpus as read, and how the trainer
+    set the run up: the model, the baseline, the measured step time and the projection."""
+    job = active.job
+    parts = [active.staged.summary()]
+    if active.notes:
+        parts.append("\n".join(f"  {line}" for line in active.notes))
+    if job.corpus_summary:
+        unstyled = _unstyled(active)
+        parts.append(_hide_paths(job, job.corpus_summary) + (f"\n  {unstyled}" if unstyled else ""))
+    set_up = [
+        _app_words(line, job.spec.train.max_minutes)
+        for line in job.messages
+        if line != job.corpus_summary and not line.startswith(("step ", "done ("))
+    ]
+    if set_up:
+        parts.append("training:\n" + "\n".join(f"  {_hide_paths(job, line)}" for line in set_up))
+    return "\n\n".join(parts)
 
 
 def _save_trained(active: ActiveJob) -> Path | None:
@@ -492,9 +651,8 @@ def _save_trained(active: ActiveJob) -> Path | None:
     folder = active.settings.visitor_models_dir(active.visitor)
     folder.mkdir(parents=True, exist_ok=True)
     target = _unique_path(folder, active.model_name)
-    temporary = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(job.result["best_path"], temporary)
-    os.replace(temporary, target)
+    with open(job.result["best_path"], "rb") as source, atomic_write(target, "wb") as handle:
+        shutil.copyfileobj(source, handle)
     if folder != active.settings.models_dir:
         models = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime)
         for old in models[:-MAX_MODELS_PER_VISITOR]:

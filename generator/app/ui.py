@@ -512,11 +512,35 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
                 "skip files of the other kind; a piano roll learns whole chords from MIDI",
             )
             upload_hint = gr.Markdown(UPLOAD_HINT, elem_classes="status", elem_id="upload-kind")
-            style = gr.Textbox(
-                label="Style of these files (music only, optional)",
-                info="Loose files get this style; a zip's folders name their own styles",
-                max_length=40,
-            )
+            with gr.Accordion(
+                "Music: styles, files to leave out, versions", open=False, elem_id="music-rules"
+            ) as music_rules:
+                styles = gr.Radio(
+                    list(handlers.STYLE_CHOICES),
+                    value=next(iter(handlers.STYLE_CHOICES)),
+                    label="Styles",
+                    info="Each first-level folder of a zip is a style, or the model learns none",
+                    elem_id="train-styles",
+                )
+                style = gr.Textbox(
+                    label="Style of the loose files (optional)",
+                    info="Files uploaded outside a zip get this style",
+                    max_length=40,
+                )
+                exclude = gr.Textbox(
+                    label="Leave out",
+                    placeholder="melody, *-draft.mid",
+                    info="Folders or file patterns inside your uploads, separated by commas",
+                    max_length=500,
+                    elem_id="train-exclude",
+                )
+                group_versions = gr.Checkbox(
+                    value=True,
+                    label="Keep versions of a tune together",
+                    info="Files of the same name in different folders are one tune: all of its "
+                    "versions train, or all validate",
+                    elem_id="train-group",
+                )
             with gr.Row():
                 tokenizer = gr.Radio(
                     list(handlers.TOKENIZERS),
@@ -534,7 +558,9 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
                 list(handlers.PRESETS),
                 value=next(iter(handlers.PRESETS)),
                 label="Model size",
-                info="Bigger models learn more but train slower",
+                info=f"Bigger models learn more but train slower. Speeds measured on "
+                f"{handlers.SIZE_SPEEDS_WHERE}; training measures this server before step 1",
+                elem_id="train-size",
             )
             steps = gr.Slider(
                 50, handlers.MAX_TRAIN_STEPS, value=300, step=50, label="Training steps",
@@ -568,17 +594,18 @@ def _train_tab(settings, jobs, visitor, compose_model, write_model) -> list:
                 elem_id="train-report",
             )  # fmt: skip
     outputs = [status, report, curve, start, stop, compose_model, write_model]
-    for event in (files.change, recipe.change, tokenizer.change):
+    for event in (files.change, recipe.change, tokenizer.change, styles.change):
         event(
             _upload_changed,
-            inputs=[files, recipe, tokenizer],
-            outputs=[upload_hint, style, tokenizer, vocab],
+            inputs=[files, recipe, tokenizer, styles],
+            outputs=[upload_hint, music_rules, style, tokenizer, vocab],
             show_progress="hidden",
             api_visibility=UI_ONLY,
         )
     start.click(
         functools.partial(_train, settings, jobs),
-        inputs=[visitor, files, style, preset, steps, name, recipe, tokenizer, vocab],
+        inputs=[visitor, files, style, preset, steps, name, recipe, tokenizer, vocab]
+        + [styles, exclude, group_versions],  # start_training's arguments, in order
         outputs=outputs,
         concurrency_limit=None,  # the app runs one job at a time itself and says so
         api_visibility=UI_ONLY,
@@ -778,7 +805,7 @@ def _compose(settings, *values):
 
 
 @_shows_errors
-def _upload_changed(files, recipe_choice, tokenizer):
+def _upload_changed(files, recipe_choice, tokenizer, styles):
     recipe, line, notice = handlers.describe_upload(files, recipe_choice)
     _show(notice)
     if not files:
@@ -786,7 +813,8 @@ def _upload_changed(files, recipe_choice, tokenizer):
     text = handlers.takes_option(recipe, "tokenizer")  # text: a tokenizer and its vocabulary
     return (
         line,
-        gr.update(visible=handlers.takes_option(recipe, "styles")),  # style: music only
+        gr.update(visible=handlers.takes_option(recipe, "styles")),  # music only
+        gr.update(visible=handlers.STYLE_CHOICES.get(styles) != "none"),
         gr.update(visible=text),
         gr.update(visible=text and handlers.TOKENIZERS[tokenizer] != "char"),
     )

@@ -16,12 +16,18 @@ import math
 import multiprocessing
 import os
 import queue
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator.config import TrainConfig
+
+MAX_MESSAGES = 1_000  # log lines a job keeps (the first ones, which set the run up, always)
+# The trainer's sizing lines (generator/training/progress.py: projection): the measured step
+# time and the projected wall time, where a time limit stops the run, a long-run warning.
+_PROJECTION = re.compile(r"^(after \d+ steps: )?measured |^--max-minutes |^warning: ")
 
 
 @dataclass
@@ -108,6 +114,8 @@ class TrainingJob:
             target=_run, args=(spec, self._events, self._stop), daemon=True
         )
         self.corpus_summary: str | None = None
+        self.corpus_report: dict[str, Any] | None = None  # CorpusReport.to_dict() or alike
+        self.messages: list[str] = []  # the worker's log lines, in order (MAX_MESSAGES)
         self.steps: list[dict[str, float]] = []  # every "step" event, in order
         self.result: dict[str, Any] | None = None  # the "done" event
         self.error: str | None = None
@@ -159,6 +167,10 @@ class TrainingJob:
         name = event["event"]
         if name == "corpus":
             self.corpus_summary = event["summary"]
+            self.corpus_report = event.get("report")
+        elif name == "log":
+            if len(self.messages) < MAX_MESSAGES:
+                self.messages.append(event["message"])
         elif name == "step":
             self.steps.append(event)
         elif name == "done":
@@ -166,8 +178,47 @@ class TrainingJob:
         elif name == "error":
             self.error = event["message"]
 
+    @property
+    def projection(self) -> list[str]:
+        """The trainer's sizing lines so far: the step time measured before step 1 and the
+        projected wall time, where the time limit stops the run, warnings (and the same again
+        after a few steps if the first measure was off)."""
+        return [m for m in self.messages if _PROJECTION.match(m)]
+
     def rates(self, window_seconds: float = 10.0) -> tuple[float | None, float | None]:
-        """Recent speed in tokens per second, and the estimated seconds left (None if unknown)."""
+        """Recent speed in tokens per second, and the estimated seconds left (None if
+        unknown): to the last step, or to the time limit (``max_minutes``) when the clock ends
+        the run first."""
+        tokens_per_s, steps_left = self._speeds(window_seconds)
+        clock = self.clock()
+        if steps_left is None or clock is None:
+            return tokens_per_s, steps_left
+        return tokens_per_s, min(steps_left, clock)
+
+    def clock(self) -> float | None:
+        """Seconds left before the time limit stops the run (None without one), as of the last
+        step."""
+        limit = self.spec.train.max_minutes * 60
+        if not limit:
+            return None
+        done = self.steps[-1]["seconds"] if self.steps else 0.0
+        return max(limit - done, 0.0)
+
+    def by_clock(self) -> bool:
+        """Whether the time limit will end the run before its last step, at the recent speed
+        (as the CLI's bar decides; it then counts the clock's seconds, not steps). Before a
+        speed is known, the trainer's projection says."""
+        clock = self.clock()
+        if clock is None:
+            return False
+        _, steps_left = self._speeds()
+        if steps_left is None:
+            return any(line.startswith("--max-minutes ") for line in self.projection)
+        return steps_left > clock
+
+    def _speeds(self, window_seconds: float = 10.0) -> tuple[float | None, float | None]:
+        """Tokens per second over the last ``window_seconds`` of steps, and the seconds the
+        remaining steps take at that pace (None, None before two steps)."""
         if len(self.steps) < 2:
             return None, None
         last = self.steps[-1]

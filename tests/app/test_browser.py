@@ -209,7 +209,8 @@ def test_a_reload_finds_the_running_training_and_a_second_visitor_is_refused(
     page.locator("#train-name input, #train-name textarea").first.fill("reloaded")
     expect(page.locator("#upload-kind")).to_contain_text("3 MIDI uploads")
     page.locator("#train").click()
-    expect(page.locator("#train-status")).to_contain_text("step ", timeout=2 * SLOW)
+    expect(page.locator("#train-status")).to_contain_text("Training… step ", timeout=2 * SLOW)
+    expect(page.locator("#train-status")).to_contain_text("s per step")  # the trainer's probe
 
     page.reload()  # the job goes on; the page finds it again
     page.get_by_role("tab", name="Train").click()
@@ -240,3 +241,35 @@ def test_a_reload_finds_the_running_training_and_a_second_visitor_is_refused(
     assert second.get_by_role("option", name="reloaded (yours)").count() == 0
     owner.close()
     other.close()
+
+
+def test_train_tab_music_rules_leave_out_files_and_hide_for_text(page, tmp_path):
+    from playwright.sync_api import expect
+
+    from generator.midi import Note, write_midi
+
+    files = [
+        str(write_midi([Note(b * 0.5, 0.5, 60 + b % 5, 80) for b in range(16)], tmp_path / n))
+        for n in ("jig.mid", "reel.mid")
+    ]
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-size")).to_contain_text("tokens/s")  # sizes with their cost
+    page.locator("#train-files input[type=file]").set_input_files(files)
+    expect(page.locator("#upload-kind")).to_contain_text("2 MIDI uploads")
+    page.get_by_text("Music: styles, files to leave out, versions").click()
+    expect(page.locator("#train-group input")).to_be_checked()
+    page.locator("#train-exclude input, #train-exclude textarea").first.fill("*")
+    page.locator("#train").click()
+    expect(page.locator("#train-status")).to_contain_text(
+        "⚠ The files to leave out (*) are every uploaded MIDI file (2)"
+    )
+    expect(page.locator("#train")).to_be_enabled()  # nothing started: the page can train
+
+    text = tmp_path / "story.txt"
+    text.write_text("once upon a time " * 20, encoding="utf-8")
+    page.locator("#train-files input[type=file]").set_input_files([str(text)])  # added
+    expect(page.locator("#upload-kind")).to_contain_text("These uploads mix music and text")
+    expect(page.locator("#music-rules")).to_be_visible()
+    page.get_by_label("Text", exact=True).check()
+    expect(page.locator("#upload-kind")).to_contain_text("1 text upload")
+    expect(page.locator("#music-rules")).to_be_hidden()  # text has no styles or versions

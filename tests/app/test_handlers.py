@@ -296,8 +296,9 @@ def test_training_runs_in_the_background_stops_and_saves_a_listed_model(settings
     updates = [first]
     for progress in run:
         updates.append(progress)
-        if progress.running and "step " in progress.status:
+        if progress.running and progress.status.startswith("Training…"):
             assert "tokens/s" in progress.status and "ETA" in progress.status
+            assert "s per step" in progress.status  # what the trainer measured before step 1
             h.stop_training(jobs, progress.job_id)
     last = updates[-1]
 
@@ -452,7 +453,7 @@ def test_text_training_reports_skipped_files_and_lists_the_model_in_write(settin
         )
     )
     assert all(u.tab == h.WRITE for u in updates)
-    running = [u for u in updates if u.running and "step " in u.status]
+    running = [u for u in updates if u.running and u.status.startswith("Training…")]
     assert running and all("tokens/s" in u.status and "ETA" in u.status for u in running)
     last = updates[-1]
     assert not last.running and last.new_model_key == "trained:cats"

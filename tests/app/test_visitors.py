@@ -40,7 +40,7 @@ def test_one_job_per_server_owned_by_its_visitor_reattached_after_a_reload(setti
     updates = []
     for progress in h.watch_training(jobs, alice, poll_seconds=0.2):  # alice's page again
         updates.append(progress)
-        if progress.running and "step " in progress.status:
+        if progress.running and progress.status.startswith("Training…"):
             assert "Stopping" in h.stop_training(jobs, visitor=alice)
     assert updates[0].running and updates[0].job_id == first.job_id
     last = updates[-1]

@@ -217,7 +217,9 @@ def test_every_page_only_event_called_by_fn_index_can_do_no_harm(server):
     train = next(
         index
         for index, d in private
-        if len(d["inputs"]) == 9 and components[d["inputs"][0]]["type"] == "browserstate"
+        if d["inputs"]
+        and components[d["inputs"][0]]["type"] == "browserstate"
+        and any(components[i].get("props", {}).get("elem_id") == "train-files" for i in d["inputs"])
     )
     dependency = config["dependencies"][train]
     data = [components[i].get("props", {}).get("value") for i in dependency["inputs"]]
