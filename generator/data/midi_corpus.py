@@ -644,7 +644,8 @@ def _load_midi_corpus(
     _count_read(report, table, read_rows, file_styles)
     if not tokenizer.styles:
         tokenizer.styles = sorted(report.styles)
-    valid_side = np.array(_valid_sides(names, valid_fraction, group_by, report), dtype=bool)
+    valid_side = _valid_sides(names, valid_fraction, group_by, report, report.duplicates)
+    valid_side = np.array(valid_side, dtype=bool)
     if new_tokenizer and report.files_read:
         in_train = ~valid_side if (~valid_side).any() else valid_side
         pitch_range, style_ranges = _pitch_spans(table, read_rows, file_styles, in_train)
@@ -881,11 +882,30 @@ def split_groups(
 
 
 def _valid_sides(
-    names: list[str], valid_fraction: float, group_by: str, report: CorpusReport
+    names: list[str],
+    valid_fraction: float,
+    group_by: str,
+    report: CorpusReport,
+    same_bytes: list[tuple[str, str]] = (),
 ) -> list[bool]:
     """Whether each file goes to valid: a file alone in its group by a hash of its name, a
-    group by a hash of the group; with 2+ groups both sides get one. Counts the groups."""
-    groups = [group_of(name, group_by) for name in names]
+    group by a hash of the group; with 2+ groups both sides get one. Counts the groups.
+
+    ``same_bytes`` pairs (duplicate, file read): a duplicate is read once, under the name that
+    sorts first, so its group is joined to the group of the file read (``tune.mid`` copied as
+    ``a-copy.mid`` still travels with ``melody/Tune.mid``)."""
+    joined: dict[str, str] = {}  # group → the group it was joined to
+
+    def root(group: str) -> str:
+        while group in joined:
+            group = joined[group]
+        return group
+
+    for duplicate, original in same_bytes:
+        a, b = root(group_of(duplicate, group_by)), root(group_of(original, group_by))
+        if a != b:
+            joined[max(a, b)] = min(a, b)  # the smaller name stands for both: order-free
+    groups = [root(group_of(name, group_by)) for name in names]
     sizes = Counter(groups)
     side: dict[str, bool] = {}  # group → valid?
     for group, name in zip(groups, names, strict=True):

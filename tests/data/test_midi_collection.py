@@ -52,11 +52,13 @@ def test_versions_of_a_tune_never_straddle_the_split_and_duplicates_are_reported
     assert train and valid and not train & valid  # no tune on both sides
     assert len(corpus.train) + len(corpus.valid) == 90  # the copy is read once
     assert report.duplicates == [("tune00.mid", "copy-of-tune00.mid")]
-    # sorted order reads copy-of-tune00.mid first: it stands alone, tune00 keeps 2 versions
-    assert report.groups == 30 and report.grouped_files == 89
+    # sorted order reads copy-of-tune00.mid first; it travels with tune00's other versions
+    assert report.groups == 30 and report.grouped_files == 90
+    side = {p.name: "train" for p in corpus.train} | {p.name: "valid" for p in corpus.valid}
+    assert side["copy-of-tune00.mid"] == side["melody/Tune00.mid"] == side["chords/TUNE00.MID"]
     summary = report.summary()
     assert "1 duplicate" in summary and "same bytes as copy-of-tune00.mid" in summary
-    assert "30 groups of 2+ files (89 files)" in summary
+    assert "30 groups of 2+ files (90 files)" in summary
     again = load(tmp_path, valid_fraction=0.3)  # deterministic
     assert [p.name for p in again.valid] == [p.name for p in corpus.valid]
 
