@@ -139,9 +139,20 @@ def add_threads_flag(
     )
 
 
+def add_training_threads_flag(parser: argparse.ArgumentParser) -> None:
+    """--threads for training, where every core helps (the default)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads for training (default 0: torch's choice, every core; 1 leaves the "
+        "machine to other work)",
+    )
+
+
 def set_threads(args: argparse.Namespace) -> None:
-    """Apply ``--threads`` (if the command has it and it is > 0)."""
-    if getattr(args, "threads", 0) > 0:
+    """Apply ``--threads`` (if the command has it): checked, then set unless 0."""
+    if getattr(args, "threads", 0) != 0:
         v.check_threads(args.threads)
         import torch
 

@@ -16,6 +16,7 @@ from generator.cli.common import (
     add_model_flags,
     add_sampling_flags,
     add_training_flags,
+    add_training_threads_flag,
     command_line,
     config_from_args,
     data_set_fields,
@@ -52,6 +53,7 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         train, "folder of MIDI files", "share of files held out", data_default=DEFAULT_MUSIC_DATA
     )
     train.add_argument("--cache-dir", type=Path, default=None, help=CACHE_HELP)
+    add_training_threads_flag(train)
     add_corpus_rule_flags(train)
     train.add_argument(
         "--init-from",
@@ -144,7 +146,7 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         help="temperature among notes only, on top of --temperature: < 1 keeps melodies "
         "closer to the tune's main notes and leaves the rhythm alone",
     )
-    sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
+    sample.add_argument("--num", type=int, default=1, help="variations (one batch, 1-16)")
     add_format_flags(sample, marks=False)  # --meter, --key: the music's own
 
 

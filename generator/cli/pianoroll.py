@@ -17,6 +17,7 @@ from generator.cli.common import (
     add_model_flags,
     add_threads_flag,
     add_training_flags,
+    add_training_threads_flag,
     command_line,
     config_from_args,
     data_set_fields,
@@ -44,6 +45,7 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         "to it (NAME.last.pt).",
     )
     add_training_flags(train, DATA_HELP, "share of MIDI files held out (a JSON has its splits)")
+    add_training_threads_flag(train)
     train.add_argument(
         "--frames-per-beat", type=int, default=4, help="grid of a MIDI folder (frames/quarter)"
     )
@@ -82,7 +84,7 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     add_model_flags(sample, shipped="pianoroll")
     sample.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     sample.add_argument("--frames", type=int, default=64, help="frames to generate")
-    sample.add_argument("--num", type=int, default=1, help="variations (one batch)")
+    sample.add_argument("--num", type=int, default=1, help="variations (one batch, 1-16)")
     sample.add_argument(
         "--first-frame",
         default="C3,G3,E4,C5",

@@ -14,6 +14,7 @@ from generator.cli.common import (
     add_threads_flag,
     add_tokenizer_flags,
     add_training_flags,
+    add_training_threads_flag,
     command_line,
     config_from_args,
     data_set_fields,
@@ -52,6 +53,7 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         "state next to it (NAME.last.pt); --resume keeps the tokenizer of that state.",
     )
     add_training_flags(train, "text file or folder", "share of the text held out")
+    add_training_threads_flag(train)
     add_tokenizer_flags(train)
     _add_text_corpus_flags(train)
     add_config_flags(train, ModelConfig, data_set_fields(TEXT))
@@ -97,7 +99,7 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         "--unit", choices=("characters", "tokens"), default="characters", help="of --length"
     )
     add_sampling_flags(sample)
-    sample.add_argument("--num", type=int, default=1, help="samples (one batch)")
+    sample.add_argument("--num", type=int, default=1, help="samples (one batch, 1-16)")
     add_threads_flag(sample)
     sample.add_argument("--json", action="store_true", help="print one JSON object (no streaming)")
 

@@ -359,6 +359,7 @@ def _crash_case(name: str, tmp: Path, music: Path) -> tuple[list[str], str]:
         "harmonize --beam 1000000": ([*harmonize_out, "--beam", "1000000"], "beam width"),
         "harmonize --beam 5000": ([*harmonize_out, "--beam", "5000"], "beam width"),
         "--threads 1000000": ([*harmonize_out, "--threads", "1000000"], "--threads must be"),
+        "train --threads -1": ([*train, "--threads", "-1"], "--threads must be"),
         "harmonize --bpm -5": ([*harmonize_out, "--bpm", "-5"], "tempo (BPM) must be"),
         "harmonize --bpm nan": ([*harmonize_out, "--bpm", "nan"], "must be a finite number"),
         "harmonize --bpm 1e9": ([*harmonize_out, "--bpm", "1e9"], "tempo (BPM) must be"),
@@ -442,3 +443,21 @@ def test_each_listed_failure_is_a_one_line_error_before_any_work(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert seconds < 10  # refused before reading data or training
     assert not list(tmp_path.glob("*.pt.*")) and not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("recipe", ["music", "text", "pianoroll", "seq2seq"])
+def test_every_train_recipe_takes_threads_and_applies_it(recipe):
+    import torch
+
+    from generator.cli import build_parser
+    from generator.cli.common import set_threads
+
+    command = ["train", recipe, "--data", "d", "--out", "x.pt", "--threads", "1"]
+    args = build_parser().parse_args(command)
+    assert args.threads == 1
+    before = torch.get_num_threads()
+    try:
+        set_threads(args)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
