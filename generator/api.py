@@ -83,6 +83,12 @@ def read_data(
 ):
     """The corpus of ``data`` read the recipe's way (with ``tokenizer`` when given)."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    if tokenizer is not None and not isinstance(tokenizer, recipe.tokenizers):
+        raise ValueError(
+            f"this checkpoint is not a {recipe.name} model (its tokenizer is "
+            f"{getattr(tokenizer, 'kind', type(tokenizer).__name__)}): scoring it on "
+            f"{recipe.data} needs a model made by `train {recipe.name}`"
+        )
     options = data_options(recipe, options)
     return recipe.read(Path(data), options, tokenizer=tokenizer, seq_len=seq_len, progress=progress)
 

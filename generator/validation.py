@@ -111,6 +111,8 @@ def read_bounded_text(stream, max_characters: int, what: str) -> str:
 
 
 MAX_BEAM = 64  # beam width: each beam is a decoder state per source
+MAX_CANDIDATES = 64  # best of N: N decoder states per window
+MAX_HARMONIZE_BEATS = 4096  # a melody's length: 256 windows of 16 beats, about a minute on a CPU
 MAX_THREADS_PER_CPU = 4  # --threads beyond this many per CPU is refused (torch crashes at 1e6)
 
 
@@ -125,6 +127,11 @@ def check_threads(threads: int) -> int:
 def check_beam(beam: int) -> int:
     """Beam width 1-MAX_BEAM (1 = no beam search)."""
     return check_range("beam width", beam, 1, MAX_BEAM, integer=True)
+
+
+def check_candidates(candidates: int) -> int:
+    """Best of N: 1-MAX_CANDIDATES samples per window."""
+    return check_range("candidates (best of N)", candidates, 1, MAX_CANDIDATES, integer=True)
 
 
 def check_length_penalty(penalty: float) -> float:

@@ -69,3 +69,12 @@ def test_a_request_the_family_does_not_answer_is_a_clear_error() -> None:
     loaded = api.load(SHIPPED / "pianoroll.pt")
     with pytest.raises(ValueError, match="a piano roll model does not answer a TextRequest"):
         api.generate(loaded, TextRequest("x"))
+
+
+@pytest.mark.parametrize("shipped", ["text", "pianoroll", "harmonizer"])
+def test_reading_music_with_a_model_of_another_recipe_is_a_clear_error(shipped, tmp_path):
+    from generator.config import SHIPPED_DIR
+
+    loaded = api.load(SHIPPED_DIR / f"{shipped}.pt")
+    with pytest.raises(ValueError, match="is not a music model .*`train music`"):
+        api.read_data("music", tmp_path, tokenizer=loaded.tokenizer)

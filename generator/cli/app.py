@@ -27,7 +27,7 @@ def add_parsers(commands) -> None:
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)),
+        default=None,
         help=f"port ($GRADIO_SERVER_PORT when set, else {DEFAULT_PORT})",
     )
     parser.add_argument(
@@ -58,8 +58,19 @@ def run(args: argparse.Namespace) -> int:
     cpus = os.cpu_count() or 1
     if not 1 <= args.threads <= cpus:
         raise ValueError(f"--threads must be 1 to {cpus} (this machine's CPUs)")
+    if args.port is None:  # read here, not while parsing: a bad value only stops the app
+        setting = os.environ.get("GRADIO_SERVER_PORT", str(DEFAULT_PORT))
+        try:
+            args.port = int(setting)
+        except ValueError:
+            raise ValueError(
+                f"$GRADIO_SERVER_PORT must be a port number 1-65535, got {setting!r}"
+            ) from None
     if not 1 <= args.port <= 65535:
         raise ValueError(f"--port must be 1 to 65535, got {args.port}")
+    for path in args.checkpoint:
+        if not os.path.exists(path):
+            raise ValueError(f"--checkpoint {path}: no such file or folder")
     from generator.app.ui import serve
 
     serve(

@@ -39,6 +39,7 @@ import numpy as np
 import pretty_midi
 import torch
 
+from generator import validation as v
 from generator.checkpoint import Loaded
 from generator.data.harmony import source_ids
 from generator.midi.notes import Note, read_midi
@@ -222,8 +223,13 @@ def harmonize(
     tokenizer = harmony_tokenizer(loaded)
     if not melody.notes:
         raise ValueError("the melody has no notes")
-    if candidates < 1:
-        raise ValueError(f"candidates must be at least 1, got {candidates}")
+    v.check_candidates(candidates)
+    end = max(note.end for note in melody.notes)
+    if end > v.MAX_HARMONIZE_BEATS:
+        raise ValueError(
+            f"the melody is too long: {end:,.0f} beats (at most {v.MAX_HARMONIZE_BEATS:,}); "
+            "harmonize it in parts"
+        )
     windows = source_ids(tokenizer, melody.notes)
     sources = [source for source in windows for _ in range(candidates)]
     num_voices = len(tokenizer.voices)

@@ -78,3 +78,18 @@ def test_shipped_models_are_package_data():
     assert SHIPPED_DIR.parent == PACKAGE
     for name in ("music", "text", "pianoroll", "harmonizer"):
         assert (SHIPPED_DIR / f"{name}.pt").is_file() and (SHIPPED_DIR / f"{name}.md").is_file()
+
+
+def test_a_bad_port_setting_stops_only_the_app_with_a_clear_error(monkeypatch, capsys):
+
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "abc")
+    assert main(["describe", str(SHIPPED_DIR / "text.pt")]) == 0  # other commands unaffected
+    assert main(["app"]) == 2
+    assert "$GRADIO_SERVER_PORT must be a port number 1-65535, got 'abc'" in capsys.readouterr().err
+
+
+def test_a_missing_checkpoint_for_the_app_is_named_before_it_starts(tmp_path, capsys):
+
+    missing = tmp_path / "nope.pt"
+    assert main(["app", "--checkpoint", str(missing), "--app-dir", str(tmp_path)]) == 2
+    assert f"--checkpoint {missing}: no such file or folder" in capsys.readouterr().err

@@ -461,3 +461,14 @@ def test_every_train_recipe_takes_threads_and_applies_it(recipe):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_harmonize_bounds_best_of_n_and_the_melody_length(tmp_path, capsys):
+    melody = write_midi([Note(0.0, 1.0, 67, 80), Note(1.0, 1.0, 69, 80)], tmp_path / "a.mid")
+    out = str(tmp_path / "out.mid")
+    assert main(["harmonize", "--melody", str(melody), "--out", out, "--candidates", "65"]) == 2
+    assert "candidates (best of N) must be a whole number in [1, 64]" in capsys.readouterr().err
+    long = write_midi([Note(2.0 * i, 2.0, 67, 80) for i in range(2100)], tmp_path / "long.mid")
+    assert main(["harmonize", "--melody", str(long), "--out", out]) == 2
+    assert "the melody is too long: 4,200 beats (at most 4,096)" in capsys.readouterr().err
+    assert not (tmp_path / "out.mid").exists()
