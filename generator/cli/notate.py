@@ -59,10 +59,14 @@ def add_notation_flags(parser: argparse.ArgumentParser, marks: bool = True) -> N
     parser.set_defaults(notation_marks=marks)
     if marks:
         group.add_argument(
-            "--meter", default=None, help="time signature, e.g. 6/8; None: the piece's"
+            "--meter",
+            type=_checked_meter,
+            default=None,
+            help="time signature, e.g. 6/8; None: the piece's",
         )
         group.add_argument(
             "--key",
+            type=_checked_key,
             default=None,
             help="key, e.g. 'D major', 'Eb minor', or auto (key analysis); None: the file's "
             "key signature, else auto",
@@ -87,6 +91,29 @@ def add_format_flags(parser: argparse.ArgumentParser, marks: bool = True) -> Non
         "(the .mid is always written; the others go next to it)",
     )
     add_notation_flags(parser, marks)
+
+
+def _checked_meter(text: str) -> str:
+    """--meter, checked while the command line is read (before any work is done)."""
+    from generator.notation.layout import Meter
+
+    try:
+        Meter.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _checked_key(text: str) -> str:
+    """--key, checked while the command line is read; "auto" asks for key analysis."""
+    from generator.notation.keys import Key
+
+    if text != "auto":
+        try:
+            Key.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

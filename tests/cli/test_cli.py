@@ -472,3 +472,19 @@ def test_harmonize_bounds_best_of_n_and_the_melody_length(tmp_path, capsys):
     assert main(["harmonize", "--melody", str(long), "--out", out]) == 2
     assert "the melody is too long: 4,200 beats (at most 4,096)" in capsys.readouterr().err
     assert not (tmp_path / "out.mid").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [("--meter", "7/9", "invalid meter '7/9'"), ("--key", "H", "invalid key 'H'")],
+)
+def test_harmonize_checks_score_marks_before_writing_anything(
+    flag, value, message, tmp_path, capsys
+):
+    melody = write_midi([Note(0.0, 1.0, 67, 80), Note(1.0, 1.0, 69, 80)], tmp_path / "a.mid")
+    out = tmp_path / "out.mid"
+    command = ["harmonize", "--melody", str(melody), "--out", str(out), flag, value]
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--format", "mid,musicxml"])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
