@@ -102,7 +102,7 @@ def main() -> int:
     for checkpoint in args.checkpoint:
         loaded = load_checkpoint(checkpoint)
         corpus = load_harmony_corpus(args.music / "chorale", loaded.tokenizer)
-        chorales = [args.music / "chorale" / name for name in corpus.extra["valid_files"]]
+        chorales = [args.music / "chorale" / name for name in corpus.valid_files]
         scores = loaded.info.get("valid_scores") or {}
         model_row = {
             "checkpoint": str(checkpoint),

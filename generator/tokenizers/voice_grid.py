@@ -13,10 +13,14 @@ Step t of a voice is the note sounding at beat t / steps_per_beat:
 
 A source of n steps therefore has n tokens and its target n × (number of voices) tokens, and
 target token i belongs to voice i mod (number of voices) at step i // (number of voices):
-the alignment the harmonizer relies on. Onsets and ends are rounded to the grid (a note lasts
-at least one step); where notes of one track overlap, a step shows the one that started last
-(the highest on ties), so a chord in a track keeps its top note. With 2 steps per beat,
-sixteenth-note passing tones (about 1% of the chorales' notes) are rounded away.
+the alignment the harmonizer relies on. A step shows the note sounding at its time t
+(onset ≤ t < end); where several of one track do, the one that started last (the highest on
+ties), so a chord in a track keeps its top note. A note too short to sound at any grid time
+takes the step its onset rounds to only if nothing sounds there, else it is dropped: with 2
+steps per beat, most sixteenth-note passing tones (about 1% of the chorales' notes) are, and a
+step never shows a note that starts after its time (issue 13: onsets used to be rounded, half
+to even, so a sixteenth at beat 36.25 took the step of beat 36.0 from the note sounding then).
+Notes on the grid encode as they always did.
 
 Each window of a piece is encoded on its own: a note already sounding at the window's first
 step is written as NOTE there, so every window (a training pair) stands alone.
@@ -24,6 +28,7 @@ step is written as NOTE there, so every window (a training pair) stands alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +40,7 @@ from generator.tokenizers import register
 from generator.tokenizers.base import Tokenizer, shift_notes
 
 NUM_PITCHES = 128
+ON_GRID = 1e-6  # in steps: a time this close to a grid step counts as on it (float noise)
 
 
 @register
@@ -154,26 +160,45 @@ class VoiceGridTokenizer(Tokenizer):
         return out
 
     def num_steps(self, notes: Sequence[Note]) -> int:
-        """Grid steps up to the end of the last note."""
-        return max((self._span(n)[1] for n in notes), default=0)
+        """Grid steps up to the last step any note can show (see ``_steps``)."""
+        return max((self._steps(n)[1] for n in notes), default=0)
 
-    def _span(self, note: Note) -> tuple[int, int]:
-        first = round(note.start * self.steps_per_beat)
-        return first, max(first + 1, round(note.end * self.steps_per_beat))
+    def _steps(self, note: Note) -> tuple[int, int, bool]:
+        """Grid steps [first, last) at whose time the note sounds (onset ≤ t < end), or, for a
+        note too short to sound at any grid time, the one step it may take if nothing sounds
+        there (its onset rounded, as before). Times within ``ON_GRID`` of a step count as on it."""
+        onset, end = note.start * self.steps_per_beat, note.end * self.steps_per_beat
+        first, last = math.ceil(onset - ON_GRID), math.ceil(end - ON_GRID)
+        if last > first:
+            return first, last, True
+        first = round(onset)
+        return first, first + 1, False
 
     def _voice_tokens(self, notes: Sequence[Note], start: int, steps: int) -> np.ndarray:
         """One voice's tokens for grid steps [start, start + steps)."""
         for note in notes:
             if not 0 <= note.pitch < NUM_PITCHES:
                 raise ValueError(f"note pitch {note.pitch} is outside MIDI's 0-127")
-        # Which note each step shows: the latest onset wins, then the highest pitch.
+        # Which note each step shows: of the notes sounding at its time, the one that started
+        # last, then the highest pitch; a note sounding at no grid time only where none sounds.
         shown = np.full(steps, -1, dtype=np.int64)  # index into ``ordered``, -1 = silence
-        ordered = sorted(notes, key=lambda n: (self._span(n)[0], n.pitch))
-        for index, note in enumerate(ordered):
-            first, last = self._span(note)
+        ordered = sorted(
+            notes, key=lambda n: (round(n.start * self.steps_per_beat / ON_GRID), n.pitch)
+        )
+        spans = [self._steps(note) for note in ordered]
+        short = []
+        for index, (first, last, on_grid) in enumerate(spans):
+            if not on_grid:
+                short.append(index)
+                continue
             lo, hi = max(first - start, 0), min(last - start, steps)
             if lo < hi:
                 shown[lo:hi] = index
+        sounding = shown >= 0
+        for index in short:  # later ones (in onset, then pitch) win among themselves
+            t = spans[index][0] - start
+            if 0 <= t < steps and not sounding[t]:
+                shown[t] = index
         tokens = np.full(steps, self.hold_id, dtype=np.int32)
         previous = -2  # nothing yet: the first step always says what it is
         for t in range(steps):
@@ -181,7 +206,7 @@ class VoiceGridTokenizer(Tokenizer):
             if current < 0:
                 if previous != -1:
                     tokens[t] = self.rest_id
-            elif current != previous or self._span(ordered[current])[0] == start + t:
+            elif current != previous:
                 tokens[t] = self.note_offset + ordered[current].pitch
             previous = current
         return tokens

@@ -44,6 +44,31 @@ def test_a_repeated_pitch_is_a_new_note_and_overlaps_show_the_latest_onset():
     assert names(TOKENIZER.encode([notes])) == ["C4", "HOLD", "C4", "E4", "HOLD"]
 
 
+def test_a_sixteenth_melody_shows_the_note_sounding_at_each_step():
+    """Issue 13: onsets were rounded half to even and the latest rounded onset won, so step 0
+    showed D4 (from 0.25) and step 2 showed G4 (from 1.25): notes not yet started then."""
+    melody = [
+        Note(0.0, 0.25, 60, 80),
+        Note(0.25, 0.25, 62, 80),  # sounds at no grid time, and C4 sounds at 0.0: dropped
+        Note(0.5, 0.25, 64, 80),
+        Note(0.75, 0.5, 65, 80),  # sounds at 1.0
+        Note(1.25, 0.25, 67, 80),  # sounds at no grid time, and F4 sounds at 1.0: dropped
+        Note(1.5, 0.5, 69, 80),
+    ]
+    assert names(TOKENIZER.encode([melody])) == ["C4", "E4", "F4", "A4"]  # was D4 E4 G4 A4
+
+
+def test_a_short_note_keeps_one_step_where_nothing_else_sounds():
+    notes = [Note(0, 1, 60, 80), Note(1.25, 0.25, 64, 80), Note(2, 1, 67, 80)]
+    assert names(TOKENIZER.encode([notes])) == ["C4", "HOLD", "E4", "REST", "G4", "HOLD"]
+
+
+def test_times_a_hair_off_the_grid_count_as_on_it():
+    exact = [Note(0.5, 1.0, 67, 80), Note(1.5, 0.5, 69, 80)]
+    noisy = [Note(0.5 + 1e-9, 1.0 - 2e-9, 67, 80), Note(1.5 - 1e-9, 0.5 + 1e-9, 69, 80)]
+    assert names(TOKENIZER.encode([noisy])) == names(TOKENIZER.encode([exact]))
+
+
 def test_decode_gives_each_voice_its_notes():
     parts = [[Note(0, 1, 64, 80)], [Note(0, 0.5, 59, 80), Note(1, 1, 57, 80)], [Note(0, 2, 48, 80)]]
     decoded = TOKENIZER.decode(TOKENIZER.encode(parts))
