@@ -37,12 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 # Known exceptions, each with its reason: (importing file, imported module) → why.
-EXCEPTIONS = {
-    ("generator/families/__init__.py", "generator.training.tasks"): (
-        "under TYPE_CHECKING only: a Recipe's task is typed with the trainer's Task Protocol "
-        "(no import at run time); moving the Protocol below the registry would remove this"
-    ),
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _layer_of() -> dict[str, int]:

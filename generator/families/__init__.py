@@ -19,16 +19,83 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
+import torch
 from torch import nn
 
+from generator.config import TrainConfig
+from generator.models.rnn import State
 from generator.tokenizers import Tokenizer
 
-if TYPE_CHECKING:  # the trainer's Protocol; importing training here would load it too early
-    from generator.training.tasks import Task
+# -- what a family gives the trainer: its Task (the trainer, generator/training/, calls nothing
+# else of a family) and the corpus it reads ---------------------------------------------------
+
+Carry = State | None  # the recurrent state carried from one window to the next (None: fresh)
+
+
+class Corpus(Protocol):
+    """What the trainer reads from a corpus (TokenCorpus, FrameCorpus, PairCorpus)."""
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    @property
+    def train(self) -> Sequence[Any]:
+        """The family's training pieces (token pieces, piano rolls, pairs)."""
+        ...
+
+    @property
+    def valid(self) -> Sequence[Any]:
+        """Held-out pieces of the same kind (may be empty)."""
+        ...
+
+
+class Plan(Protocol):
+    """An epoch of batches, each with ``.to(device)``."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, index: int) -> Any: ...
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A model family's part of training; the trainer calls nothing else."""
+
+    family: str  # the family name written into checkpoints
+    units: str  # what one prediction is ("token", "frame", ...)
+
+    def build_model(self, config: Any) -> nn.Module:
+        """The family's model for its model config."""
+        ...
+
+    def train_plan(self, corpus: Corpus, config: TrainConfig, epoch: int) -> Plan:
+        """The training batches of one epoch, the same from (config.seed, epoch) on resume."""
+        ...
+
+    def valid_plan(self, corpus: Corpus, config: TrainConfig) -> Plan:
+        """The validation batches, in a fixed order."""
+        ...
+
+    def loss(self, model: nn.Module, batch: Any, state: Carry) -> tuple[torch.Tensor, Any, Carry]:
+        """(summed NLL in nats, number of predictions, the state to carry to the next batch)."""
+        ...
+
+    def detach_state(self, state: Carry) -> Carry:
+        """The carried state cut from the graph of the step that made it."""
+        ...
+
+    def baseline(self, corpus: Corpus) -> float | None:
+        """A simple model's valid NLL in the same units, or None."""
+        ...
+
+    def describe(self, corpus: Corpus) -> str:
+        """One line on the data, for the run's log."""
+        ...
+
 
 _REGISTRY: dict[str, Family] = {}
 _LOCK = threading.Lock()

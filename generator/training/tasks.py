@@ -13,8 +13,7 @@ carried through whole files. Piano-roll frames (frame_task.py) and encoder-decod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,72 +24,10 @@ from generator.config import TrainConfig
 from generator.data.pieces import Piece, TokenCorpus
 from generator.data.streams import VALID_LANE_WINDOWS, StreamPlan
 from generator.data.windows import Batch, EpochPlan
+from generator.families import Carry, Corpus, Plan, Task  # noqa: F401  (the Protocols, re-exported)
 from generator.models import RNNGenerator
-from generator.models.rnn import State, detach_state
+from generator.models.rnn import detach_state
 from generator.tokenizers import Tokenizer
-
-Carry = State | None  # the recurrent state carried from one window to the next (None: fresh)
-
-
-class Corpus(Protocol):
-    """What the trainer reads from a corpus (TokenCorpus, FrameCorpus, PairCorpus)."""
-
-    @property
-    def tokenizer(self) -> Tokenizer: ...
-
-    @property
-    def train(self) -> Sequence[Any]:
-        """The family's training pieces (token pieces, piano rolls, pairs)."""
-        ...
-
-    @property
-    def valid(self) -> Sequence[Any]:
-        """Held-out pieces of the same kind (may be empty)."""
-        ...
-
-
-class Plan(Protocol):
-    """An epoch of batches, each with ``.to(device)``."""
-
-    def __len__(self) -> int: ...
-
-    def batch(self, index: int) -> Any: ...
-
-
-@runtime_checkable
-class Task(Protocol):
-    """A model family's part of training; the trainer calls nothing else."""
-
-    family: str  # the family name written into checkpoints
-    units: str  # what one prediction is ("token", "frame", ...)
-
-    def build_model(self, config: Any) -> nn.Module:
-        """The family's model for its model config."""
-        ...
-
-    def train_plan(self, corpus: Corpus, config: TrainConfig, epoch: int) -> Plan:
-        """The training batches of one epoch, the same from (config.seed, epoch) on resume."""
-        ...
-
-    def valid_plan(self, corpus: Corpus, config: TrainConfig) -> Plan:
-        """The validation batches, in a fixed order."""
-        ...
-
-    def loss(self, model: nn.Module, batch: Any, state: Carry) -> tuple[torch.Tensor, Any, Carry]:
-        """(summed NLL in nats, number of predictions, the state to carry to the next batch)."""
-        ...
-
-    def detach_state(self, state: Carry) -> Carry:
-        """The carried state cut from the graph of the step that made it."""
-        ...
-
-    def baseline(self, corpus: Corpus) -> float | None:
-        """A simple model's valid NLL in the same units, or None."""
-        ...
-
-    def describe(self, corpus: Corpus) -> str:
-        """One line on the data, for the run's log."""
-        ...
 
 
 class TokenTask:
