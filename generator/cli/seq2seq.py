@@ -374,6 +374,8 @@ def _harmonize(args: argparse.Namespace) -> int:
     from generator.families.encoder_decoder import HarmonizeRequest
     from generator.sampling.harmonize import melody_beat, read_melody, read_timing, write_harmony
 
+    if Path(args.out).resolve() == Path(args.melody).resolve():
+        raise ValueError(f"--out {args.out} is the melody file: write the harmony elsewhere")
     loaded = load_model(args)
     melody, _ = read_melody(args.melody, args.melody_track)
     timing = read_timing(args.melody)

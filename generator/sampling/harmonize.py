@@ -30,6 +30,7 @@ The written file keeps the melody file's tempo changes, meters and key signature
 from __future__ import annotations
 
 import copy
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -204,6 +205,33 @@ def voicing_rules(
     return process
 
 
+MELODY_HIGHEST_LOW_NOTE = 96  # C7: a melody whose lowest note is above this is out of reach
+
+
+def _check_melody_range(pitches: list[int]) -> None:
+    """A melody the voices can go under: not below the alto's range, not far above the
+    soprano's (the voices would sit octaves away from it). Says how many octaves to move."""
+    low, high = min(pitches), max(pitches)
+    alto_low, soprano_low, soprano_high = (
+        SATB_RANGES["Alto"][0],
+        SATB_RANGES["Soprano"][0],
+        SATB_RANGES["Soprano"][1],
+    )
+    if high < alto_low:
+        octaves = math.ceil((soprano_low - high) / 12)
+        raise ValueError(
+            f"the melody (MIDI {low}-{high}) lies below the voices added under it (the alto "
+            f"starts at MIDI {alto_low}): move it up {octaves} octave{'s' * (octaves != 1)}"
+        )
+    if low > MELODY_HIGHEST_LOW_NOTE:
+        octaves = math.ceil((low - soprano_high) / 12)
+        raise ValueError(
+            f"the melody (MIDI {low}-{high}) lies far above the voices added under it (the "
+            f"soprano ends at MIDI {soprano_high}): move it down {octaves} "
+            f"octave{'s' * (octaves != 1)}"
+        )
+
+
 def harmonize(
     loaded: Loaded,
     melody: Part,
@@ -224,6 +252,7 @@ def harmonize(
     if not melody.notes:
         raise ValueError("the melody has no notes")
     v.check_candidates(candidates)
+    _check_melody_range([note.pitch for note in melody.notes])
     end = max(note.end for note in melody.notes)
     if end > v.MAX_HARMONIZE_BEATS:
         raise ValueError(

@@ -488,3 +488,19 @@ def test_harmonize_checks_score_marks_before_writing_anything(
         main([*command, "--format", "mid,musicxml"])
     assert stop.value.code == 2 and message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_harmonize_refuses_to_overwrite_its_melody_and_melodies_out_of_reach(tmp_path, capsys):
+    melody = write_midi([Note(0.0, 1.0, 67, 80), Note(1.0, 1.0, 69, 80)], tmp_path / "a.mid")
+    before = melody.read_bytes()
+    assert main(["harmonize", "--melody", str(melody), "--out", str(melody)]) == 2
+    assert "is the melody file" in capsys.readouterr().err and melody.read_bytes() == before
+    out = str(tmp_path / "out.mid")
+    low = write_midi([Note(float(i), 1.0, i, 80) for i in range(12)], tmp_path / "low.mid")
+    assert main(["harmonize", "--melody", str(low), "--out", out]) == 2
+    error = capsys.readouterr().err
+    assert "the melody (MIDI 0-11) lies below" in error and "move it up 5 octaves" in error
+    high = write_midi([Note(float(i), 1.0, 115 + i, 80) for i in range(12)], tmp_path / "hi.mid")
+    assert main(["harmonize", "--melody", str(high), "--out", out]) == 2
+    assert "lies far above the voices added under it" in capsys.readouterr().err
+    assert not (tmp_path / "out.mid").exists()
