@@ -517,6 +517,21 @@ class _CorpusCache:
 STAMP_KEYS = ("stamp_names", "stamp_sizes", "stamp_times")
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a corpus is assembled: building 100,000 pieces
+    (none in a reference cycle) would otherwise set off full collections that walk every
+    object of the process (torch's included), a third of a cached read's time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@_collector_paused()  # the whole read
 def load_midi_corpus(
     folder: str | Path,
     *,
@@ -535,47 +550,6 @@ def load_midi_corpus(
     Files not in the cache are parsed by ``workers`` processes (0: one per CPU core, at most
     4) when there are enough of them to pay for starting the processes. Meters, pitch ranges
     and voices come from the data only for a new tokenizer (``tokenizer`` None)."""
-    with _collector_paused():
-        return _load_midi_corpus(
-            folder,
-            tokenizer,
-            valid_fraction,
-            limits,
-            cache_dir,
-            progress,
-            styles,
-            exclude,
-            group_by,
-            workers,
-        )
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cycle collector off while a corpus is assembled: building 100,000 pieces
-    (none in a reference cycle) would otherwise set off full collections that walk every
-    object of the process (torch's included), a third of a cached read's time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _load_midi_corpus(
-    folder,
-    tokenizer,
-    valid_fraction,
-    limits,
-    cache_dir,
-    progress,
-    styles,
-    exclude,
-    group_by,
-    workers,
-) -> TokenCorpus:
     new_tokenizer = tokenizer is None
     started = time.perf_counter()
     folder = Path(folder).expanduser()
