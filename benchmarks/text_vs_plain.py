@@ -27,10 +27,18 @@ between the cases is the data order (and, with dropout, where the masks fall).
                betas 0.9/0.99, weight decay 0.1, GELU, pre-norm), built from torch.nn, trained
                for the wall time the plain loop took (or ``--gpt-seconds``); scored with a
                sliding context of 32 to 63 characters
+    budget     what `train text --max-minutes` trains (the budget recipe, TEXT_BUDGET_RECIPE),
+               run through the command line in this process for the wall time the plain loop
+               took (or ``--budget-seconds``), validation and saving included; extra flags for
+               that command in ``--budget-flags`` (one case per ``;``-separated set, to compare
+               recipes); scored as the others, per character (SentencePiece models too)
 
     python benchmarks/text_vs_plain.py --data datasets/text --threads 2
     python benchmarks/text_vs_plain.py --data book.txt --steps 944 --threads 2 --curves curves.json
     python benchmarks/text_vs_plain.py --hidden-size 256 --steps 300 --cases plain,segments,streams
+    python benchmarks/text_vs_plain.py --cases plain,gpt,budget --threads 2   # the budget table
+    python benchmarks/text_vs_plain.py --cases budget --budget-seconds 300 \
+        --budget-flags "--cell lstm;--tokenizer sentencepiece --vocab-size 1000"  # recipes
     python benchmarks/text_vs_plain.py --hidden-size 256 --steps 400 --seeds 0,1,2,3 \
         --cases plain,streams-between-nowarmup           # the seed spread: mean and sd per case
 """
@@ -67,6 +75,7 @@ CASES = (
     "streams-between-nowarmup",
     "streams-inorder",
     "gpt",
+    "budget",
 )
 
 
@@ -88,6 +97,12 @@ def flags():
     p.add_argument("--segment-len", type=int, default=0, help="0 = 16 windows of --seq-len")
     p.add_argument("--eval-lanes", type=int, default=32)
     p.add_argument("--gpt-seconds", type=float, default=0.0, help="0 = the plain loop's time")
+    p.add_argument("--budget-seconds", type=float, default=0.0, help="0 = the plain loop's time")
+    p.add_argument(
+        "--budget-flags",
+        default="",
+        help="';'-separated sets of extra `train text` flags: one budget case each",
+    )
     p.add_argument(
         "--seeds",
         default="",
@@ -269,6 +284,57 @@ def run_project(corpus: TokenCorpus, args, case: str) -> dict:
     }
 
 
+# -- what `train text --max-minutes` does --------------------------------------------------------
+def run_budget(corpus: TokenCorpus, args, seconds: float, extra: str) -> dict:
+    """`train text --max-minutes` on the same files, through the command line, then the held-out
+    text (as that run split it) scored per character with the state carried."""
+    from generator import api
+    from generator.cli import main as cli
+    from generator.evaluation.text import prediction_count
+    from generator.sampling.text import text_tokenizer
+
+    losses: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "model.pt"
+        command = [
+            "train", "text", "--data", str(args.data), "--out", str(out),
+            "--max-minutes", f"{seconds / 60:.6f}", "--threads", str(args.threads),
+            "--valid-fraction", str(args.valid_fraction), "--seed", str(args.seed),
+            "--no-progress", "--device", "cpu", *extra.split(),
+        ]  # fmt: skip
+        started = time.perf_counter()
+        if cli(command) != 0:
+            raise SystemExit(f"train text failed: {' '.join(command)}")
+        wall = time.perf_counter() - started
+        loaded = api.load(out)
+        state = torch.load(out.with_suffix(".last.pt"), weights_only=True)["train_state"]
+    held_out = api.read_data(
+        "text",
+        args.data,
+        {"valid_fraction": args.valid_fraction, "max_valid_tokens": 0},
+        tokenizer=text_tokenizer(loaded),
+    )
+    model = loaded.model.eval()
+
+    def step(batch, state):
+        cond = model.condition(batch.style_ids, batch.seed_ids)
+        return model(batch.inputs, state, cond=cond, starts=batch.starts)
+
+    per_token = stream_nll(step, held_out, args.eval_lanes, args.seq_len)
+    per_char = per_token * prediction_count(held_out.valid) / held_out.report.valid_characters
+    return {
+        "valid_streams": per_char,
+        "seconds": wall,
+        "losses": losses,
+        "steps": state["step"],
+        "recipe": {
+            k: v
+            for k, v in loaded.model.config.to_dict().items()
+            if k in ("cell", "hidden_size", "num_layers", "embedding_size", "dropout")
+        },
+    }
+
+
 # -- a small GPT, as a user would pick instead --------------------------------------------------
 class TinyGPT(nn.Module):
     def __init__(self, vocab: int, width=128, layers=4, heads=4, context=64):
@@ -347,6 +413,20 @@ def gpt_nll(model: TinyGPT, ids: torch.Tensor, context: int = 64) -> float:
     return total / n
 
 
+def print_case(case: str, seed: int, r: dict) -> None:
+    """One line per finished case."""
+    extra = f", per segment {r['valid_segments']:.4f}" if "valid_segments" in r else ""
+    tail = f"; train loss last 50 steps {np.mean(r['losses'][-50:]):.4f}" if r["losses"] else ""
+    print(
+        f"{case:26s} seed {seed}: held-out {r['valid_streams']:.4f} nats/char "
+        f"(streams{extra}){tail}; {r['seconds']:.0f} s"
+        + (f", {r['steps']} steps" if "steps" in r else "")
+        + (f"; {r['recipe']}" if "recipe" in r else "")
+        + f"; load {common.load_average()}",
+        flush=True,
+    )
+
+
 def main() -> None:
     args = flags()
     common.setup(args)
@@ -376,18 +456,20 @@ def main() -> None:
             elif case == "gpt":
                 budget = args.gpt_seconds or runs.get("plain", {}).get(seed, {}).get("seconds", 60)
                 r = run_gpt(corpus, args, budget)
+            elif case == "budget":
+                budget = args.budget_seconds or runs.get("plain", {}).get(seed, {}).get("seconds")
+                if not budget:
+                    raise SystemExit("the budget case needs --budget-seconds or the plain case")
+                for extra in args.budget_flags.split(";"):
+                    name = f"budget {extra}".strip()
+                    r = run_budget(corpus, args, budget, extra)
+                    runs.setdefault(name, {})[seed] = r
+                    print_case(name, seed, r)
+                continue
             else:
                 r = run_project(corpus, args, case)
             runs.setdefault(case, {})[seed] = r
-            extra = f", per segment {r['valid_segments']:.4f}" if "valid_segments" in r else ""
-            tail = np.mean(r["losses"][-50:])
-            print(
-                f"{case:26s} seed {seed}: held-out {r['valid_streams']:.4f} nats/char "
-                f"(streams{extra}); train loss last 50 steps {tail:.4f}; {r['seconds']:.0f} s"
-                + (f", {r['steps']} steps" if "steps" in r else "")
-                + f"; load {common.load_average()}",
-                flush=True,
-            )
+            print_case(case, seed, r)
     if len(seeds) > 1:
         for case, by_seed in runs.items():
             values = [r["valid_streams"] for r in by_seed.values()]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import sys
 from pathlib import Path
 
@@ -21,9 +23,10 @@ from generator.cli.common import (
     load_model,
     model_fields,
 )
-from generator.config import ModelConfig, TrainConfig
+from generator.config import MODEL_SIZES, ModelConfig, TrainConfig, model_size_help
 from generator.data.text_corpus import MAX_VALID_TOKENS
-from generator.families.token_rnn import TEXT, TextData
+from generator.evaluation.text import SPLITS
+from generator.families.token_rnn import TEXT, TEXT_BUDGET_RECIPE, TextData
 
 
 def _add_text_corpus_flags(parser: argparse.ArgumentParser) -> None:
@@ -50,14 +53,25 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         description="Train on a text file, or every .txt/.md file under a folder (recursively). "
         "The tokenizer is built from the corpus: characters, or a SentencePiece model trained "
         "here (kept inside the checkpoint). Writes the best model to --out and the resumable "
-        "state next to it (NAME.last.pt); --resume keeps the tokenizer of that state.",
+        "state next to it (NAME.last.pt); --resume keeps the tokenizer of that state. Given "
+        "--max-minutes, the flags whose help says 'with --max-minutes' default to the budget "
+        "recipe: the lowest held-out NLL measured for a fixed CPU time (README); flags given "
+        "beside it win.",
     )
     add_training_flags(train, "text file or folder", "share of the text held out")
     add_training_threads_flag(train)
     add_tokenizer_flags(train)
     _add_text_corpus_flags(train)
     add_config_flags(train, ModelConfig, data_set_fields(TEXT))
+    train.add_argument(
+        "--size",
+        choices=tuple(MODEL_SIZES),
+        default=argparse.SUPPRESS,
+        help=model_size_help() + " (default: "
+        "the budget recipe's shape with --max-minutes, else ModelConfig's)",
+    )
     add_config_flags(train, TrainConfig, {"transpose", "style_dropout"})
+    _budget_recipe_defaults(train)
     train.add_argument(
         "--max-valid-tokens",
         type=int,
@@ -73,10 +87,24 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         help="NLL per token and bits per character on text",
         description="Score a text model on a file or folder: nats per token, and bits per "
         "character (total nats / ln 2 / characters), which compares character and subword "
-        "models on one scale.",
+        "models on one scale. --split valid scores only the text `train text` held out of the "
+        "same --data (the same --valid-fraction).",
     )
     add_model_flags(evaluate)
     evaluate.add_argument("--data", type=Path, required=True, help="text file or folder")
+    evaluate.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="all",
+        help="all of --data, or one side of the split `train text` makes of it: the held-out "
+        "text (valid) or the rest (train)",
+    )
+    evaluate.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=TextData.valid_fraction,
+        help="with --split train/valid: the --valid-fraction the model was trained with",
+    )
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--seq-len", type=int, default=256)
     _add_text_corpus_flags(evaluate)
@@ -104,6 +132,44 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
     sample.add_argument("--json", action="store_true", help="print one JSON object (no streaming)")
 
 
+def _field_defaults() -> dict:
+    """What each flag of TEXT_BUDGET_RECIPE defaults to without --max-minutes."""
+    return {
+        f.name: f.default
+        for cls in (ModelConfig, TrainConfig, TextData)
+        for f in dataclasses.fields(cls)
+        if f.name in TEXT_BUDGET_RECIPE
+    }
+
+
+def _budget_recipe_defaults(parser: argparse.ArgumentParser) -> None:
+    """The flags of TEXT_BUDGET_RECIPE default to it with --max-minutes, else to the config
+    classes; each flag's help says both (the values are filled in by _fill_defaults)."""
+    plain = _field_defaults()
+    for action in parser._actions:
+        if action.dest in TEXT_BUDGET_RECIPE:
+            action.default = argparse.SUPPRESS  # absent unless given: _fill_defaults decides
+            action.help = (
+                f"{action.help} (default: {plain[action.dest]}; with --max-minutes: "
+                f"{TEXT_BUDGET_RECIPE[action.dest]})"
+            )
+
+
+def _fill_defaults(args: argparse.Namespace) -> list[str]:
+    """Fill the recipe flags not given: --size's shape first, then the budget recipe (with
+    --max-minutes) or the config defaults. Returns what the recipe set, for the log."""
+    given = set(vars(args))
+    if "size" in given:
+        for name, value in MODEL_SIZES[args.size].items():
+            if name not in given:
+                setattr(args, name, value)
+    recipe = TEXT_BUDGET_RECIPE if args.max_minutes and not args.resume else _field_defaults()
+    filled = [name for name in TEXT_BUDGET_RECIPE if not hasattr(args, name)]
+    for name in filled:
+        setattr(args, name, recipe[name])
+    return filled if recipe is TEXT_BUDGET_RECIPE else []
+
+
 def _text_options(args: argparse.Namespace, **fixed) -> TextData:
     """The --data reading flags as the recipe's options."""
     return config_from_args(TextData, args, **fixed)
@@ -114,6 +180,13 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
     from generator.validation import check_range
 
     check_range("--max-valid-tokens", args.max_valid_tokens, 0, 10**12, integer=True)
+    recipe = _fill_defaults(args)
+    if recipe:
+        api.note(
+            f"--max-minutes {args.max_minutes:g}: the budget recipe (README, BENCHMARKS.md) sets "
+            + ", ".join(f"--{n.replace('_', '-')} {getattr(args, n)}" for n in recipe)
+            + "; flags given beside it win"
+        )
     api.train(
         "text",
         args.data,
@@ -134,16 +207,22 @@ def _cmd_evaluate_text(args: argparse.Namespace) -> int:
     from generator.sampling.text import text_tokenizer
 
     loaded = load_model(args)
-    options = _text_options(args, valid_fraction=0.0)
+    if args.split == "all":
+        args.valid_fraction = 0.0
+    options = _text_options(args, max_valid_tokens=0)
     corpus = api.read_data(
         "text", args.data, options, tokenizer=text_tokenizer(loaded), seq_len=args.seq_len
     )
     print(corpus.report.summary(), file=sys.stderr)
-    score = api.evaluate(loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len)
+    score = api.evaluate(
+        loaded, corpus, batch_size=args.batch_size, seq_len=args.seq_len, split=args.split
+    )
     files = corpus.report.files_read
+    part = {"all": "", "train": "the training part of ", "valid": "the held-out part of "}
     print(
         f"NLL {score.nats_per_token:.4f} nats/token, {score.bits_per_character:.4f} "
-        f"bits/character on {files} file{'s' * (files != 1)} ({score.tokens:,} tokens, "
+        f"bits/character ({score.bits_per_character * math.log(2):.4f} nats/character) on "
+        f"{part[args.split]}{files} file{'s' * (files != 1)} ({score.tokens:,} tokens, "
         f"{score.characters:,} characters), state carried through each file"
     )
     print(

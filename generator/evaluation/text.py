@@ -38,12 +38,27 @@ def bits_per_character(nats_per_token: float, pieces: list[Piece], characters: i
     return nats_per_token * prediction_count(pieces) / math.log(2) / max(characters, 1)
 
 
+SPLITS = ("all", "train", "valid")  # which part of a corpus evaluate_text scores
+
+
 def evaluate_text(
-    loaded: Loaded, corpus: TokenCorpus, *, batch_size: int = 16, seq_len: int = 256
+    loaded: Loaded,
+    corpus: TokenCorpus,
+    *,
+    batch_size: int = 16,
+    seq_len: int = 256,
+    split: str = "all",
 ) -> TextScore:
-    """Score all of ``corpus`` (train and valid alike) with the loaded model, both ways."""
+    """Score ``corpus`` with the loaded model, both ways: all of it (train and valid alike), or
+    one side of its split ("train", or "valid": the text ``train text`` held out)."""
     text_tokenizer(loaded)
-    pieces = corpus.train + corpus.valid
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    pieces = {"all": corpus.train + corpus.valid, "train": corpus.train, "valid": corpus.valid}[
+        split
+    ]
+    if not pieces:
+        raise ValueError(f"the corpus has no {split} text to score")
     device = next(loaded.model.parameters()).device
     streams = StreamPlan(
         pieces,
@@ -58,7 +73,12 @@ def evaluate_text(
         pieces, loaded.tokenizer, min(batch_size, len(pieces)), seq_len, shuffle=False
     )
     segment_nll = evaluate(loaded.model, per_segment, device)
-    characters = corpus.report.characters
+    report = corpus.report
+    characters = {
+        "all": report.train_characters + report.valid_characters,
+        "train": report.train_characters,
+        "valid": report.valid_characters,
+    }[split]
     return TextScore(
         nats_per_token=nll,
         bits_per_character=bits_per_character(nll, pieces, characters),

@@ -161,6 +161,21 @@ class TextData:
     max_valid_tokens: int = MAX_VALID_TOKENS  # validate on at most N held-out tokens (0 = all)
 
 
+# What `train text --max-minutes` trains unless flags say otherwise: the recipe that reached the
+# lowest held-out NLL for a fixed CPU budget (BENCHMARKS.md, "Text: the best recipe for a fixed
+# CPU budget", benchmarks/text_vs_plain.py). ModelConfig, TrainConfig and TextData fields.
+TEXT_BUDGET_RECIPE: dict[str, Any] = {
+    "cell": "gru",
+    "hidden_size": 256,
+    "num_layers": 2,
+    "embedding_size": 128,
+    "dropout": 0.1,
+    "io_dropout": False,
+    "lr": 3e-3,
+    "max_steps": 1_000_000,  # the clock ends the run; the schedule follows it
+}
+
+
 def segment_length(options: TextData, seq_len: int) -> int:
     """--segment-len, or whole training windows: SEGMENT_WINDOWS of ``seq_len`` (no padding)."""
     return options.segment_len or SEGMENT_WINDOWS * seq_len - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -12,7 +13,8 @@ import pytest
 
 from generator.checkpoint import read_checkpoint, save_checkpoint
 from generator.cli import main
-from generator.config import ModelConfig
+from generator.config import MODEL_SIZES, ModelConfig, TrainConfig
+from generator.families.token_rnn import TEXT_BUDGET_RECIPE
 from generator.models import RNNGenerator
 from generator.tokenizers import MidiEventTokenizer
 
@@ -177,3 +179,57 @@ def test_train_validates_on_a_capped_share_and_says_so(tmp_path: Path, capsys) -
     assert corpus["valid_characters"] == 100
     assert main([*args[:-1], "-5", *TINY]) == 2
     assert "--max-valid-tokens must be a whole number" in capsys.readouterr().err
+
+
+def test_evaluate_split_valid_scores_exactly_the_text_training_held_out(
+    char_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    text = "".join(f"line {i}: the rain fell in torrents.\n" for i in range(40))
+    whole = tmp_path / "whole.txt"
+    whole.write_text(text, encoding="utf-8")
+    tail = tmp_path / "tail" / "whole.txt"  # the last 10% of the file, as train text cuts it
+    tail.parent.mkdir()
+    tail.write_text(text[len(text) - len(text) // 10 :], encoding="utf-8")
+
+    def score(data: Path, *split: str) -> str:
+        args = ["evaluate", "text", "--checkpoint", str(char_checkpoint), "--data", str(data)]
+        assert main([*args, *split]) == 0
+        return capsys.readouterr().out.splitlines()[0]
+
+    valid = score(whole, "--split", "valid")
+    assert f"held-out part of 1 file ({len(text) // 10 + 1:,} tokens, " in valid
+    assert valid.split(" on ")[0] == score(tail).split(" on ")[0]  # the same NLL, to the digit
+    assert score(whole, "--split", "train") != valid
+    args = ["evaluate", "text", "--checkpoint", str(char_checkpoint), "--data", str(whole)]
+    assert main([*args, "--split", "valid", "--valid-fraction", "0"]) == 2
+    assert "no valid text to score" in capsys.readouterr().err
+
+
+def _trained_with(tmp_path: Path, capsys, *flags: str) -> tuple[dict, str]:
+    """The model config and train config a short `train text` run with ``flags`` records."""
+    out = tmp_path / f"m{len(list(tmp_path.glob('*.pt')))}.pt"
+    data = make_corpus(tmp_path / "data") if not (tmp_path / "data").exists() else tmp_path / "data"
+    base = ["train", "text", "--data", str(data), "--out", str(out), "--max-steps", "1"]
+    quick = ["--batch-size", "2", "--seq-len", "8", "--eval-every", "1", "--no-progress"]
+    assert main([*base, *quick, "--device", "cpu", *flags]) == 0
+    saved = read_checkpoint(out.with_suffix(".last.pt"))
+    return {
+        **saved["model_config"],
+        **saved["train_state"]["train_config"],
+    }, capsys.readouterr().err
+
+
+def test_max_minutes_trains_the_budget_recipe_and_flags_given_win(tmp_path: Path, capsys) -> None:
+    recipe = TEXT_BUDGET_RECIPE
+    config, log = _trained_with(tmp_path, capsys, "--max-minutes", "5")
+    assert {k: config[k] for k in recipe} == recipe
+    assert "--max-minutes 5: the budget recipe" in log
+    plain, log = _trained_with(tmp_path, capsys)  # no time budget: the config classes' defaults
+    defaults = {**ModelConfig().to_dict(), **dataclasses.asdict(TrainConfig())}
+    assert {k: plain[k] for k in recipe} == {k: defaults[k] for k in recipe}
+    assert "budget recipe" not in log
+    given, _ = _trained_with(
+        tmp_path, capsys, "--max-minutes", "5", "--size", "small", "--lr", "1e-3"
+    )
+    assert given["hidden_size"] == MODEL_SIZES["small"]["hidden_size"] and given["lr"] == 1e-3
+    assert given["cell"] == recipe["cell"]  # what neither --size nor a flag set
