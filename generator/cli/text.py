@@ -170,6 +170,14 @@ def _fill_defaults(args: argparse.Namespace) -> list[str]:
     return filled if recipe is TEXT_BUDGET_RECIPE else []
 
 
+def _flag(name: str, value) -> str:
+    """``name`` and ``value`` as the command line says them: --lr 0.003, --no-io-dropout."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
+
+
 def _text_options(args: argparse.Namespace, **fixed) -> TextData:
     """The --data reading flags as the recipe's options."""
     return config_from_args(TextData, args, **fixed)
@@ -184,7 +192,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
     if recipe:
         api.note(
             f"--max-minutes {args.max_minutes:g}: the budget recipe (README, BENCHMARKS.md) sets "
-            + ", ".join(f"--{n.replace('_', '-')} {getattr(args, n)}" for n in recipe)
+            + ", ".join(_flag(name, getattr(args, name)) for name in recipe)
             + "; flags given beside it win"
         )
     api.train(

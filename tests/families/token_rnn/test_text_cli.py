@@ -223,7 +223,7 @@ def test_max_minutes_trains_the_budget_recipe_and_flags_given_win(tmp_path: Path
     recipe = TEXT_BUDGET_RECIPE
     config, log = _trained_with(tmp_path, capsys, "--max-minutes", "5")
     assert {k: config[k] for k in recipe} == recipe
-    assert "--max-minutes 5: the budget recipe" in log
+    assert "--max-minutes 5: the budget recipe" in log and "--no-io-dropout" in log
     plain, log = _trained_with(tmp_path, capsys)  # no time budget: the config classes' defaults
     defaults = {**ModelConfig().to_dict(), **dataclasses.asdict(TrainConfig())}
     assert {k: plain[k] for k in recipe} == {k: defaults[k] for k in recipe}
