@@ -1,6 +1,7 @@
-"""The four piano-roll benchmark models shipped in generator/checkpoints/benchmarks/: each loads, has the
-head its name says, is small, and has a card giving its exact command and the valid figure it
-records (which ``evaluate pianoroll`` reproduces on the JSON split; BENCHMARKS.md)."""
+"""The four piano-roll benchmark models shipped in generator/checkpoints/benchmarks/: each
+loads, has the head its name says, is small, and has a card giving its exact command and
+the valid figure it records (which ``evaluate pianoroll`` reproduces on the JSON split;
+BENCHMARKS.md)."""
 
 from __future__ import annotations
 
