@@ -35,6 +35,7 @@ from generator.tokenizers import tokenizer_from_dict
 from generator.training.distributed import is_main_process
 from generator.training.trainer import TrainResult, last_path_for
 from generator.training.trainer import train as run_trainer
+from generator.validation import check_device, check_path, check_type
 
 Log = Callable[[str], None]
 
@@ -48,8 +49,12 @@ class NothingToTrain(ValueError):
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Loaded:
-    """A checkpoint's model (eval mode, on ``device``; "auto" picks one) and tokenizer."""
-    return load_checkpoint(path, device=resolve_device(device))
+    """A checkpoint's model (eval mode, on ``device``; "auto" picks one) and tokenizer.
+    WrongType (a TypeError) for a path or device of the wrong type, ValueError for a device
+    this machine lacks, CheckpointError for a file that is missing or cannot be read."""
+    path = check_path("path", path)
+    check_type("device", device, (str, torch.device), "a device name (cpu, cuda, mps, auto)")
+    return load_checkpoint(path, device=resolve_device(check_device(str(device))))
 
 
 def note(text: str) -> None:

@@ -124,6 +124,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint's contents safely (``weights_only=True``, size caps checked first)
     and check its format and the types of its entries."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     _check_container(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import numbers
+import os
 from pathlib import Path
 
 MAX_VARIATIONS = 16
@@ -11,6 +13,56 @@ MAX_SECONDS = 600.0
 MAX_TOKENS = 100_000
 MAX_MIDI_BYTES = 16_000_000  # one MIDI file read whole (a primer, a melody)
 MAX_PRIME_CHARACTERS = 1_000_000  # a text prime (from --prime or stdin)
+
+
+class WrongType(TypeError, ValueError):
+    """An argument of the wrong type (text where a number belongs, None for a path): a
+    TypeError to a Python caller, and bad input (a ValueError) to the command line and the
+    app, which print it in one line."""
+
+
+def _wrong(name: str, expected: str, value: object) -> WrongType:
+    shown = repr(value)
+    shown = f"{shown[:60]}…" if len(shown) > 60 else shown
+    return WrongType(f"{name} must be {expected}, got {shown} ({type(value).__name__})")
+
+
+def check_type(name: str, value, kind: type | tuple[type, ...], expected: str, optional=False):
+    """``value`` when it is a ``kind`` (or None, when ``optional``), else a WrongType naming
+    the argument and what was expected."""
+    if (optional and value is None) or isinstance(value, kind):
+        return value
+    raise _wrong(name, expected, value)
+
+
+def check_number(name: str, value, *, whole: bool = False, optional: bool = False):
+    """``value`` when it is a number (int, float, a NumPy scalar; not a bool or text), else a
+    WrongType naming it; its range is the caller's check."""
+    if optional and value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _wrong(name, "a whole number" if whole else "a number", value)
+    return value
+
+
+def check_path(name: str, value, optional: bool = False) -> Path | None:
+    """A file path given as str or Path (os.PathLike), as a Path; else a WrongType."""
+    check_type(name, value, (str, os.PathLike), "a file path (str or Path)", optional)
+    return None if value is None else Path(value)
+
+
+SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch's manual_seed takes
+
+
+def check_seed(seed) -> int | None:
+    """A random seed: None (a fresh one each time) or a whole number torch takes."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise _wrong("seed", "a whole number or None", seed)
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ValueError(f"seed must be a whole number from -2**63 to 2**64 - 1, got {seed}")
+    return int(seed)
 
 
 def _number(name: str, value: float) -> float:

@@ -134,9 +134,9 @@ ROOT = Path(__file__).resolve().parents[1]
 APP_START_SECONDS = 120  # a busy 2-core machine may take a while to import gradio and torch
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
@@ -147,23 +147,26 @@ def _tail(path: Path, lines: int = 30) -> str:
 @pytest.fixture(scope="module")
 def serve_app():
     """A factory: ``serve_app(folder, *args, env={...})`` runs ``python app.py ARGS`` on a free
-    loopback port (its log in ``folder/app.log``), waits until it answers and returns its URL;
-    every server it started is stopped when the module's tests end."""
+    loopback port (its log in ``folder/app.log``; ``host="::1"`` for IPv6), waits until it
+    answers and returns its URL; every server it started is stopped when the module's tests
+    end."""
     started: list[subprocess.Popen] = []
 
-    def start(folder: Path, *args: str, env: dict[str, str] | None = None) -> str:
-        port = _free_port()
+    def start(
+        folder: Path, *args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+    ) -> str:
+        port = _free_port(host)
         log_path = folder / "app.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), *args],
+                [sys.executable, "app.py", "--host", host, "--port", str(port), *args],
                 cwd=ROOT,
                 env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         started.append(process)
-        url = f"http://127.0.0.1:{port}/"
+        url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
         deadline = time.monotonic() + APP_START_SECONDS
         while True:
             if process.poll() is not None:

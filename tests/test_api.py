@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from generator import api
+from generator.checkpoint import CheckpointError
 from generator.config import SHIPPED_DIR, TrainConfig
 from generator.families.token_rnn import SEED_TOKENS, TextRequest
 from generator.sampling import SamplingOptions
@@ -78,3 +79,103 @@ def test_reading_music_with_a_model_of_another_recipe_is_a_clear_error(shipped, 
     loaded = api.load(SHIPPED_DIR / f"{shipped}.pt")
     with pytest.raises(ValueError, match="is not a music model .*`train music`"):
         api.read_data("music", tmp_path, tokenizer=loaded.tokenizer)
+
+
+def _careless_calls():
+    """(call, error type, message): the public API given careless input, each refused with
+    the argument named and what was expected (hostile-tester cases)."""
+    from generator.api import HarmonizeRequest, MusicRequest, PianoRollRequest, TranslateRequest
+    from generator.midi.parts import Part
+
+    melody = Part("melody", 0, [])
+    music = SHIPPED / "music.pt"
+    return {
+        "load(None)": (lambda: api.load(None), TypeError, "path must be a file path (str or Path)"),
+        "load(123)": (
+            lambda: api.load(123),
+            TypeError,
+            "path must be a file path (str or Path), got 123",
+        ),
+        "load(folder)": (lambda: api.load(SHIPPED), CheckpointError, "a folder, not a checkpoint"),
+        "load(missing)": (lambda: api.load("missing.pt"), CheckpointError, "no such checkpoint"),
+        "load(device=5)": (lambda: api.load(music, device=5), TypeError, "device must be"),
+        "load(device='gpu')": (lambda: api.load(music, "gpu"), ValueError, "unknown device 'gpu'"),
+        "bars='8'": (lambda: MusicRequest(bars="8"), TypeError, "bars must be a number, got '8'"),
+        "num='2'": (lambda: MusicRequest(num="2"), TypeError, "num must be a whole number"),
+        "num=True": (lambda: MusicRequest(num=True), TypeError, "num must be a whole number"),
+        "num=0": (lambda: MusicRequest(num=0), ValueError, "number of variations must be"),
+        "bars=-4": (lambda: MusicRequest(bars=-4), ValueError, "bars must be a number in (0, "),
+        "bpm=None": (lambda: MusicRequest(bpm=None), TypeError, "bpm must be a number, got None"),
+        "primer=5": (lambda: MusicRequest(primer=5), TypeError, "primer must be a file path"),
+        "style=3": (lambda: MusicRequest(style=3), TypeError, "style must be a style name"),
+        "options=None": (lambda: MusicRequest(options=None), TypeError, "options must be a Sam"),
+        "pitch_temperature='1'": (
+            lambda: MusicRequest(pitch_temperature="1"),
+            TypeError,
+            "pitch_temperature must be a number",
+        ),
+        "temperature='0.5'": (
+            lambda: SamplingOptions(temperature="0.5"),
+            TypeError,
+            "temperature must be a number, got '0.5' (str)",
+        ),
+        "greedy='no'": (lambda: SamplingOptions(greedy="no"), TypeError, "greedy must be True or"),
+        "seed=1.5": (lambda: SamplingOptions(seed=1.5), TypeError, "seed must be a whole number"),
+        "seed=2**70": (lambda: SamplingOptions(seed=2**70), ValueError, "seed must be a whole"),
+        "length=0": (lambda: TextRequest(length=0), ValueError, "length must be a whole number"),
+        "length='50'": (lambda: TextRequest(length="50"), TypeError, "length must be a whole"),
+        "prime=None": (lambda: TextRequest(prime=None), TypeError, "prime must be a str"),
+        "unit='words'": (lambda: TextRequest(unit="words"), ValueError, "unit must be one of"),
+        "on_text=5": (lambda: TextRequest(on_text=5), TypeError, "on_text must be a function"),
+        "frames='64'": (lambda: PianoRollRequest(frames="64"), TypeError, "frames must be a who"),
+        "first_frame=60": (
+            lambda: PianoRollRequest(first_frame=60),
+            TypeError,
+            "first_frame must be a sequence of notes",
+        ),
+        "sources='abc'": (lambda: TranslateRequest("abc"), TypeError, "sources must be a list"),
+        "sources=[1]": (lambda: TranslateRequest([1]), TypeError, "sources[0] must be a text"),
+        "beam=0": (lambda: TranslateRequest(["a"], beam=0), ValueError, "beam width must be"),
+        "max_length=0": (
+            lambda: TranslateRequest(["a"], max_length=0),
+            ValueError,
+            "max_length must be a whole number in [1, ",
+        ),
+        "melody='x.mid'": (lambda: HarmonizeRequest("x.mid"), TypeError, "melody must be a Part"),
+        "candidates=0": (
+            lambda: HarmonizeRequest(melody, candidates=0),
+            ValueError,
+            "candidates (best of N) must be",
+        ),
+        "beat=0": (lambda: HarmonizeRequest(melody, beat=0), ValueError, "beat must be a number"),
+    }
+
+
+CARELESS = _careless_calls()
+
+
+@pytest.mark.parametrize("case", list(CARELESS))
+def test_careless_input_to_the_api_is_a_clear_error_naming_the_argument(case):
+    call, kind, message = CARELESS[case]
+    with pytest.raises(kind) as error:
+        call()
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_wrong_type_is_also_bad_input_for_the_cli_and_the_app():
+    """WrongType is a TypeError and a ValueError: `main` and the app's UserErrors, which
+    report ValueErrors in one line, report it too."""
+    from generator.validation import WrongType
+
+    with pytest.raises(ValueError):
+        SamplingOptions(temperature="hot")
+    assert issubclass(WrongType, TypeError)
+
+
+def test_whole_numbers_given_as_floats_are_kept_as_int():
+    from generator.api import MusicRequest
+
+    request = MusicRequest(num=2.0, program=3.0, options=SamplingOptions(top_k=5.0))
+    assert (request.num, request.program, request.options.top_k) == (2, 3, 5)
+    assert all(type(x) is int for x in (request.num, request.program, request.options.top_k))

@@ -215,7 +215,8 @@ def prepare(settings: AppSettings, threads: int = 1) -> None:
     # folder of its own in the system's temporary folder tells nothing of the app's folder.
     if not os.environ.get("GRADIO_TEMP_DIR"):
         os.environ["GRADIO_TEMP_DIR"] = str(gradio_temp_dir())
-    torch.set_num_threads(max(1, threads))
+    if threads:  # 0: torch's default, as --threads 0 means for every command
+        torch.set_num_threads(threads)
     soundfont_bytes()
     draw_pianoroll([Note(0.0, 1.0, 60, 80)])
     _, default = model_choices(settings)

@@ -918,7 +918,7 @@ def serve(
     allowed, blocked = handlers.served_folders(settings)
     try:
         demo.launch(
-            server_name=host,
+            server_name=f"[{host}]" if ":" in host and "[" not in host else host,  # IPv6
             server_port=port,
             allowed_paths=allowed,  # only outputs/<random>/: never models, caches, uploads
             blocked_paths=blocked,

@@ -15,7 +15,13 @@ FLAG_ALIASES = {"num_layers": ["--layers"], "embedding_size": ["--embed"]}  # sh
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+    """--help with each flag's default, once: a help that says "(default ..." itself (an
+    environment variable, a rule) gets no second one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: set[str]) -> None:
@@ -135,7 +141,8 @@ def add_threads_flag(
         "--threads",
         type=int,
         default=1,
-        help=f"CPU threads; {what} is fastest on one (0 = torch's default)",
+        help=f"CPU threads, 0 (torch's default) to {v.MAX_THREADS_PER_CPU} per CPU; {what} is "
+        "fastest on one",
     )
 
 
@@ -145,7 +152,8 @@ def add_training_threads_flag(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=0,
-        help="CPU threads for training (default 0: torch's choice, every core; 1 leaves the "
+        help="CPU threads for training, up to "
+        f"{v.MAX_THREADS_PER_CPU} per CPU (default 0: torch's choice, every core; 1 leaves the "
         "machine to other work)",
     )
 

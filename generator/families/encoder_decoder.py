@@ -27,6 +27,15 @@ from generator.tokenizers import CharTokenizer, SentencePieceTokenizer, Tokenize
 from generator.tokenizers.voice_grid import VoiceGridTokenizer
 from generator.training.distributed import is_main_process
 from generator.training.seq2seq_task import SEQ2SEQ_TASK, PairScore, score_pairs
+from generator.validation import (
+    MAX_TOKENS,
+    check_beam,
+    check_candidates,
+    check_length_penalty,
+    check_number,
+    check_range,
+    check_type,
+)
 
 
 @dataclass
@@ -140,6 +149,17 @@ class TranslateRequest:
     length_penalty: float = 1.0  # beam: rank by log p / length^N
     max_length: int | None = None  # most target tokens (None = 2 × source + 10)
 
+    def __post_init__(self) -> None:
+        """Each field's type and range (WrongType, a TypeError, or ValueError naming it)."""
+        check_type("sources", self.sources, (list, tuple), "a list of texts")
+        for index, source in enumerate(self.sources):
+            check_type(f"sources[{index}]", source, str, "a text (str)")
+        _check_decoding(self)
+        if check_number("max_length", self.max_length, whole=True, optional=True) is not None:
+            self.max_length = check_range(
+                "max_length", self.max_length, 1, MAX_TOKENS, integer=True
+            )
+
 
 @dataclass
 class HarmonizeRequest:
@@ -152,6 +172,21 @@ class HarmonizeRequest:
     length_penalty: float = 1.0
     rules: bool = True  # voice-leading rules as constraints
     candidates: int = 1  # voicings sampled per window; the likeliest is kept
+
+    def __post_init__(self) -> None:
+        """Each field's type and range (WrongType, a TypeError, or ValueError naming it)."""
+        check_type("melody", self.melody, Part, "a Part (read_melody(path) gives one)")
+        check_range("beat", check_number("beat", self.beat), 0, 16, low_open=True)
+        _check_decoding(self)
+        check_type("rules", self.rules, bool, "True or False")
+        self.candidates = check_candidates(check_number("candidates", self.candidates, whole=True))
+
+
+def _check_decoding(request: TranslateRequest | HarmonizeRequest) -> None:
+    """The sampling options, beam width and length penalty both requests share."""
+    check_type("options", request.options, SamplingOptions, "a SamplingOptions or None", True)
+    request.beam = check_beam(check_number("beam", request.beam, whole=True))
+    check_length_penalty(check_number("length_penalty", request.length_penalty))
 
 
 def generate(loaded: Any, request: TranslateRequest | HarmonizeRequest):

@@ -22,7 +22,7 @@ from generator.families import Family, Recipe
 from generator.models import RNNGenerator
 from generator.sampling import SamplingOptions
 from generator.sampling.music import MusicRequest, generate_music
-from generator.sampling.text import generate_text
+from generator.sampling.text import MAX_LENGTH, UNITS, generate_text
 from generator.tokenizers import (
     CharTokenizer,
     MidiEventTokenizer,
@@ -32,6 +32,7 @@ from generator.tokenizers import (
 )
 from generator.training.tasks import TEXT_TASK, TOKEN_TASK, TokenTask, sequence_unigram_nll
 from generator.training.validate import evaluate
+from generator.validation import check_number, check_range, check_type, check_variations
 
 SEED_TOKENS = 128  # seed notes a music model can start from: every MIDI pitch
 SEGMENT_WINDOWS = 16  # a text segment is this many training windows (minus one token)
@@ -232,6 +233,20 @@ class TextRequest:
     num: int = 1  # samples, generated as one batch
     on_text: Callable[[int, str], None] | None = None  # streamed text of sample i
     on_end: Callable[[int], None] | None = None  # sample i has ended
+
+    def __post_init__(self) -> None:
+        """Each field's type and range (WrongType, a TypeError, or ValueError naming it)."""
+        check_type("prime", self.prime, str, "a str")
+        if check_number("length", self.length, whole=True, optional=True) is not None:
+            self.length = check_range(
+                "length", self.length, 0, MAX_LENGTH, integer=True, low_open=True
+            )
+        if self.unit not in UNITS:
+            raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
+        check_type("options", self.options, SamplingOptions, "a SamplingOptions")
+        self.num = check_variations(check_number("num", self.num, whole=True))
+        for name in ("on_text", "on_end"):
+            check_type(name, getattr(self, name), Callable, "a function or None", optional=True)
 
 
 # --- the family --------------------------------------------------------------------------

@@ -56,8 +56,12 @@ from generator.validation import (
     check_bars,
     check_beats_per_bar,
     check_bpm,
+    check_number,
+    check_path,
     check_program,
+    check_range,
     check_seconds,
+    check_type,
     check_variations,
 )
 
@@ -141,16 +145,24 @@ class MusicRequest:
     pitch_temperature: float = 1.0  # temperature among notes only, on top of the temperature
 
     def __post_init__(self) -> None:
-        check_variations(self.num)
-        check_beats_per_bar(self.beats_per_bar)
-        check_bpm(self.bpm)
-        check_program(self.program)
+        """Each field's type and range (WrongType, a TypeError, or ValueError naming it)."""
+        self.num = check_variations(check_number("num", self.num, whole=True))
+        check_type("style", self.style, str, "a style name (str) or None", optional=True)
+        self.primer = check_path("primer", self.primer, optional=True)
+        whole_beats = check_number("beats_per_bar", self.beats_per_bar, whole=True)
+        self.beats_per_bar = check_beats_per_bar(whole_beats)
+        check_bpm(check_number("bpm", self.bpm))
+        self.program = check_program(check_number("program", self.program, whole=True))
+        check_type("options", self.options, SamplingOptions, "a SamplingOptions")
         if self.seconds is not None:
-            check_seconds(self.seconds)
+            check_seconds(check_number("seconds", self.seconds))
         elif self.bars is not None:
-            check_bars(self.bars)
+            check_bars(check_number("bars", self.bars))
         else:
             raise ValueError("give a length in bars or in seconds")
+        for name in ("meter", "key", "scale"):
+            check_type(name, getattr(self, name), str, "a str or None", optional=True)
+        check_type("score", self.score, bool, "True or False")
         if self.seed_note is not None:
             self.seed_note = note_number(self.seed_note)
         if self.meter is not None:
@@ -169,12 +181,12 @@ class MusicRequest:
             raise ValueError(
                 f"the lowest note ({self.lowest}) is above the highest note ({self.highest})"
             )
-        if not 0.05 <= self.pitch_temperature <= 10:
-            raise ValueError(
-                f"pitch temperature must be a number in [0.05, 10], got {self.pitch_temperature}"
-            )
-        if self.voices is not None and not (isinstance(self.voices, int) and self.voices >= 1):
-            raise ValueError(f"voices must be a whole number of at least 1, got {self.voices!r}")
+        check_number("pitch_temperature", self.pitch_temperature)
+        check_range("pitch temperature", self.pitch_temperature, 0.05, 10)
+        if check_number("voices", self.voices, whole=True, optional=True) is not None:
+            if self.voices < 1 or self.voices != int(self.voices):
+                raise ValueError(f"voices must be a whole number of at least 1, got {self.voices}")
+            self.voices = int(self.voices)
 
     @property
     def beats(self) -> float:

@@ -23,7 +23,16 @@ from generator.midi.notes import note_number, read_notes, write_midi
 from generator.models.pianoroll import PianoRollRNN
 from generator.sampling.sampler import SamplingOptions, sample_loop, seeded_generator
 from generator.tokenizers.piano_roll import PianoRollTokenizer
-from generator.validation import check_bpm, check_program, check_range, check_variations
+from generator.validation import (
+    WrongType,
+    check_bpm,
+    check_number,
+    check_path,
+    check_program,
+    check_range,
+    check_type,
+    check_variations,
+)
 
 DEFAULT_FIRST_FRAME = ("C3", "G3", "E4", "C5")
 MAX_FRAMES = 10_000
@@ -43,11 +52,21 @@ class PianoRollRequest:
     options: SamplingOptions = field(default_factory=SamplingOptions)
 
     def __post_init__(self) -> None:
-        check_variations(self.num)
-        check_range("frames", self.frames, 1, MAX_FRAMES, integer=True)
-        check_bpm(self.bpm)
-        check_program(self.program)
+        """Each field's type and range (WrongType, a TypeError, or ValueError naming it)."""
+        self.num = check_variations(check_number("num", self.num, whole=True))
+        frames = check_number("frames", self.frames, whole=True)
+        self.frames = check_range("frames", frames, 1, MAX_FRAMES, integer=True)
+        if isinstance(self.first_frame, (str, bytes)) or not hasattr(self.first_frame, "__iter__"):
+            raise WrongType(
+                f"first_frame must be a sequence of notes such as ('C3', 'G3'), got "
+                f"{self.first_frame!r} ({type(self.first_frame).__name__})"
+            )
         self.first_frame = tuple(note_number(n) for n in self.first_frame)
+        self.primer = check_path("primer", self.primer, optional=True)
+        check_bpm(check_number("bpm", self.bpm))
+        self.program = check_program(check_number("program", self.program, whole=True))
+        check_type("restrike", self.restrike, bool, "True or False")
+        check_type("options", self.options, SamplingOptions, "a SamplingOptions")
 
 
 class FrameChoice:

@@ -32,7 +32,7 @@ from typing import Protocol
 import torch
 
 from generator.sampling.processors import NEG_INF, LogitsProcessor, sampling_processors
-from generator.validation import check_sampling
+from generator.validation import check_number, check_sampling, check_seed, check_type
 
 
 @dataclass
@@ -46,7 +46,12 @@ class SamplingOptions:
     seed: int | None = None  # makes sampling repeatable
 
     def __post_init__(self) -> None:
-        check_sampling(self.temperature, self.top_k, self.top_p)
+        check_number("temperature", self.temperature)
+        check_number("top_k", self.top_k, whole=True)
+        check_number("top_p", self.top_p)
+        _, self.top_k, _ = check_sampling(self.temperature, self.top_k, self.top_p)
+        check_type("greedy", self.greedy, bool, "True or False")
+        self.seed = check_seed(self.seed)
 
 
 def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:

@@ -504,3 +504,30 @@ def test_harmonize_refuses_to_overwrite_its_melody_and_melodies_out_of_reach(tmp
     assert main(["harmonize", "--melody", str(high), "--out", out]) == 2
     assert "lies far above the voices added under it" in capsys.readouterr().err
     assert not (tmp_path / "out.mid").exists()
+
+
+def _parsers(parser):
+    """``parser`` and every subcommand's parser below it."""
+    import argparse
+
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
+def test_every_flag_help_gives_its_default_once():
+    """A help that states its default itself ("(default: $RNN_GENERATOR_APP_DIR, else ...")
+    gets no "(default: None)" after it."""
+    from generator.cli import build_parser
+
+    flags = 0
+    for parser in _parsers(build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.help and action.option_strings:
+                text = formatter._expand_help(action)
+                assert text.count("(default") <= 1, f"{parser.prog} {action.option_strings}: {text}"
+                flags += 1
+    assert flags > 100
