@@ -147,6 +147,9 @@ def _budget_recipe_defaults(parser: argparse.ArgumentParser) -> None:
     classes; each flag's help says both (the values are filled in by _fill_defaults)."""
     plain = _field_defaults()
     for action in parser._actions:
+        if action.dest == "max_minutes":  # given or not decides the recipe, and --resume's budget
+            action.default = argparse.SUPPRESS
+            action.help += f" (default: {TrainConfig.max_minutes:g}; with --resume: the run's)"
         if action.dest in TEXT_BUDGET_RECIPE:
             action.default = argparse.SUPPRESS  # absent unless given: _fill_defaults decides
             action.help = (
@@ -157,17 +160,55 @@ def _budget_recipe_defaults(parser: argparse.ArgumentParser) -> None:
 
 def _fill_defaults(args: argparse.Namespace) -> list[str]:
     """Fill the recipe flags not given: --size's shape first, then the budget recipe (with
-    --max-minutes) or the config defaults. Returns what the recipe set, for the log."""
+    --max-minutes) or the config defaults; with --resume, the interrupted run's own values
+    (its time limit and step count too), warning about shape flags the saved model overrides.
+    Returns what the budget recipe set, for the log."""
     given = set(vars(args))
+    if args.resume:
+        return _fill_from_saved_run(args, given)
     if "size" in given:
         for name, value in MODEL_SIZES[args.size].items():
             if name not in given:
                 setattr(args, name, value)
-    recipe = TEXT_BUDGET_RECIPE if args.max_minutes and not args.resume else _field_defaults()
+    if "max_minutes" not in given:
+        args.max_minutes = TrainConfig.max_minutes
+    recipe = TEXT_BUDGET_RECIPE if args.max_minutes else _field_defaults()
     filled = [name for name in TEXT_BUDGET_RECIPE if not hasattr(args, name)]
     for name in filled:
         setattr(args, name, recipe[name])
     return filled if recipe is TEXT_BUDGET_RECIPE else []
+
+
+def _fill_from_saved_run(args: argparse.Namespace, given: set[str]) -> list[str]:
+    """--resume continues the saved run: its model and settings, and the budget (--max-steps,
+    --max-minutes) it had unless given now. Shape and recipe flags given that differ from the
+    saved run are named in a warning: the saved model keeps its own."""
+    from generator import api
+    from generator.checkpoint import read_checkpoint
+    from generator.training.trainer import last_path_for
+
+    last = last_path_for(args.out)
+    saved: dict = {}
+    if last.exists():  # else the trainer says there is nothing to resume
+        payload = read_checkpoint(last)
+        saved = {
+            **payload["model_config"],
+            **(payload["train_state"] or {}).get("train_config", {}),
+        }
+    fallback = {**_field_defaults(), "max_minutes": TrainConfig.max_minutes}
+    ignored = [name for name in TEXT_BUDGET_RECIPE if name in given and name in saved]
+    ignored = [n for n in ignored if n != "max_steps" and getattr(args, n) != saved[n]]
+    if "size" in given:
+        ignored.append("size")
+    if ignored:
+        api.note(
+            "warning: --resume continues the saved run as it was; ignored: "
+            + ", ".join(_flag(n, getattr(args, n)) for n in ignored)
+        )
+    for name in (*TEXT_BUDGET_RECIPE, "max_minutes"):
+        if name not in given:
+            setattr(args, name, saved.get(name, fallback[name]))
+    return []
 
 
 def _flag(name: str, value) -> str:

@@ -233,3 +233,21 @@ def test_max_minutes_trains_the_budget_recipe_and_flags_given_win(tmp_path: Path
     )
     assert given["hidden_size"] == MODEL_SIZES["small"]["hidden_size"] and given["lr"] == 1e-3
     assert given["cell"] == recipe["cell"]  # what neither --size nor a flag set
+
+
+def test_resume_continues_a_budget_run_as_it_was_and_names_flags_it_ignores(
+    tmp_path: Path, capsys
+) -> None:
+    data = make_corpus(tmp_path / "data")
+    out = tmp_path / "run.pt"
+    base = ["train", "text", "--data", str(data), "--out", str(out), "--no-progress"]
+    quick = ["--batch-size", "2", "--seq-len", "8", "--eval-every", "1", "--device", "cpu"]
+    assert main([*base, *quick, "--max-minutes", "5", "--max-steps", "2"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--resume", "--max-steps", "3", "--hidden-size", "32", "--lr", "0.1"]) == 0
+    err = capsys.readouterr().err
+    assert "ignored: --hidden-size 32, --lr 0.1" in err
+    saved = read_checkpoint(out.with_suffix(".last.pt"))
+    config = {**saved["model_config"], **saved["train_state"]["train_config"]}
+    assert saved["train_state"]["step"] == 3 and config["max_minutes"] == 5  # the run's clock
+    assert config["hidden_size"] == TEXT_BUDGET_RECIPE["hidden_size"] and config["lr"] == 3e-3
