@@ -31,7 +31,7 @@ from generator.loader import load_cached
 from generator.midi import Note
 from generator.midi.notes import note_number, read_notes
 from generator.render import RenderError, draw_pianoroll, write_audio
-from generator.sampling.music import AUTO_KEY, SCALES, music_limits
+from generator.sampling.music import AUTO_KEY, SCALES, marks_text, music_limits
 from generator.sampling.pianoroll import (
     DEFAULT_FIRST_FRAME,
     PianoRollRequest,
@@ -294,17 +294,25 @@ def compose(
     note = safe_name(_file_spelling(seed_note or ""), "x") + "-" if seed_note else ""
     stem = f"{how}-{note}seed{seed}"
     midi_paths = write_pieces(
-        result.pieces, out_dir, stem=stem, bpm=request.bpm, program=program, meters=result.meters
+        result.pieces,
+        out_dir,
+        stem=stem,
+        bpm=result.bpm,
+        program=program,
+        meters=result.meters,
+        keys=result.keys,
+        beats_per_bar=BEATS_PER_BAR,
     )
     primer_count = len(check_primer(primer_path)) if primer_path else 0
     shown = _variations(
         settings,
         midi_paths,
         result.pieces,
-        request.bpm,
+        result.bpm,
         primer_count,
         steps_per_beat=loaded.tokenizer.steps_per_beat,
         meters=result.meters,
+        keys=result.keys,
     )
     start_text = (
         "the primer (each picture tells the primer and the new music apart)"
@@ -317,6 +325,10 @@ def compose(
         or "no conditioning"
     )
     inside = _constraints_text(request)
+    if result.primer_marks:
+        inside = " · ".join(
+            x for x in (inside, f"kept the primer's {marks_text(result.primer_marks)}") if x
+        )
     status = (
         f"{len(shown)} variation{'s' if len(shown) > 1 else ''} from {start_text} · "
         + (f"{inside} · " if inside else "")
@@ -369,11 +381,13 @@ def _variations(
     *,
     steps_per_beat: int = 12,
     meters: list[str | None] | None = None,
+    keys: list[str] | None = None,
 ) -> list[Variation]:
     """Audio, a piano-roll picture and the sheet music (SVG and MusicXML, quantised to the
-    model's grid ``steps_per_beat``, in the piece's meter) beside each written MIDI file. A
-    piece that continues a primer (its first ``primer_count`` notes) is drawn in two parts,
-    the primer and the new music, and its title says when the new music starts."""
+    model's grid ``steps_per_beat``, in the piece's meter and key, as the MIDI file has them)
+    beside each written MIDI file. A piece that continues a primer (its first ``primer_count``
+    notes) is drawn in two parts, the primer and the new music, and its title says when the
+    new music starts."""
     shown = []
     for index, (midi_path, notes) in enumerate(zip(midi_paths, pieces, strict=True)):
         audio = midi_path.with_suffix(f".{settings.audio_format}")
@@ -392,8 +406,9 @@ def _variations(
         seconds = (max((n.end for n in notes), default=0.0)) * 60.0 / bpm
         title = f"Variation {index + 1} · {len(notes)} notes · {seconds:.0f} s{joined}"
         meter = (meters or [None] * len(midi_paths))[index] or f"{BEATS_PER_BAR}/4"
+        key = (keys or [None] * len(midi_paths))[index]  # None: key analysis, as the file has
         score, musicxml = sheet_music(
-            notes, midi_path, steps_per_beat=steps_per_beat, meter=meter, bpm=bpm
+            notes, midi_path, steps_per_beat=steps_per_beat, meter=meter, key=key, bpm=bpm
         )
         picture = midi_path.with_suffix(".png")
         shown.append(Variation(title, audio, picture, midi_path, score, musicxml))

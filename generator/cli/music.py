@@ -107,9 +107,14 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         "--meter",
         default=None,
         help="time signature, e.g. 6/8 (models that learned meters; without it they choose "
-        "one); bars count in it and it is written into the MIDI file",
+        "one, or keep the primer's); bars count in it and it is written into the MIDI file",
     )
-    length.add_argument("--bpm", type=float, default=120.0, help="tempo, beats per minute")
+    length.add_argument(
+        "--bpm",
+        type=float,
+        default=None,
+        help="tempo, quarter notes per minute (default: the primer's, else 120)",
+    )
     length.add_argument("--program", type=int, default=0, help="General MIDI program 0-127")
     rules = sample.add_argument_group(
         "constraints (exact: masked at every step, the distribution renormalised)"
@@ -118,7 +123,9 @@ def add_parsers(train_recipes, evaluate_what, sample_recipes) -> None:
         "--key",
         default=None,
         help="tonic of the scale notes stay in: D, F#, Bb; or auto: every note fits one major "
-        "scale or a mode of it, whichever the piece's first notes choose",
+        "scale or a mode of it, whichever the piece's first notes choose. The MIDI file's key "
+        "signature is this key (a mode: the major key with its signature), else the primer's, "
+        "else the key of the notes",
     )
     rules.add_argument(
         "--scale",
@@ -249,7 +256,7 @@ def _cmd_evaluate_music(args: argparse.Namespace) -> int:
 def _cmd_sample_music(args: argparse.Namespace) -> int:
     from generator import api
     from generator.sampling import SamplingOptions
-    from generator.sampling.music import MusicRequest, write_pieces
+    from generator.sampling.music import MusicRequest, marks_text, write_pieces
 
     if args.null and (args.style or args.seed_note or args.primer):
         print("error: --null means no style, seed note or primer", file=sys.stderr)
@@ -298,18 +305,25 @@ def _cmd_sample_music(args: argparse.Namespace) -> int:
         result.pieces,
         args.out,
         stem=stem,
-        bpm=args.bpm,
+        bpm=result.bpm,
         program=args.program,
         meters=result.meters,
+        keys=result.keys,
+        beats_per_bar=args.beats_per_bar,
     )
-    for path, notes, meter in zip(paths, result.pieces, result.meters, strict=True):
-        print(f"{path}  ({len(notes)} notes{f', {meter}' if meter else ''})")
-        grid = loaded.tokenizer.steps_per_beat
-        scale = args.scale or "major"
-        key = f"{args.key} {scale}" if args.key not in (None, "auto") else None
-        key = key if scale in ("major", "minor") else None  # the score's key signature
+    if result.primer_marks:
+        flags = "/".join(f"--{what}" for what in result.primer_marks)
+        print(
+            f"kept from the primer: {marks_text(result.primer_marks)} (set {flags} to change)",
+            file=sys.stderr,
+        )
+    for path, notes, meter, key in zip(
+        paths, result.pieces, result.meters, result.keys, strict=True
+    ):
         meter = meter or f"{args.beats_per_bar}/4"
-        for score in write_scores(args, [path], steps_per_beat=grid, meter=meter, key=key):
+        print(f"{path}  ({len(notes)} notes, {meter}, {key}, {result.bpm:g} bpm)")
+        grid = loaded.tokenizer.steps_per_beat
+        for score in write_scores(args, [path], steps_per_beat=grid):  # the file's meter and key
             print(score)
     if args.cost:
         free = replace(request, key=None, scale=None, lowest=None, highest=None, voices=None)

@@ -106,7 +106,7 @@ def _checked_meter(text: str) -> str:
 
 def _checked_key(text: str) -> str:
     """--key, checked while the command line is read; "auto" asks for key analysis."""
-    from generator.notation.keys import Key
+    from generator.midi.keys import Key
 
     if text != "auto":
         try:

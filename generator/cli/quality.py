@@ -16,6 +16,10 @@ share of onsets on the grid, empty beats, groove consistency, and histograms of 
 intervals, note lengths and inter-onset intervals. Per feature: the overlap area (0-1) of the
 samples' distribution with the reference's, and the ceiling, the same for one half of the
 reference against the other. quality ratio = mean overlap / mean ceiling.
+Bars and beats are those of each file's own time signature (its first): a 6/8 bar is six
+eighths (3 quarter notes) with two dotted-quarter beats, a 2/2 bar has two half-note beats;
+a file with none has bars of --beats-per-bar quarter notes. The grid stays in quarter notes
+(--grid-per-beat 2: eighths, also the pulse of 6/8).
 With --train: the share of 8-note pitch sequences found verbatim in the training files and the
 longest copied run, for the samples and for the reference (the yardstick).
 --style S takes the reference (and --samples, when it has a subfolder S) from subfolder S;
@@ -46,7 +50,12 @@ def add_parsers(evaluate_what) -> None:
     split.add_argument("--valid-fraction", type=float, default=0.1, help="share held out")
     measure = parser.add_argument_group("measuring")
     measure.add_argument("--grid-per-beat", type=int, default=2, help="grid for on_grid (2: 8ths)")
-    measure.add_argument("--beats-per-bar", type=int, default=4, help="bar for groove, in beats")
+    measure.add_argument(
+        "--beats-per-bar",
+        type=int,
+        default=4,
+        help="bar, in quarter notes, of a file with no time signature",
+    )
     measure.add_argument(
         "--max-beats", type=float, default=None, help="compare only the first beats of each piece"
     )
@@ -107,7 +116,14 @@ def _cmd_quality(args: argparse.Namespace) -> int:
         mine = samples.select(style) if style and samples.select(style) else samples.pieces
         if not mine:
             raise ValueError(f"--samples {args.samples}: no readable pieces")
-        report = evaluate_quality(list(mine.values()), list(chosen.values()), train, options)
+        report = evaluate_quality(
+            list(mine.values()),
+            list(chosen.values()),
+            train,
+            options,
+            sample_meters=samples.meters_of(mine),
+            reference_meters=reference.meters_of(chosen),
+        )
         if style:
             print(f"== style {style} ==")
         print(report.table())

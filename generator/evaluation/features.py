@@ -8,9 +8,15 @@ feature gives NaN there, and set comparisons leave it out.
 Conventions:
 - An *onset* is a distinct start time (notes starting within 1/48 beat of each other share one).
 - The *top voice* is the highest note starting at each onset (the skyline).
-- The *grid* is ``grid_per_beat`` positions per quarter note (2: the eighth-note grid); an
-  onset is on it when it lies within 1/48 beat of a grid line.
-- A *bar* is ``beats_per_bar`` quarter notes, counted from beat 0.
+- Times are in quarter notes (a MIDI beat), whatever the meter.
+- The *grid* is ``grid_per_beat`` positions per quarter note (2: the eighth-note grid, which is
+  also the pulse of 6/8); an onset is on it when it lies within 1/48 beat of a grid line.
+- A *bar* is the piece's time signature's length, counted from 0: 4 quarter notes in 4/4 and
+  2/2, 3 in 3/4 and in 6/8 (six eighths); ``beats_per_bar`` quarter notes for a piece with no
+  time signature (``meter`` None).
+- A *beat* (empty beats) is the meter's beat, ``generator.midi.voicing.beat_length``: a dotted
+  quarter in 6/8, 9/8 and 12/8 (so a 6/8 bar counts two beats), else the denominator's note
+  (a quarter in 4/4 and 3/4, a half in 2/2); a quarter note without a time signature.
 - Lengths (note durations and inter-onset intervals) fall into the nearest of ``LENGTH_CLASSES``
   (in beats) on a log scale; anything shorter or longer goes to the first or last class.
 """
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.midi.notes import Note
+from generator.midi.voicing import beat_length
 
 TOLERANCE = 1 / 48  # beats: onsets this close are one onset, and count as on a grid line
 GROOVE_STEPS_PER_BEAT = 12  # onset positions per beat in groove patterns (the token grid)
@@ -53,10 +60,10 @@ FEATURES = (
     Feature("scale_consistency", "share of notes in the best major/minor scale", "scalar", 0.02),
     Feature("polyphony", "notes per onset", "scalar", 0.05),
     Feature("on_grid", "share of onsets on the grid", "scalar", 0.02),
-    Feature("empty_beats", "share of beats where nothing sounds", "scalar", 0.02),
+    Feature("empty_beats", "share of the meter's beats where nothing sounds", "scalar", 0.02),
     Feature(
         "groove_consistency",
-        "1 - mean Hamming distance of neighbouring bars' onsets",
+        "1 - mean Hamming distance of neighbouring bars' onsets (bars of the piece's meter)",
         "scalar",
         0.01,
     ),
@@ -69,12 +76,28 @@ FEATURES = (
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
+def meter_lengths(meter: str | None, beats_per_bar: int = 4) -> tuple[float, float]:
+    """(bar, beat) in quarter notes of a time signature such as "6/8" ((3.0, 1.5)); with no
+    meter, a bar of ``beats_per_bar`` quarter notes and a quarter-note beat."""
+    if not meter:
+        return float(beats_per_bar), 1.0
+    numerator, denominator = (int(part) for part in meter.split("/"))
+    return numerator * 4 / denominator, beat_length(numerator, denominator)
+
+
 def piece_features(
-    notes: Sequence[Note], *, grid_per_beat: int = 2, beats_per_bar: int = 4
+    notes: Sequence[Note],
+    *,
+    grid_per_beat: int = 2,
+    beats_per_bar: int = 4,
+    meter: str | None = None,
 ) -> dict[str, float | np.ndarray]:
-    """Every feature of ``FEATURES`` for one piece (NaN where the piece is too short for it)."""
+    """Every feature of ``FEATURES`` for one piece (NaN where the piece is too short for it);
+    bars and beats in ``meter`` (the piece's time signature, "6/8"), else ``beats_per_bar``
+    quarter notes a bar."""
     if not notes:
         return {f.name: math.nan for f in FEATURES}
+    bar, beat = meter_lengths(meter, beats_per_bar)
     pitches = np.array([n.pitch for n in notes])
     starts = np.array([n.start for n in notes], dtype=float)
     onsets, top_voice = _onsets_and_top_voice(starts, pitches)
@@ -85,8 +108,8 @@ def piece_features(
         "scale_consistency": scale_consistency(pitches),
         "polyphony": len(notes) / len(onsets),
         "on_grid": on_grid_share(onsets, grid_per_beat),
-        "empty_beats": empty_beat_rate(notes),
-        "groove_consistency": groove_consistency(onsets, beats_per_bar),
+        "empty_beats": empty_beat_rate(notes, beat),
+        "groove_consistency": groove_consistency(onsets, bar),
         "interval_histogram": interval_histogram(top_voice),
         "note_length_histogram": length_histogram([n.duration for n in notes]),
         "ioi_histogram": length_histogram(np.diff(onsets)),
@@ -127,26 +150,28 @@ def on_grid_share(onsets: np.ndarray, grid_per_beat: int) -> float:
     return float(np.mean(off <= TOLERANCE + 1e-9))
 
 
-def empty_beat_rate(notes: Sequence[Note]) -> float:
-    """Share of the beats from 0 to the end of the last note in which no note sounds
-    (a note from 1.5 to 2.25 sounds in beats 1 and 2)."""
-    length = math.ceil(max(n.end for n in notes) - 1e-9)
+def empty_beat_rate(notes: Sequence[Note], beat: float = 1.0) -> float:
+    """Share of the beats (``beat`` quarter notes long) from 0 to the end of the last note in
+    which no note sounds (with quarter-note beats, a note from 1.5 to 2.25 sounds in beats 1
+    and 2)."""
+    length = math.ceil(max(n.end for n in notes) / beat - 1e-9)
     if length < 1:
         return math.nan
     sounding = np.zeros(length, dtype=bool)
     for n in notes:
-        first = math.floor(n.start + 1e-9)
-        last = math.ceil(n.end - 1e-9)  # exclusive
+        first = math.floor(n.start / beat + 1e-9)
+        last = math.ceil(n.end / beat - 1e-9)  # exclusive
         sounding[first : max(last, first + 1)] = True
     return float(1 - sounding.mean())
 
 
-def groove_consistency(onsets: np.ndarray, beats_per_bar: int) -> float:
+def groove_consistency(onsets: np.ndarray, bar: float) -> float:
     """1 − mean Hamming distance between neighbouring bars' onset patterns (each a 0/1 vector
-    of ``GROOVE_STEPS_PER_BEAT`` × ``beats_per_bar`` positions), as a share of positions.
-    NaN when the onsets span fewer than two bars."""
+    of ``GROOVE_STEPS_PER_BEAT`` positions per quarter note of a ``bar`` quarter notes long:
+    48 in 4/4, 36 in 6/8), as a share of positions. NaN when the onsets span fewer than two
+    bars."""
     steps = np.round(np.asarray(onsets) * GROOVE_STEPS_PER_BEAT).astype(np.int64)
-    bar_steps = GROOVE_STEPS_PER_BEAT * beats_per_bar
+    bar_steps = max(1, round(GROOVE_STEPS_PER_BEAT * bar))
     bars = int(steps.max()) // bar_steps + 1
     if bars < 2:
         return math.nan

@@ -1,6 +1,11 @@
 """The music-quality report: generated pieces against real ones, feature by feature, plus the
 copy check. ``python -m generator evaluate quality`` prints it; benchmarks call it directly.
 
+Meter: each piece is measured in its own time signature (the file's first one), as
+``features.py`` defines bars and beats: a 6/8 bar is six eighths (3 quarter notes) and its beat
+a dotted quarter; a piece without a time signature (or without ``meters`` given) has bars of
+``beats_per_bar`` quarter notes and quarter-note beats.
+
 quality ratio = mean overlap area (generated vs reference, over the features)
                 / mean ceiling (reference half vs half, over the same features)
 """
@@ -8,6 +13,7 @@ quality ratio = mean overlap area (generated vs reference, over the features)
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +31,7 @@ from generator.evaluation.features import (
     piece_features,
 )
 from generator.evaluation.overlap import ceiling, feature_overlap, present
-from generator.midi.notes import MidiReadError, Note, read_notes
+from generator.midi.notes import MidiReadError, Note, read_file_notes
 
 SPLITS = ("all", "train", "valid")
 _NO_TOKENS = np.zeros(0, dtype=np.int32)  # the split needs only names
@@ -36,7 +42,7 @@ class QualityOptions:
     """How pieces are measured and compared."""
 
     grid_per_beat: int = 2  # grid positions per quarter note for on_grid (2: eighth notes)
-    beats_per_bar: int = 4  # quarter notes per bar for groove_consistency
+    beats_per_bar: int = 4  # quarter notes per bar of a piece without a time signature
     max_beats: float | None = None  # compare only the first beats of each piece (None: all)
     run_length: int = RUN_LENGTH  # notes per window in the copy check
     ceiling_splits: int = 50  # random halvings of the reference averaged for the ceiling
@@ -50,6 +56,11 @@ class MidiFolder:
     folder: Path
     pieces: dict[str, list[Note]]  # relative name → notes
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative name, reason)
+    meters: dict[str, str] = field(default_factory=dict)  # relative name → "6/8" ("": none)
+
+    def meters_of(self, names) -> list[str]:
+        """The first time signature of each named piece ("" where the file has none)."""
+        return [self.meters.get(name, "") for name in names]
 
     def select(
         self, style: str | None = None, split: str = "all", valid_fraction: float = 0.1
@@ -86,12 +97,13 @@ def read_folder(folder: str | Path, what: str = "folder") -> MidiFolder:
     for path in files:
         name = path.relative_to(root).as_posix()
         try:
-            notes = read_notes(path)
+            read = read_file_notes(path)
         except MidiReadError as error:
             result.skipped.append((name, error.reason))
             continue
-        if notes:
-            result.pieces[name] = notes
+        if len(read):
+            result.pieces[name] = read.notes
+            result.meters[name] = read.meter
         else:
             result.skipped.append((name, "no notes"))
     return result
@@ -132,6 +144,8 @@ class QualityReport:
     train_stray_notes: int = 0  # sample notes outside the training range
     options: QualityOptions = field(default_factory=QualityOptions)
     values: dict[str, tuple[list, list]] = field(default_factory=dict, repr=False)
+    sample_meters: dict[str, int] = field(default_factory=dict)  # "6/8" → pieces measured in it
+    reference_meters: dict[str, int] = field(default_factory=dict)
 
     @property
     def mean_overlap(self) -> float:
@@ -162,6 +176,7 @@ class QualityReport:
                 f"{r.name:<22} {_num(r.generated_mean):>8} {_num(r.reference_mean):>9} "
                 f"{_num(r.overlap):>8} {_num(r.ceiling):>8} {_num(r.ratio):>6}"
             )
+        lines.insert(1, self.meters_line())
         lines.append(
             f"{'mean':<22} {'':>8} {'':>9} {_num(self.mean_overlap):>8} "
             f"{_num(self.mean_ceiling):>8} {_num(self.quality_ratio):>6}  <- quality ratio"
@@ -194,10 +209,23 @@ class QualityReport:
                 )
         return "\n".join(lines)
 
+    def meters_line(self) -> str:
+        """How bars and beats were counted, and in which meters."""
+
+        def counts(meters: dict[str, int]) -> str:
+            return ", ".join(f"{meter} ×{n}" for meter, n in meters.items()) or "-"
+
+        return (
+            "bars and beats in each piece's meter (6/8: bars of 6 eighths, dotted-quarter "
+            f"beats; none: {self.options.beats_per_bar}/4) - samples "
+            f"{counts(self.sample_meters)}; reference {counts(self.reference_meters)}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "samples": self.samples,
             "reference": self.reference,
+            "meters": {"samples": self.sample_meters, "reference": self.reference_meters},
             "features": {
                 r.name: {
                     "kind": r.kind,
@@ -251,28 +279,43 @@ def evaluate_quality(
     reference: Sequence[Sequence[Note]],
     train: Sequence[Sequence[Note]] | None = None,
     options: QualityOptions | None = None,
+    *,
+    sample_meters: Sequence[str | None] | None = None,
+    reference_meters: Sequence[str | None] | None = None,
 ) -> QualityReport:
     """Compare generated ``samples`` with real ``reference`` pieces feature by feature; with
-    ``train``, also the copy check of both sets against it."""
+    ``train``, also the copy check of both sets against it. ``sample_meters`` and
+    ``reference_meters`` give each piece's time signature ("6/8"; None or "": none, bars of
+    ``options.beats_per_bar`` quarter notes), in the order of the pieces."""
     options = options or QualityOptions()
-    samples = [clip_notes(p, options.max_beats) for p in samples]
-    reference = [clip_notes(p, options.max_beats) for p in reference]
-    reference = [p for p in reference if p]
+    samples = _with_meters(samples, sample_meters, options.max_beats)
+    reference = [
+        (p, m) for p, m in _with_meters(reference, reference_meters, options.max_beats) if p
+    ]
     if not reference:
         raise ValueError("the reference set has no pieces with notes")
-    played = [p for p in samples if p]
+    played = [(p, m) for p, m in samples if p]
     if not played:
         raise ValueError("the samples have no notes")
 
     def measure(pieces):
         return [
             piece_features(
-                p, grid_per_beat=options.grid_per_beat, beats_per_bar=options.beats_per_bar
+                p,
+                grid_per_beat=options.grid_per_beat,
+                beats_per_bar=options.beats_per_bar,
+                meter=meter,
             )
-            for p in pieces
+            for p, meter in pieces
         ]
 
+    def meters(pieces) -> dict[str, int]:
+        return dict(Counter(meter or "none" for _, meter in pieces).most_common())
+
     generated_features, reference_features = measure(played), measure(reference)
+    sample_meter_counts, reference_meter_counts = meters(played), meters(reference)
+    played = [p for p, _ in played]
+    reference = [p for p, _ in reference]
     rows, values = [], {}
     for feature in FEATURES:
         mine = [f[feature.name] for f in generated_features]
@@ -303,6 +346,8 @@ def evaluate_quality(
         empty_samples=len(samples) - len(played),
         options=options,
         values=values,
+        sample_meters=sample_meter_counts,
+        reference_meters=reference_meter_counts,
     )
     if train is not None:
         if not train:
@@ -314,6 +359,15 @@ def evaluate_quality(
         report.train_range = (min(train_pitches), max(train_pitches))
         report.train_stray_notes = sum(outside_range(p, *report.train_range) for p in played)
     return report
+
+
+def _with_meters(pieces, meters, max_beats) -> list[tuple[list[Note], str | None]]:
+    """(the piece cut to ``max_beats``, its meter) for each piece."""
+    if meters is None:
+        meters = [None] * len(pieces)
+    if len(meters) != len(pieces):
+        raise ValueError(f"{len(meters)} meters for {len(pieces)} pieces")
+    return [(clip_notes(p, max_beats), m or None) for p, m in zip(pieces, meters, strict=True)]
 
 
 def _mean(values: list) -> float:

@@ -305,13 +305,18 @@ def read_notes(path: str | Path, max_bytes: int = MAX_MIDI_BYTES) -> list[Note]:
     """Read a MIDI file's notes by the reading rule above, as the corpus reader does;
     MidiReadError naming the file if it cannot be read. At most ``max_bytes`` are read, so a
     huge file or a device such as /dev/zero is refused, never read whole."""
+    return read_file_notes(path, max_bytes).notes
+
+
+def read_file_notes(path: str | Path, max_bytes: int = MAX_MIDI_BYTES) -> FileNotes:
+    """``read_notes``, with what else the reader learns of the file (its first meter)."""
     try:
         data = read_bounded(path, max_bytes, "MIDI file")
     except OSError as error:
         raise MidiReadError(str(path), f"cannot read file: {error.strerror or error}") from None
     except ValueError:
         raise MidiReadError(str(path), f"too large: more than {max_bytes:,} bytes") from None
-    return notes_from_bytes(data, str(path)).notes
+    return notes_from_bytes(data, str(path))
 
 
 def to_pretty_midi(

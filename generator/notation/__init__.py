@@ -9,13 +9,13 @@
 Every function also takes the music directly: notes in beats (one stream: one staff, or a
 grand staff when it has chords), {part name: notes} (one staff per part: Soprano, Alto,
 Tenor, Bass), a pretty_midi.PrettyMIDI or the path of a MIDI file. The rules (grid, staves,
-voices, ties, rests, key, spelling and accidentals) are in layout.py and keys.py;
+voices, ties, rests, key, spelling and accidentals) are in layout.py and generator/midi/keys.py;
 ``warm_up()`` imports music21 and Verovio ahead of the first score, ``read_musicxml`` and
 ``check.round_trip`` read a score back to compare it with its notes.
 """
 
+from generator.midi.keys import Key, analyze_key
 from generator.notation.engrave import score_svg, warm_up, write_svg
-from generator.notation.keys import Key, analyze_key
 from generator.notation.layout import LAYOUTS, Meter, quantize, readable_divisions
 from generator.notation.score import (
     DEFAULT_STEPS_PER_BEAT,

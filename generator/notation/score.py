@@ -2,8 +2,9 @@
 
 ``notate`` does the whole job: it quantises the notes, lays out staves, voices and bars
 (``layout.py``), picks the meter and key (given, from the MIDI file, or by key analysis,
-``keys.py``), spells every pitch in that key, decides which accidentals print and builds the
-music21 score. music21 then groups beams by the meter, brackets triplets and writes MusicXML.
+``generator.midi.keys``), spells every pitch in that key, decides which accidentals print and
+builds the music21 score. music21 then groups beams by the meter, brackets triplets and writes
+MusicXML.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import pretty_midi
 
 from generator.atomic import write_bytes_atomic
+from generator.midi.keys import Key, analyze_key, shown_accidentals
 from generator.midi.notes import Note, read_midi
 from generator.midi.parts import parts_from_pretty_midi
-from generator.notation.keys import Key, analyze_key, shown_accidentals
 from generator.notation.layout import (
     Event,
     Meter,

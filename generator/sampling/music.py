@@ -29,6 +29,14 @@ from the model's distribution restricted to the allowed ids and renormalised.
   and, from two voices up, the lowest (the bass), then the highest of the rest. Primer notes
   outside the training range are moved by octaves into it. The written file keeps the primer
   as it was, followed by the continuation.
+- **What the file says** (``write_pieces``): every piece is written with a time signature (its
+  meter, else ``beats_per_bar``/4), a key signature and one tempo. The key signature is the
+  asked ``key`` (major and minor scales and their pentatonics on the tonic; the church modes as
+  the major key with the same signature, as the corpus writes them, so D dorian is C major),
+  else a primer's, else the key the piece's notes give by key analysis (Krumhansl-Kessler,
+  ``generator.midi.keys``; this is also what ``key="auto"`` gets). A primer's time signature,
+  key signature and first tempo are kept unless ``meter``, ``key`` or ``bpm`` is given;
+  ``MusicResult.primer_marks`` says which were kept.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import pretty_midi
 import torch
 
 from generator.checkpoint import Loaded
+from generator.midi.keys import Key, analyze_key
 from generator.midi.notes import (
     Note,
     note_number,
@@ -80,9 +89,25 @@ SCALES: dict[str, tuple[int, ...]] = {
     "pentatonic": (0, 2, 4, 7, 9),
     "minor-pentatonic": (0, 3, 5, 7, 10),
 }
+# each scale's key signature: (semitones from the tonic to the signature's tonic, its mode)
+SIGNATURES: dict[str, tuple[int, str]] = {
+    "major": (0, "major"),
+    "minor": (0, "minor"),
+    "harmonic-minor": (0, "minor"),
+    "ionian": (0, "major"),
+    "dorian": (-2, "major"),
+    "phrygian": (-4, "major"),
+    "lydian": (-5, "major"),
+    "mixolydian": (-7, "major"),
+    "aeolian": (0, "minor"),
+    "locrian": (1, "major"),
+    "pentatonic": (0, "major"),
+    "minor-pentatonic": (0, "minor"),
+}
 _TONIC = re.compile(r"^([A-Ga-g])([#b♯♭]?)$")
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 AUTO_KEY = "auto"  # the key a piece's own first notes choose (see keep_to_one_key)
+DEFAULT_BPM = 120.0  # the tempo when neither the request nor a primer gives one
 GRID_PER_BEAT = 2  # a piece's first note falls on an eighth-note grid ...
 MAX_LEAD_BEATS = 4  # ... at most one 4/4 bar after the start
 
@@ -103,6 +128,17 @@ def scale_pitches(key: str, scale: str) -> set[int]:
     tonic = key_pitch_class(key)
     classes = {(tonic + step) % 12 for step in SCALES[scale]}
     return {pitch for pitch in range(128) if pitch % 12 in classes}
+
+
+def key_signature(key: str, scale: str) -> Key:
+    """The key signature of ``scale`` on ``key`` (the module's rule): "D", "dorian" → C major."""
+    shift, mode = SIGNATURES[scale]
+    return Key.from_pitch_class(key_pitch_class(key) + shift, mode)
+
+
+def piece_key(notes: list[Note]) -> Key:
+    """The key of a piece's notes by key analysis (pitch classes weighted by duration)."""
+    return analyze_key((n.pitch, n.duration) for n in notes)
 
 
 def parse_meter(meter: str) -> tuple[int, int]:
@@ -132,7 +168,7 @@ class MusicRequest:
     bars: float | None = 16  # length of the generated part in bars ...
     seconds: float | None = None  # ... or in seconds (at bpm)
     beats_per_bar: int = 4  # quarter notes per bar, for counting bars when there is no meter
-    bpm: float = 120.0  # tempo of the written file
+    bpm: float | None = None  # tempo of the written file (None: the primer's, else 120)
     program: int = 0  # General MIDI program (0 = Acoustic Grand Piano)
     options: SamplingOptions = field(default_factory=SamplingOptions)
     meter: str | None = None  # time signature, e.g. "6/8" (models that learned meters)
@@ -151,7 +187,8 @@ class MusicRequest:
         self.primer = check_path("primer", self.primer, optional=True)
         whole_beats = check_number("beats_per_bar", self.beats_per_bar, whole=True)
         self.beats_per_bar = check_beats_per_bar(whole_beats)
-        check_bpm(check_number("bpm", self.bpm))
+        if self.bpm is not None:  # None: the primer's tempo, else 120
+            check_bpm(check_number("bpm", self.bpm))
         self.program = check_program(check_number("program", self.program, whole=True))
         check_type("options", self.options, SamplingOptions, "a SamplingOptions")
         if self.seconds is not None:
@@ -190,9 +227,10 @@ class MusicRequest:
 
     @property
     def beats(self) -> float:
-        """Length in quarter notes (bars count in ``meter`` when it is given)."""
+        """Length in quarter notes (bars count in ``meter`` when it is given; seconds at
+        ``bpm``, else at 120 bpm: ``generate_music`` counts them at a primer's tempo)."""
         if self.seconds is not None:
-            return self.seconds * self.bpm / 60.0
+            return self.seconds * (self.bpm or DEFAULT_BPM) / 60.0
         per_bar = quarters_per_bar(self.meter) if self.meter else self.beats_per_bar
         return float(self.bars) * per_bar
 
@@ -211,6 +249,10 @@ class MusicResult:
     tokens: int
     meters: list[str | None] = field(default_factory=list)  # each piece's time signature
     nll: float | None = None  # with score: nats/token of the samples, unconstrained model
+    keys: list[str] = field(default_factory=list)  # each piece's key signature, "D major"
+    bpm: float = DEFAULT_BPM  # the tempo to write: the request's, else the primer's, else 120
+    primer_marks: dict[str, str | float] = field(default_factory=dict)  # kept from the primer:
+    # "meter", "key", "bpm" (those the request did not set and the primer has)
 
 
 @dataclass(frozen=True)
@@ -495,15 +537,13 @@ def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
         tokenizer.meter_id(request.meter)  # an unknown meter: the error names the known ones
     pitches = allowed_pitches(loaded, request)
 
-    primer_ids, seed_pitch, primer_notes, primer_meter = [], request.seed_note, [], None
+    primer_ids, seed_pitch, primer_notes, found = [], request.seed_note, [], {}
     if request.primer is not None:
         midi = read_midi(request.primer)
         primer_notes = notes_from_pretty_midi(midi)
         if not primer_notes:
             raise ValueError(f"{request.primer}: the primer has no notes")
-        signatures = midi.time_signature_changes
-        if signatures:
-            primer_meter = f"{signatures[0].numerator}/{signatures[0].denominator}"
+        found = primer_marks(midi)
         model_voices = request.voices
         known = tokenizer.style_voices
         if known:
@@ -522,8 +562,11 @@ def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
             torch.full((num,), seed_id, device=device),
         )
 
-    meters = _choose_meters(model, cond, tokenizer, request, primer_meter)
-    if request.seconds is None and any(meters):
+    bpm = request.bpm or found.get("bpm") or DEFAULT_BPM
+    meters = _choose_meters(model, cond, tokenizer, request, found.get("meter"))
+    if request.seconds is not None:
+        beats = [request.seconds * bpm / 60.0] * num
+    elif any(meters):
         beats = [request.bars * quarters_per_bar(m) if m else request.beats for m in meters]
     else:
         beats = [request.beats] * num
@@ -571,7 +614,38 @@ def generate_music(loaded: Loaded, request: MusicRequest) -> MusicResult:
         if voices == 1:
             generated = one_line(generated)
         pieces.append(list(primer_notes) + generated)
-    return MusicResult(pieces, elapsed, sum(len(s) for s in sequences), meters, nll)
+    if request.key not in (None, AUTO_KEY):
+        keys = [str(key_signature(request.key, request.scale))] * num
+    elif request.key is None and "key" in found:
+        keys = [found["key"]] * num
+    else:
+        keys = [str(piece_key(notes)) for notes in pieces]
+    kept = {"meter": request.meter, "key": request.key, "bpm": request.bpm}
+    marks = {what: value for what, value in found.items() if kept[what] is None}
+    tokens = sum(len(s) for s in sequences)
+    return MusicResult(pieces, elapsed, tokens, meters, nll, keys, bpm, marks)
+
+
+def marks_text(marks: dict[str, str | float]) -> str:
+    """ "time signature 6/8, key signature D major, tempo 96 bpm" for ``primer_marks``."""
+    words = {"meter": "time signature {}", "key": "key signature {}", "bpm": "tempo {:g} bpm"}
+    return ", ".join(words[what].format(value) for what, value in marks.items())
+
+
+def primer_marks(midi: pretty_midi.PrettyMIDI) -> dict[str, str | float]:
+    """A primer's opening time signature ("meter": "6/8"), key signature ("key": "D major")
+    and tempo ("bpm", when within 20-400), where it has them."""
+    marks: dict[str, str | float] = {}
+    if midi.time_signature_changes:
+        first = min(midi.time_signature_changes, key=lambda change: change.time)
+        marks["meter"] = f"{first.numerator}/{first.denominator}"
+    if midi.key_signature_changes:
+        first = min(midi.key_signature_changes, key=lambda change: change.time)
+        marks["key"] = str(Key.from_midi_key_number(first.key_number))
+    _, tempi = midi.get_tempo_changes()
+    if len(tempi) and 20 <= float(tempi[0]) <= 400:
+        marks["bpm"] = round(float(tempi[0]), 3)
+    return marks
 
 
 def _music_tokenizer(loaded: Loaded) -> MidiEventTokenizer:
@@ -672,20 +746,27 @@ def write_pieces(
     bpm: float,
     program: int,
     meters: list[str | None] | None = None,
+    keys: list[str | None] | None = None,
+    beats_per_bar: int = 4,
 ) -> list[Path]:
     """Write each piece as ``out_dir/stem-N.mid``, never overwriting: an existing name gets a
-    ``-2``, ``-3`` ... suffix on the stem. ``meters`` (one per piece) become time signatures."""
+    ``-2``, ``-3`` ... suffix on the stem. Each file holds one tempo (``bpm``), a time signature
+    (the piece's of ``meters``, else ``beats_per_bar``/4) and a key signature (the piece's of
+    ``keys``, e.g. "D major", else the key of its notes by key analysis)."""
     out_dir = Path(out_dir)
     unique, k = stem, 1
     while any((out_dir / f"{unique}-{i + 1}.mid").exists() for i in range(len(pieces))):
         k += 1
         unique = f"{stem}-{k}"
     meters = meters or [None] * len(pieces)
+    keys = keys or [None] * len(pieces)
     paths = []
-    for i, (notes, meter) in enumerate(zip(pieces, meters, strict=True)):
+    for i, (notes, meter, key) in enumerate(zip(pieces, meters, keys, strict=True)):
         midi = to_pretty_midi(notes, bpm=bpm, program=program, name=stem)
-        if meter:
-            midi.time_signature_changes = [pretty_midi.TimeSignature(*parse_meter(meter), 0.0)]
+        numerator, denominator = parse_meter(meter) if meter else (beats_per_bar, 4)
+        midi.time_signature_changes = [pretty_midi.TimeSignature(numerator, denominator, 0.0)]
+        signature = Key.parse(key) if key else piece_key(notes)
+        midi.key_signature_changes = [pretty_midi.KeySignature(signature.midi_key_number, 0.0)]
         path = out_dir / f"{unique}-{i + 1}.mid"
         path.parent.mkdir(parents=True, exist_ok=True)
         midi.write(str(path))

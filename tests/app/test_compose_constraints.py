@@ -10,6 +10,7 @@ import pytest
 
 import generator.app as h
 from generator.midi import read_notes
+from generator.midi.keys import analyze_key
 from generator.midi.notes import read_midi
 
 D_MAJOR = {2, 4, 6, 7, 9, 11, 1}  # pitch classes of D E F# G A B C#
@@ -70,6 +71,23 @@ def test_meter_the_model_learned_is_written_into_the_file(settings):
     result = compose(settings, meter="4/4", variations=1)
     signatures = read_midi(result.variations[0].midi).time_signature_changes
     assert [(s.numerator, s.denominator) for s in signatures[:1]] == [(4, 4)]
+
+
+def test_the_file_and_the_score_carry_the_pieces_key(settings):
+    asked = compose(settings, key="Bb", scale="major", variations=2)
+    for variation in asked.variations:
+        signatures = read_midi(variation.midi).key_signature_changes
+        assert [k.key_number for k in signatures] == [10]  # B flat major
+        assert "<fifths>-2</fifths>" in variation.musicxml.read_text()
+    modal = compose(settings, key="G", scale="mixolydian", variations=1).variations[0]
+    assert [k.key_number for k in read_midi(modal.midi).key_signature_changes] == [0]  # C major
+    for variation in compose(settings, variations=2).variations:  # no key: the notes' key
+        notes = read_notes(variation.midi)
+        key = analyze_key((n.pitch, n.duration) for n in notes)
+        assert [k.key_number for k in read_midi(variation.midi).key_signature_changes] == [
+            key.midi_key_number
+        ]
+        assert f"<fifths>{key.sharps}</fifths>" in variation.musicxml.read_text()
 
 
 @pytest.mark.parametrize(

@@ -190,6 +190,40 @@ def test_sample_music_continues_a_primer(trained_checkpoint, tmp_path, capsys):
         assert min(n.start for n in notes if (n.pitch, round(n.start, 2)) != (67, 0.0)) >= 0.5
 
 
+def test_sample_music_keeps_the_primers_marks_and_says_so(trained_checkpoint, tmp_path, capsys):
+    primer = pretty_midi.PrettyMIDI(initial_tempo=96)
+    primer.time_signature_changes = [pretty_midi.TimeSignature(6, 8, 0.0)]
+    primer.key_signature_changes = [pretty_midi.KeySignature(16, 0.0)]  # E minor
+    tune = pretty_midi.Instrument(0)
+    tune.notes = [
+        pretty_midi.Note(90, p, i * 0.3125, (i + 1) * 0.3125) for i, p in enumerate([64, 67, 71])
+    ]
+    primer.instruments.append(tune)
+    primer.write(str(tmp_path / "jig.mid"))
+    base = ["sample", "music", "--checkpoint", str(trained_checkpoint), "--bars", "1"]
+    base += ["--primer", str(tmp_path / "jig.mid"), "--seed", "0"]
+    assert main([*base, "--out", str(tmp_path / "kept")]) == 0
+    captured = capsys.readouterr()
+    assert (
+        "kept from the primer: time signature 6/8, key signature E minor, tempo 96 bpm "
+        "(set --meter/--key/--bpm to change)" in captured.err
+    )
+    (path,) = (tmp_path / "kept").glob("*.mid")
+    assert f"{path}  (" in captured.out and "6/8, E minor, 96 bpm)" in captured.out
+    midi = pretty_midi.PrettyMIDI(str(path))
+    assert [k.key_number for k in midi.key_signature_changes] == [16]
+    assert [(t.numerator, t.denominator) for t in midi.time_signature_changes] == [(6, 8)]
+    assert midi.get_tempo_changes()[1].tolist() == pytest.approx([96.0], rel=1e-4)
+
+    assert main([*base, "--out", str(tmp_path / "set"), "--key", "G", "--bpm", "100"]) == 0
+    captured = capsys.readouterr()
+    assert "kept from the primer: time signature 6/8 (set --meter to change)" in captured.err
+    (path,) = (tmp_path / "set").glob("*.mid")
+    midi = pretty_midi.PrettyMIDI(str(path))
+    assert [k.key_number for k in midi.key_signature_changes] == [7]  # G major
+    assert midi.get_tempo_changes()[1].tolist() == pytest.approx([100.0], rel=1e-4)
+
+
 def test_evaluate_music_prints_the_nll(trained_checkpoint, midi_folder, capsys):
     assert (
         main(

@@ -12,6 +12,7 @@ from generator.evaluation.features import (
     LENGTH_CLASSES,
     clip_notes,
     length_class,
+    meter_lengths,
     outside_range,
     piece_features,
 )
@@ -75,6 +76,39 @@ def test_groove_consistency_by_hand():
     assert piece_features(notes, beats_per_bar=2)["groove_consistency"] == pytest.approx(
         1 - 1 / (24 * 3)
     )
+
+
+def jig(bars: int) -> list[Note]:
+    """A 6/8 jig rhythm, quarter + eighth twice a bar (times in quarter notes: a bar is 3)."""
+    pattern = [(0.0, 1.0), (1.0, 0.5), (1.5, 1.0), (2.5, 0.5)]
+    return [
+        Note(3 * bar + t, d, 60 + i, 80) for bar in range(bars) for i, (t, d) in enumerate(pattern)
+    ]
+
+
+def test_a_jig_is_measured_in_its_own_6_8_bars():
+    notes = jig(4)
+    assert piece_features(notes, meter="6/8")["groove_consistency"] == 1.0  # every bar alike
+    assert piece_features(notes, meter="12/8")["groove_consistency"] == 1.0
+    # in 4/4 bars (the old assumption) the same tune looks irregular
+    assert piece_features(notes)["groove_consistency"] < 0.95
+    assert piece_features(notes, meter="4/4")["groove_consistency"] < 0.95
+
+
+def test_empty_beats_count_the_meters_beats():
+    notes = [Note(0, 0.5, 60, 80), Note(2.5, 0.5, 62, 80)]  # an eighth at each end of a bar
+    assert piece_features(notes, meter="6/8")["empty_beats"] == 0.0  # two dotted quarters
+    assert piece_features(notes, meter="3/4")["empty_beats"] == pytest.approx(1 / 3)  # 1-2 silent
+    half_notes = [Note(0, 0.5, 60, 80), Note(3, 0.5, 62, 80)]
+    assert piece_features(half_notes, meter="2/2")["empty_beats"] == 0.0
+    assert piece_features(half_notes, meter="4/4")["empty_beats"] == 0.5
+
+
+def test_meter_lengths():
+    assert meter_lengths("6/8") == (3.0, 1.5)
+    assert meter_lengths("2/2") == (4.0, 2.0)
+    assert meter_lengths("3/4") == (3.0, 1.0)
+    assert meter_lengths(None, beats_per_bar=3) == (3.0, 1.0)
 
 
 def test_length_classes_are_nearest_on_a_log_scale():

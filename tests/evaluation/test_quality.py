@@ -6,13 +6,14 @@ import json
 import math
 from pathlib import Path
 
+import pretty_midi
 import pytest
 
 from generator.cli import main
 from generator.data.midi_corpus import load_midi_corpus
 from generator.data.pieces import is_valid_split
 from generator.evaluation.quality import QualityOptions, evaluate_quality, read_folder
-from generator.midi.notes import Note, write_midi
+from generator.midi.notes import Note, to_pretty_midi, write_midi
 
 SCALE = [62, 64, 66, 67, 69, 71, 73, 74]  # D major
 
@@ -155,3 +156,42 @@ def test_cli_names_a_folder_with_no_readable_piece(tmp_path, capsys):
     assert f"--samples {tmp_path / 'gen'}: no readable pieces" in capsys.readouterr().err
     assert main([*args, "--reference", str(tmp_path / "real"), "--style", "jig"]) == 2
     assert "no readable pieces (style 'jig', all split)" in capsys.readouterr().err
+
+
+def jig(shift: int, bars: int = 6) -> list[Note]:
+    """A 6/8 jig rhythm (quarter + eighth, twice a bar; times in quarter notes)."""
+    rhythm = [(0.0, 1.0), (1.0, 0.5), (1.5, 1.0), (2.5, 0.5)]
+    return [
+        Note(3 * bar + t, d, SCALE[(bar + i + shift) % len(SCALE)], 80)
+        for bar in range(bars)
+        for i, (t, d) in enumerate(rhythm)
+    ]
+
+
+def write_meter_set(folder: Path, pieces: list[list[Note]], meter: tuple[int, int]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, notes in enumerate(pieces):
+        midi = to_pretty_midi(notes)
+        midi.time_signature_changes = [pretty_midi.TimeSignature(*meter, 0.0)]
+        midi.write(str(folder / f"piece{i}.mid"))
+    return folder
+
+
+def test_each_piece_is_measured_in_its_own_meter(tmp_path, capsys):
+    write_meter_set(tmp_path / "real" / "jig", [jig(k) for k in range(6)], (6, 8))
+    write_meter_set(tmp_path / "real" / "reel", [tune(k, length=32) for k in range(6)], (2, 2))
+    write_meter_set(tmp_path / "gen" / "jig", [jig(k) for k in range(4)], (6, 8))
+    folder = read_folder(tmp_path / "real")
+    assert folder.meters_of(["jig/piece0.mid", "reel/piece0.mid"]) == ["6/8", "2/2"]
+    argv = ["evaluate", "quality", "--samples", str(tmp_path / "gen"), "--reference"]
+    argv += [str(tmp_path / "real"), "--style", "jig", "--style", "reel", "--ceiling-splits", "5"]
+    assert main([*argv, "--json", str(tmp_path / "report.json")]) == 0
+    out = capsys.readouterr().out
+    assert "samples 6/8 ×4; reference 6/8 ×6" in out and "reference 2/2 ×6" in out
+    data = json.loads((tmp_path / "report.json").read_text())["styles"]
+    groove = data["jig"]["features"]["groove_consistency"]
+    assert groove["reference_mean"] == 1.0 and groove["samples_mean"] == 1.0  # bars of 6 eighths
+    assert data["jig"]["meters"] == {"samples": {"6/8": 4}, "reference": {"6/8": 6}}
+    # the same jigs counted in 4/4 bars (no meters given) look irregular
+    four_four = evaluate_quality([jig(0)], [jig(k) for k in range(6)])
+    assert {r.name: r for r in four_four.rows}["groove_consistency"].reference_mean < 0.9

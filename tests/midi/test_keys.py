@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generator.midi import note_number
-from generator.notation import Key, analyze_key
-from generator.notation.keys import shown_accidentals
+from generator.midi.keys import Key, analyze_key, shown_accidentals
 
 
 def spelled(key: str, note: str) -> str:

@@ -77,6 +77,11 @@ class Key:
         return cls.from_pitch_class(key_number % 12, "major" if key_number < 12 else "minor")
 
     @property
+    def midi_key_number(self) -> int:
+        """The key as a MIDI key signature, numbered as pretty_midi numbers it."""
+        return self.tonic_pitch_class + (12 if self.mode == "minor" else 0)
+
+    @property
     def sharps(self) -> int:
         """Sharps (> 0) or flats (< 0) of the key signature."""
         fifths = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F": -1}[self.letter]
