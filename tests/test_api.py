@@ -105,7 +105,7 @@ def _careless_calls():
         "num=True": (lambda: MusicRequest(num=True), TypeError, "num must be a whole number"),
         "num=0": (lambda: MusicRequest(num=0), ValueError, "number of variations must be"),
         "bars=-4": (lambda: MusicRequest(bars=-4), ValueError, "bars must be a number in (0, "),
-        "bpm=None": (lambda: MusicRequest(bpm=None), TypeError, "bpm must be a number, got None"),
+        "bpm='fast'": (lambda: MusicRequest(bpm="fast"), TypeError, "bpm must be a number"),
         "primer=5": (lambda: MusicRequest(primer=5), TypeError, "primer must be a file path"),
         "style=3": (lambda: MusicRequest(style=3), TypeError, "style must be a style name"),
         "options=None": (lambda: MusicRequest(options=None), TypeError, "options must be a Sam"),
