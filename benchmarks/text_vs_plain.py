@@ -285,7 +285,7 @@ def run_project(corpus: TokenCorpus, args, case: str) -> dict:
 
 
 # -- what `train text --max-minutes` does --------------------------------------------------------
-def run_budget(corpus: TokenCorpus, args, seconds: float, extra: str) -> dict:
+def run_budget(args, seconds: float, extra: str) -> dict:
     """`train text --max-minutes` on the same files, through the command line, then the held-out
     text (as that run split it) scored per character with the state carried."""
     from generator import api
@@ -293,7 +293,6 @@ def run_budget(corpus: TokenCorpus, args, seconds: float, extra: str) -> dict:
     from generator.evaluation.text import prediction_count
     from generator.sampling.text import text_tokenizer
 
-    losses: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "model.pt"
         command = [
@@ -325,7 +324,7 @@ def run_budget(corpus: TokenCorpus, args, seconds: float, extra: str) -> dict:
     return {
         "valid_streams": per_char,
         "seconds": wall,
-        "losses": losses,
+        "losses": [],  # the command line keeps no per-step losses
         "steps": state["step"],
         "recipe": {
             k: v
@@ -462,7 +461,7 @@ def main() -> None:
                     raise SystemExit("the budget case needs --budget-seconds or the plain case")
                 for extra in args.budget_flags.split(";"):
                     name = f"budget {extra}".strip()
-                    r = run_budget(corpus, args, budget, extra)
+                    r = run_budget(args, budget, extra)
                     runs.setdefault(name, {})[seed] = r
                     print_case(name, seed, r)
                 continue

@@ -196,8 +196,14 @@ def _fill_from_saved_run(args: argparse.Namespace, given: set[str]) -> list[str]
             **(payload["train_state"] or {}).get("train_config", {}),
         }
     fallback = {**_field_defaults(), "max_minutes": TrainConfig.max_minutes}
-    ignored = [name for name in TEXT_BUDGET_RECIPE if name in given and name in saved]
-    ignored = [n for n in ignored if n != "max_steps" and getattr(args, n) != saved[n]]
+    ignored = [
+        name  # a shape or recipe flag given now that the saved run overrides (not the budget)
+        for name in TEXT_BUDGET_RECIPE
+        if name != "max_steps"
+        and name in given
+        and name in saved
+        and getattr(args, name) != saved[name]
+    ]
     if "size" in given:
         ignored.append("size")
     if ignored:
